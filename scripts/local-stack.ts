@@ -1,0 +1,407 @@
+/**
+ * The whole Cognito side on 127.0.0.1, for tests, the demo and the benchmarks:
+ *
+ *   cognito-local (child process)  the user pool: sign-in, refresh, JWKS
+ *   identity-pool emulator          GetId / GetCredentialsForIdentity, trusting that pool
+ *   STS stub                        GetCallerIdentity, only for credentials the emulator issued
+ *
+ * `startLocalStack()` starts them, creates a user pool, an app client and a test user
+ * through the real AWS SDK, and returns a ready cognito-broker profile. `stop()` leaves no
+ * process or server behind. Run `node dist/scripts/local-stack.js` to keep one running.
+ *
+ * Why a child process: cognito-local keeps its state in `./.cognito` of the working
+ * directory and reads PORT/HOST at load time, so one per temp dir is the clean way to run
+ * several. The child also exits when our end of its stdin closes, so even a SIGKILLed test
+ * leaves no cognito-local behind.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import {
+  AdminCreateUserCommand,
+  AdminSetUserPasswordCommand,
+  CognitoIdentityProviderClient,
+  CreateUserPoolClientCommand,
+  CreateUserPoolCommand,
+} from '@aws-sdk/client-cognito-identity-provider';
+import { startIdentityPoolEmulator, type IdentityPoolEmulator } from './identity-pool-emulator.js';
+import { startStsStub, type StsStub } from './sts-stub.js';
+
+export interface LocalStackOptions {
+  /** Default 'us-east-1'. */
+  region?: string;
+  /** ID and access token lifetime. Default 3600. cognito-local honours seconds (real Cognito: 5 min minimum). */
+  idTokenLifetimeSeconds?: number;
+  /** Default 30 days. cognito-local does not enforce refresh-token expiry. */
+  refreshTokenLifetimeSeconds?: number;
+  /** Lifetime of identity-pool credentials. Default 3600, as real Cognito. */
+  credentialLifetimeSeconds?: number;
+  /** Default 'test-user'. */
+  username?: string;
+  /** Default: random. */
+  password?: string;
+  /** Also create a user left in FORCE_CHANGE_PASSWORD (sign-in answers NEW_PASSWORD_REQUIRED). */
+  newPasswordUser?: boolean;
+  /** Fixed ports (0 or absent: free ones). */
+  cognitoLocalPort?: number;
+  identityPort?: number;
+  stsPort?: number;
+  /** Role the emulator gives when the token names none. */
+  authenticatedRoleArn?: string;
+  /** Clock of the emulator and the STS stub (cognito-local always uses the real one). */
+  now?: () => number;
+  /** cognito-local's output, line by line (default: dropped, kept only for startup errors). */
+  onCognitoLocalOutput?: (line: string) => void;
+}
+
+/** A cognito-broker profile pointing at this stack. */
+export interface LocalStackProfile {
+  region: string;
+  userPoolId: string;
+  clientId: string;
+  identityPoolId: string;
+  username: string;
+  endpoints: { cognitoIdp: string; cognitoIdentity: string };
+}
+
+export interface LocalStack {
+  region: string;
+  userPoolId: string;
+  clientId: string;
+  identityPoolId: string;
+  username: string;
+  password: string;
+  /** Present with `newPasswordUser: true`. */
+  newPasswordUser?: { username: string; temporaryPassword: string };
+  /** The ID tokens' `iss`: `http://127.0.0.1:<port>/<userPoolId>`. */
+  issuer: string;
+  /** The Logins key for the identity pool: `iss` without the scheme. */
+  loginsKey: string;
+  cognitoIdpUrl: string;
+  cognitoIdentityUrl: string;
+  stsUrl: string;
+  emulator: IdentityPoolEmulator;
+  sts: StsStub;
+  profile: LocalStackProfile;
+  /** pid of the cognito-local child. */
+  cognitoLocalPid: number;
+  /** How long startLocalStack took. */
+  startupMs: number;
+  /** Creates another user with a permanent password. */
+  createUser(username: string, password: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_REGION = 'us-east-1';
+const COGNITO_LOCAL_READY_TIMEOUT_MS = 20_000;
+const READY_POLL_INTERVAL_MS = 25;
+const CHILD_EXIT_TIMEOUT_MS = 3_000;
+const PORT_ATTEMPTS = 3;
+const OUTPUT_TAIL_CHARS = 4_000;
+// cognito-local ignores these, but the SDK will not send a request without credentials.
+const DUMMY_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+// Exit when the parent's end of stdin closes: the parent died or stop() was skipped.
+const EXIT_WITH_PARENT = 'data:text/javascript,process.stdin.on("end",()=>process.exit(0));process.stdin.on("error",()=>process.exit(0));process.stdin.resume();';
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const started = performance.now();
+  const region = options.region ?? DEFAULT_REGION;
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);
+  };
+  try {
+    const cognito = await startCognitoLocal(options);
+    cleanups.push(cognito.stop);
+    const admin = new CognitoIdentityProviderClient({
+      region,
+      endpoint: cognito.url,
+      credentials: DUMMY_CREDENTIALS,
+      maxAttempts: 1,
+    });
+    cleanups.push(async () => admin.destroy());
+    const pool = await createPool(admin, options);
+    const issuer = `${cognito.url}/${pool.userPoolId}`;
+    const loginsKey = issuer.replace(/^https?:\/\//, '');
+    const emulator = await startIdentityPoolEmulator({
+      port: options.identityPort ?? 0,
+      region,
+      providers: {
+        [loginsKey]: { issuer, jwksUri: `${issuer}/.well-known/jwks.json`, clientIds: [pool.clientId] },
+      },
+      credentialLifetimeSeconds: options.credentialLifetimeSeconds,
+      authenticatedRoleArn: options.authenticatedRoleArn,
+      now: options.now,
+    });
+    cleanups.push(() => emulator.close());
+    const sts = await startStsStub({ port: options.stsPort ?? 0, credentials: emulator, now: options.now });
+    cleanups.push(() => sts.close());
+
+    const profile: LocalStackProfile = {
+      region,
+      userPoolId: pool.userPoolId,
+      clientId: pool.clientId,
+      identityPoolId: emulator.identityPoolId,
+      username: pool.username,
+      endpoints: { cognitoIdp: cognito.url, cognitoIdentity: emulator.url },
+    };
+    return {
+      ...profile,
+      password: pool.password,
+      ...(pool.newPasswordUser ? { newPasswordUser: pool.newPasswordUser } : {}),
+      issuer,
+      loginsKey,
+      cognitoIdpUrl: cognito.url,
+      cognitoIdentityUrl: emulator.url,
+      stsUrl: sts.url,
+      emulator,
+      sts,
+      profile,
+      cognitoLocalPid: cognito.pid,
+      startupMs: Math.round(performance.now() - started),
+      createUser: (username, password) => createUser(admin, pool.userPoolId, username, password),
+      stop: cleanup,
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+interface CreatedPool {
+  userPoolId: string;
+  clientId: string;
+  username: string;
+  password: string;
+  newPasswordUser?: { username: string; temporaryPassword: string };
+}
+
+async function createPool(admin: CognitoIdentityProviderClient, options: LocalStackOptions): Promise<CreatedPool> {
+  const pool = await admin.send(new CreateUserPoolCommand({ PoolName: 'cognito-broker-local' }));
+  const userPoolId = pool.UserPool?.Id;
+  if (!userPoolId) throw new Error('cognito-local returned no user pool id');
+  const tokenSeconds = options.idTokenLifetimeSeconds ?? 3600;
+  const client = await admin.send(
+    new CreateUserPoolClientCommand({
+      UserPoolId: userPoolId,
+      ClientName: 'cognito-broker',
+      GenerateSecret: false,
+      ExplicitAuthFlows: ['ALLOW_USER_PASSWORD_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'],
+      IdTokenValidity: tokenSeconds,
+      AccessTokenValidity: tokenSeconds,
+      RefreshTokenValidity: options.refreshTokenLifetimeSeconds ?? 30 * 24 * 3600,
+      TokenValidityUnits: { IdToken: 'seconds', AccessToken: 'seconds', RefreshToken: 'seconds' },
+    }),
+  );
+  const clientId = client.UserPoolClient?.ClientId;
+  if (!clientId) throw new Error('cognito-local returned no app client id');
+  const username = options.username ?? 'test-user';
+  const password = options.password ?? randomPassword();
+  await createUser(admin, userPoolId, username, password);
+  if (!options.newPasswordUser) return { userPoolId, clientId, username, password };
+  const newPasswordUser = { username: `${username}-new`, temporaryPassword: randomPassword() };
+  await admin.send(
+    new AdminCreateUserCommand({
+      UserPoolId: userPoolId,
+      Username: newPasswordUser.username,
+      TemporaryPassword: newPasswordUser.temporaryPassword,
+      MessageAction: 'SUPPRESS',
+    }),
+  );
+  return { userPoolId, clientId, username, password, newPasswordUser };
+}
+
+async function createUser(admin: CognitoIdentityProviderClient, userPoolId: string, username: string, password: string): Promise<void> {
+  await admin.send(
+    new AdminCreateUserCommand({
+      UserPoolId: userPoolId,
+      Username: username,
+      TemporaryPassword: randomPassword(),
+      MessageAction: 'SUPPRESS',
+    }),
+  );
+  await admin.send(new AdminSetUserPasswordCommand({ UserPoolId: userPoolId, Username: username, Password: password, Permanent: true }));
+}
+
+function randomPassword(): string {
+  // Satisfies Cognito's default policy: upper, lower, digit, symbol, 8+ characters.
+  return `Pw-${randomBytes(9).toString('base64url')}-a1A`;
+}
+
+interface CognitoLocal {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function startCognitoLocal(options: LocalStackOptions): Promise<CognitoLocal> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'cognito-broker-local-'));
+  try {
+    for (let attempt = 1; ; attempt += 1) {
+      const port = options.cognitoLocalPort || (await freePort());
+      try {
+        return await spawnCognitoLocal(dataDir, port, options.onCognitoLocalOutput);
+      } catch (error) {
+        // Another process may have taken the free port between our probe and the child's listen.
+        if (options.cognitoLocalPort || attempt >= PORT_ATTEMPTS || !String(error).includes('EADDRINUSE')) throw error;
+      }
+    }
+  } catch (error) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function spawnCognitoLocal(dataDir: string, port: number, onOutput?: (line: string) => void): Promise<CognitoLocal> {
+  const url = `http://127.0.0.1:${port}`;
+  // The issuer must be the address clients and the emulator reach: cognito-local's default
+  // is http://localhost:9229 whatever PORT says.
+  await mkdir(join(dataDir, '.cognito'), { recursive: true });
+  await writeFile(
+    join(dataDir, '.cognito', 'config.json'),
+    JSON.stringify({ UserPoolDefaults: { UsernameAttributes: [] }, TokenConfig: { IssuerDomain: url } }, null, 2),
+  );
+  const child = spawn(process.execPath, ['--import', EXIT_WITH_PARENT, cognitoLocalBin()], {
+    cwd: dataDir,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', COGNITO_LOCAL_DEVMODE: '', DEBUG: '' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let tail = '';
+  const collect = (chunk: Buffer) => {
+    const text = chunk.toString('utf8');
+    tail = (tail + text).slice(-OUTPUT_TAIL_CHARS);
+    if (onOutput) for (const line of text.split('\n')) if (line.trim()) onOutput(line);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    await stopChild(child, exited);
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await waitUntilReady(url, exited, () => tail);
+  } catch (error) {
+    await stopChild(child, exited);
+    throw error;
+  }
+  return { url, pid: child.pid as number, stop };
+}
+
+async function waitUntilReady(url: string, exited: Promise<void>, output: () => string): Promise<void> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const deadline = Date.now() + COGNITO_LOCAL_READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (gone) throw new Error(`cognito-local exited during startup:\n${output()}`);
+    try {
+      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, READY_POLL_INTERVAL_MS));
+  }
+  throw new Error(`cognito-local did not answer on ${url} within ${COGNITO_LOCAL_READY_TIMEOUT_MS} ms:\n${output()}`);
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.stdin?.end();
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_EXIT_TIMEOUT_MS);
+  await exited;
+  clearTimeout(timer);
+}
+
+function cognitoLocalBin(): string {
+  return createRequire(import.meta.url).resolve('cognito-local/lib/bin/start.js');
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// --- `node dist/scripts/local-stack.js`: run a stack until Ctrl-C ------------------------
+
+function parseArgs(argv: readonly string[]): LocalStackOptions {
+  const options: LocalStackOptions = {};
+  const numbers: Record<string, keyof LocalStackOptions> = {
+    '--id-token-seconds': 'idTokenLifetimeSeconds',
+    '--credential-seconds': 'credentialLifetimeSeconds',
+    '--cognito-local-port': 'cognitoLocalPort',
+    '--identity-port': 'identityPort',
+    '--sts-port': 'stsPort',
+  };
+  for (let i = 0; i < argv.length; i += 1) {
+    const flag = argv[i] ?? '';
+    const value = argv[i + 1];
+    const numeric = numbers[flag];
+    if (flag === '--help' || flag === '-h') {
+      process.stdout.write(
+        'Usage: node dist/scripts/local-stack.js [--region R] [--username U] [--id-token-seconds N]\n' +
+          '         [--credential-seconds N] [--cognito-local-port P] [--identity-port P] [--sts-port P] [--new-password-user]\n',
+      );
+      process.exit(0);
+    } else if (flag === '--new-password-user') {
+      options.newPasswordUser = true;
+    } else if (value === undefined) {
+      throw new Error(`${flag} needs a value (see --help)`);
+    } else if (flag === '--region') {
+      options.region = value;
+      i += 1;
+    } else if (flag === '--username') {
+      options.username = value;
+      i += 1;
+    } else if (numeric) {
+      (options as Record<string, unknown>)[numeric] = Number(value);
+      i += 1;
+    } else {
+      throw new Error(`Unknown option ${flag} (see --help)`);
+    }
+  }
+  return options;
+}
+
+async function main(): Promise<void> {
+  const stack = await startLocalStack(parseArgs(process.argv.slice(2)));
+  const summary = {
+    profile: stack.profile,
+    user: { username: stack.username, password: stack.password },
+    ...(stack.newPasswordUser ? { newPasswordUser: stack.newPasswordUser } : {}),
+    issuer: stack.issuer,
+    loginsKey: stack.loginsKey,
+    stsUrl: stack.stsUrl,
+  };
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  process.stderr.write(`local stack up in ${stack.startupMs} ms; Ctrl-C stops it.\n`);
+  let stopping = false;
+  const shutdown = () => {
+    if (stopping) return;
+    stopping = true;
+    void stack.stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,247 @@
+/**
+ * A private, real Secret Service: gnome-keyring on its own D-Bus session bus, in a temp
+ * HOME. The tests use it, and so do the demo and the benchmarks when the machine has no
+ * Secret Service of its own (a container, CI, an SSH session).
+ *
+ * Every daemon is a direct child of this process, started in the foreground (not forked
+ * into the background): stop() can then kill and reap it, and nothing outlives the
+ * process (a forked daemon would be reparented to PID 1, which in some containers never
+ * reaps it). Needs, on PATH: dbus-daemon, dbus-send (Debian/Ubuntu package `dbus`) and
+ * gnome-keyring-daemon (package `gnome-keyring`).
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+export const REQUIRED_TOOLS = ['dbus-daemon', 'dbus-send', 'gnome-keyring-daemon'] as const;
+export const INSTALL_HINT = 'apt-get install -y --no-install-recommends gnome-keyring dbus';
+
+const READY_TIMEOUT_MS = 10_000;
+const POLL_INTERVAL_MS = 25;
+const STOP_TIMEOUT_MS = 5_000;
+const LOGIN_COLLECTION = '/org/freedesktop/secrets/collection/login';
+
+/** Why the real Secret Service cannot run here, or undefined when it can. */
+export function missingSecretServiceTools(): string | undefined {
+  if (process.platform !== 'linux') return `the Secret Service is the Linux keychain; this is ${process.platform}`;
+  const missing = REQUIRED_TOOLS.filter((tool) => !isOnPath(tool));
+  return missing.length > 0 ? `${missing.join(', ')} not found on PATH (${INSTALL_HINT})` : undefined;
+}
+
+export interface SessionBus {
+  /** The temp directory holding HOME, XDG_RUNTIME_DIR and the bus socket. */
+  readonly dir: string;
+  /** What a process needs to use this session: DBUS_SESSION_BUS_ADDRESS, HOME, XDG_*. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Kills everything started for this session and removes the temp directory. */
+  stop(): Promise<void>;
+}
+
+export interface SecretService extends SessionBus {
+  /** Locks the login keyring (the default collection), as a screen lock would. */
+  lock(): Promise<void>;
+}
+
+/**
+ * A private D-Bus session bus with nothing on it. It activates no services (unlike the
+ * system's session.conf, whose service files would start gnome-keyring on demand), so a
+ * call to the Secret Service finds nobody there.
+ */
+export async function startSessionBus(): Promise<SessionBus> {
+  const dir = mkdtempSync(join(tmpdir(), 'cognito-broker-ss-'));
+  const home = join(dir, 'home');
+  const runtime = join(dir, 'run');
+  mkdirSync(home, { mode: 0o700 });
+  mkdirSync(runtime, { mode: 0o700 });
+  const config = join(dir, 'bus.conf');
+  writeFileSync(config, busConfig(join(dir, 'bus')));
+
+  const children = new ChildGroup();
+  try {
+    const bus = children.spawn('dbus-daemon', [`--config-file=${config}`, '--nofork', '--nopidfile', '--print-address=1'], {
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    const address = await firstLine(bus);
+    const env = {
+      DBUS_SESSION_BUS_ADDRESS: address,
+      HOME: home,
+      XDG_RUNTIME_DIR: runtime,
+      XDG_DATA_HOME: join(home, '.local', 'share'),
+      XDG_CONFIG_HOME: join(home, '.config'),
+      XDG_CACHE_HOME: join(home, '.cache'),
+    };
+    return { dir, env, stop: () => children.stopAll().finally(() => rmSync(dir, { recursive: true, force: true })) };
+  } catch (error) {
+    await children.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/**
+ * gnome-keyring's Secret Service on a private session bus, with an unlocked login
+ * keyring created with `password` (fed on stdin, as protocol-facts.md shows, never argv).
+ */
+export async function startSecretService({ password = 'test-keyring-password' } = {}): Promise<SecretService> {
+  const session = await startSessionBus();
+  const keyring = new ChildGroup();
+  const stop = () => keyring.stopAll().finally(() => session.stop());
+  try {
+    const daemon = keyring.spawn('gnome-keyring-daemon', ['--foreground', '--unlock', '--components=secrets'], {
+      env: { PATH: process.env.PATH ?? '', ...session.env },
+    });
+    daemon.stdin?.end(password);
+    await waitUntil(async () => (await isLoginLocked(session.env)) === false, daemon, 'gnome-keyring-daemon to unlock the login keyring');
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    ...session,
+    stop,
+    async lock() {
+      await dbusSend(session.env, ['--dest=org.freedesktop.secrets', '/org/freedesktop/secrets', 'org.freedesktop.Secret.Service.Lock', `array:objpath:${LOGIN_COLLECTION}`]);
+      if ((await isLoginLocked(session.env)) !== true) throw new Error('the login keyring did not lock');
+    },
+  };
+}
+
+/** Child processes started together and stopped together, never left behind. */
+export class ChildGroup {
+  readonly #children: ChildProcess[] = [];
+  readonly #output = new Map<ChildProcess, string>();
+  static readonly #all = new Set<ChildProcess>();
+
+  static {
+    // Last resort when the process exits without calling stop(): a daemon must not outlive it.
+    process.once('exit', () => {
+      for (const child of ChildGroup.#all) child.kill('SIGKILL');
+    });
+  }
+
+  spawn(command: string, args: string[], { env, ipc = false }: { env: NodeJS.ProcessEnv; ipc?: boolean }): ChildProcess {
+    const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe', ...(ipc ? ['ipc' as const] : [])] });
+    this.#children.push(child);
+    ChildGroup.#all.add(child);
+    child.once('exit', () => ChildGroup.#all.delete(child));
+    // Read both pipes (a full pipe would block the child) and keep them for error messages.
+    const record = (data: Buffer | Error) => this.#output.set(child, `${this.#output.get(child) ?? ''}${String(data instanceof Error ? data.message : data)}`);
+    child.stdout?.on('data', record);
+    child.stderr?.on('data', record);
+    child.once('error', record);
+    return child;
+  }
+
+  output(child: ChildProcess): string {
+    return (this.#output.get(child) ?? '').trim().slice(-2000);
+  }
+
+  /** Stops the children, the last started first, and waits until each has exited. */
+  async stopAll(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    for (const child of this.#children.splice(0).reverse()) await stopChild(child, signal);
+  }
+}
+
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (hasExited(child)) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+  await exited;
+  clearTimeout(timer);
+}
+
+function hasExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null || child.pid === undefined;
+}
+
+/** The first line a child prints on stdout (dbus-daemon's address, once it listens). */
+function firstLine(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    let stderr = '';
+    child.stderr?.on('data', (data: Buffer) => (stderr += data.toString()));
+    child.stdout?.on('data', (data: Buffer) => {
+      text += data.toString();
+      const newline = text.indexOf('\n');
+      if (newline !== -1) resolve(text.slice(0, newline).trim());
+    });
+    child.once('error', reject);
+    child.once('exit', (code, signal) => reject(new Error(`${child.spawnfile} exited (${signal ?? code}) before it was ready: ${stderr.trim()}`)));
+  });
+}
+
+/** Polls `ready` until it resolves true; fails when `child` exits or time runs out. */
+async function waitUntil(ready: () => Promise<boolean>, child: ChildProcess, what: string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (hasExited(child)) throw new Error(`${child.spawnfile} exited (${child.signalCode ?? child.exitCode}) while waiting for ${what}`);
+    try {
+      if (await ready()) return;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+  }
+  throw new Error(`timed out after ${READY_TIMEOUT_MS} ms waiting for ${what}`, { cause: lastError });
+}
+
+/** The login collection's Locked property; throws while the collection does not exist. */
+async function isLoginLocked(env: Readonly<Record<string, string>>): Promise<boolean> {
+  const reply = await dbusSend(env, [
+    '--dest=org.freedesktop.secrets',
+    LOGIN_COLLECTION,
+    'org.freedesktop.DBus.Properties.Get',
+    'string:org.freedesktop.Secret.Collection',
+    'string:Locked',
+  ]);
+  const match = /boolean (true|false)/.exec(reply);
+  if (!match) throw new Error(`unexpected reply from the Secret Service: ${reply}`);
+  return match[1] === 'true';
+}
+
+async function dbusSend(env: Readonly<Record<string, string>>, args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync('dbus-send', ['--session', '--print-reply', ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    timeout: STOP_TIMEOUT_MS,
+  });
+  return stdout;
+}
+
+function busConfig(socket: string): string {
+  return `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=${socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+  <!-- The limits of the system's session.conf. dbus-daemon's built-in default allows 256
+       connections per user, and @napi-rs/keyring opens one connection per entry object,
+       held until the object is garbage-collected: a 16 KB value is 18 entries. -->
+  <limit name="max_connections_per_user">100000</limit>
+  <limit name="max_completed_connections">100000</limit>
+  <limit name="max_incomplete_connections">10000</limit>
+</busconfig>
+`;
+}
+
+function isOnPath(command: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}

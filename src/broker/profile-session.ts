@@ -1,0 +1,321 @@
+import type { Logger } from 'pino';
+import { IdentityPoolError } from '../cognito/translate-aws-error.js';
+import type { AwsCredentials, CredentialExchanger, TokenRefresher, UserPoolTokens } from '../cognito/types.js';
+import type { ProfileConfig } from '../config/config.js';
+import {
+  type BrokerError,
+  CredentialsPendingError,
+  InternalError,
+  isBrokerError,
+  LoginRequiredError,
+  NotSignedInError,
+  StoredSessionInvalidError,
+} from '../errors.js';
+import { type SessionStore, type StoredSession, sessionFingerprint } from '../store/session-store.js';
+import { backoffDelay } from './backoff.js';
+import type { Clock, TimerHandle } from './clock.js';
+import { CREDENTIALS_POLICY, type FreshnessPolicy, ID_TOKEN_POLICY, isDue, isFresh, isUsable, refreshAt } from './freshness-policy.js';
+import { INITIAL_STATE, nextSessionState, type SessionEvent, type SessionPhase, type SessionState } from './session-state.js';
+
+/** A request waits at most this long for a refresh it needs: the SDKs give up after 1 s. */
+export const REQUEST_WAIT_MS = 750;
+/** While signed out or refused, look in the keychain this often for a new sign-in. */
+export const STORE_POLL_MS = 5_000;
+/**
+ * Timers never sleep longer than this, so that after a laptop wakes (monotonic timers
+ * stop during suspend) the wall clock is looked at again within this time.
+ */
+export const TIMER_MAX_MS = 5 * 60_000;
+
+export interface ProfileSessionDeps {
+  readonly profile: ProfileConfig;
+  readonly sessions: SessionStore;
+  readonly userPool: TokenRefresher;
+  readonly identityPool: CredentialExchanger;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly random?: () => number;
+}
+
+export interface ProfileStatus {
+  readonly profile: string;
+  readonly phase: SessionPhase;
+  readonly identityId?: string | undefined;
+  readonly idTokenExpiresAt?: string | undefined;
+  readonly credentialsExpireAt?: string | undefined;
+  readonly lastRefreshAt?: string | undefined;
+  readonly retryAt?: string | undefined;
+  readonly lastError?: { readonly code: string; readonly message: string } | undefined;
+  readonly upstreamCalls: Readonly<UpstreamCalls>;
+}
+
+interface UpstreamCalls {
+  refresh: number;
+  getId: number;
+  getCredentials: number;
+}
+
+/**
+ * One profile's session: drives the state machine in session-state.ts with the keychain,
+ * Cognito and the clock. Reads are served from memory; at most one refresh runs at a time
+ * and every caller that needs it shares it.
+ */
+export class ProfileSession {
+  private state: SessionState = INITIAL_STATE;
+  private inFlight: Promise<void> | undefined;
+  private timer: TimerHandle | undefined;
+  private stopped = false;
+  private readonly calls: UpstreamCalls = { refresh: 0, getId: 0, getCredentials: 0 };
+  private readonly random: () => number;
+
+  constructor(private readonly deps: ProfileSessionDeps) {
+    this.random = deps.random ?? Math.random;
+  }
+
+  get name(): string {
+    return this.deps.profile.name;
+  }
+
+  /** Known when the profile names its role: GetCredentialsForIdentity does not say. */
+  get accountId(): string | undefined {
+    return /^arn:[^:]+:iam::(\d{12}):/.exec(this.deps.profile.customRoleArn ?? '')?.[1];
+  }
+
+  get phase(): SessionPhase {
+    return this.state.phase;
+  }
+
+  /** Begins the first refresh in the background. */
+  start(): void {
+    this.stopped = false;
+    void this.refresh();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.clearTimer();
+  }
+
+  /** Credentials fit to hand to an SDK now, refreshing first when they are not. */
+  async credentials(): Promise<AwsCredentials> {
+    return this.read((s) => s.credentials, CREDENTIALS_POLICY);
+  }
+
+  /** An ID token (and its access token) fit to hand out now. */
+  async tokens(): Promise<UserPoolTokens> {
+    return this.read((s) => s.tokens, ID_TOKEN_POLICY);
+  }
+
+  /** Starts a refresh unless one runs, and resolves when it ends. Never rejects. */
+  refresh(): Promise<void> {
+    this.inFlight ??= this.runCycle().finally(() => {
+      this.inFlight = undefined;
+      this.schedule();
+    });
+    return this.inFlight;
+  }
+
+  status(): ProfileStatus {
+    const s = this.state;
+    return {
+      profile: this.name,
+      phase: s.phase,
+      identityId: s.identityId,
+      idTokenExpiresAt: iso(s.tokens?.expiresAt),
+      credentialsExpireAt: iso(s.credentials?.expiresAt),
+      lastRefreshAt: iso(s.lastRefreshAt),
+      retryAt: iso(s.retryAt),
+      lastError: s.lastError ? { code: s.lastError.code, message: s.lastError.message } : undefined,
+      upstreamCalls: { ...this.calls },
+    };
+  }
+
+  // --- the read path -----------------------------------------------------------------
+
+  private async read<T extends { expiresAt: number; issuedAt: number }>(pick: (s: SessionState) => T | undefined, policy: FreshnessPolicy): Promise<T> {
+    const current = pick(this.state);
+    if (isFresh(current, policy, this.deps.clock.now())) return current;
+    if (this.mayRefreshOnRead()) await this.waitForRefresh();
+    const after = pick(this.state);
+    const now = this.deps.clock.now();
+    if (isFresh(after, policy, now)) return after;
+    // Cognito is failing or slow: what is still valid is better than an error, expired never.
+    if (isUsable(after, policy, now) && this.state.phase !== 'signed-out') return after;
+    throw this.state.lastError ?? new CredentialsPendingError(this.name);
+  }
+
+  /** A read may start a refresh, but never one the backoff or a refused sign-in forbids. */
+  private mayRefreshOnRead(): boolean {
+    const { phase, retryAt } = this.state;
+    if (phase === 'login-required' || phase === 'signed-out') return this.inFlight !== undefined;
+    if (phase === 'degraded') return retryAt === undefined || this.deps.clock.now() >= retryAt;
+    return true;
+  }
+
+  private async waitForRefresh(): Promise<void> {
+    let timer: TimerHandle | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = this.deps.clock.setTimeout(resolve, REQUEST_WAIT_MS);
+    });
+    try {
+      await Promise.race([this.refresh(), timeout]);
+    } finally {
+      if (timer) this.deps.clock.clearTimeout(timer);
+    }
+  }
+
+  // --- the refresh cycle ----------------------------------------------------------------
+
+  private async runCycle(): Promise<void> {
+    this.clearTimer();
+    let session: StoredSession | undefined;
+    let tokens = this.state.tokens;
+    let identityId = this.state.identityId;
+    try {
+      session = await this.loadSession();
+      if (!session) return;
+      this.dispatch({ type: 'refresh-started' });
+      const now = this.deps.clock.now();
+      if (isDue(tokens, ID_TOKEN_POLICY, now) || !isUsable(tokens, ID_TOKEN_POLICY, now)) {
+        tokens = await this.refreshTokens(session);
+      }
+      let credentials = this.state.credentials;
+      if (isDue(credentials, CREDENTIALS_POLICY, now)) {
+        ({ credentials, tokens, identityId } = await this.exchange(session, tokens, identityId));
+      }
+      this.dispatch({ type: 'refresh-succeeded', at: this.deps.clock.now(), tokens, credentials: credentials as AwsCredentials, identityId: identityId as string });
+    } catch (error) {
+      this.fail(asBrokerError(error), session, tokens, identityId);
+    }
+  }
+
+  private async loadSession(): Promise<StoredSession | undefined> {
+    const { session, phase, rejectedFingerprint } = this.state;
+    if (session) return session;
+    try {
+      const stored = await this.deps.sessions.load(this.deps.profile);
+      if (!stored) {
+        if (phase !== 'signed-out' || !this.state.lastError) this.dispatch({ type: 'signed-out', error: new NotSignedInError(this.name) });
+        return undefined;
+      }
+      if (phase === 'login-required' && sessionFingerprint(stored) === rejectedFingerprint) return undefined;
+      this.dispatch({ type: 'session-loaded', session: stored });
+      return stored;
+    } catch (error) {
+      if (error instanceof StoredSessionInvalidError) {
+        if (phase !== 'signed-out' || this.state.lastError?.code !== error.code) this.dispatch({ type: 'signed-out', error });
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  private async refreshTokens(session: StoredSession): Promise<UserPoolTokens> {
+    this.calls.refresh += 1;
+    return this.deps.userPool.refresh(session.refreshToken);
+  }
+
+  /**
+   * GetId once, then GetCredentialsForIdentity. Cognito's advice, followed once each: an
+   * unknown IdentityId means GetId again; a refused ID token means refresh it first.
+   */
+  private async exchange(session: StoredSession, tokens: UserPoolTokens | undefined, cachedId: string | undefined) {
+    let idTokens = tokens ?? (await this.refreshTokens(session));
+    let identityId = cachedId ?? (await this.getId(idTokens));
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        this.calls.getCredentials += 1;
+        const credentials = await this.deps.identityPool.getCredentials(identityId, idTokens.idToken, this.deps.profile.customRoleArn);
+        return { credentials, tokens: idTokens, identityId };
+      } catch (error) {
+        if (attempt > 0 || !(error instanceof IdentityPoolError)) throw error;
+        if (error.awsName === 'ResourceNotFoundException') identityId = await this.getId(idTokens);
+        else if (error.awsName === 'NotAuthorizedException') idTokens = await this.refreshTokens(session);
+        else throw error;
+      }
+    }
+  }
+
+  private async getId(tokens: UserPoolTokens): Promise<string> {
+    this.calls.getId += 1;
+    return this.deps.identityPool.getId(tokens.idToken);
+  }
+
+  private fail(error: BrokerError, session: StoredSession | undefined, tokens: UserPoolTokens | undefined, identityId: string | undefined): void {
+    if (error instanceof LoginRequiredError) {
+      this.dispatch({ type: 'login-required', error, rejectedFingerprint: session ? sessionFingerprint(session) : undefined });
+      return;
+    }
+    const delay = backoffDelay(this.state.failures + 1, this.random, this.backoffCap());
+    this.dispatch({ type: 'refresh-failed', error, retryAt: this.deps.clock.now() + delay, tokens, identityId });
+  }
+
+  /** Short-lived sessions retry sooner: never wait more than a twelfth of a lifetime. */
+  private backoffCap(): number | undefined {
+    const c = this.state.credentials ?? this.state.tokens;
+    return c ? (c.expiresAt - c.issuedAt) / 12 : undefined;
+  }
+
+  // --- transitions and timers ---------------------------------------------------------
+
+  private dispatch(event: SessionEvent): void {
+    const before = this.state;
+    this.state = nextSessionState(before, event);
+    if (before.phase !== this.state.phase || event.type === 'refresh-failed') this.logTransition(before.phase, event);
+  }
+
+  private logTransition(from: SessionPhase, event: SessionEvent): void {
+    const to = this.state.phase;
+    const fields = { profile: this.name, from, to, event: event.type };
+    if (event.type === 'refresh-failed') {
+      this.deps.logger.warn({ ...fields, code: event.error.code, retryInMs: event.retryAt - this.deps.clock.now() }, event.error.message);
+    } else if (event.type === 'login-required' || event.type === 'signed-out') {
+      this.deps.logger.warn({ ...fields, code: event.error.code }, event.error.message);
+    } else if (event.type === 'refresh-succeeded') {
+      this.deps.logger.info({ ...fields, credentialsExpireAt: iso(event.credentials.expiresAt), idTokenExpiresAt: iso(event.tokens.expiresAt) }, 'session refreshed');
+    } else {
+      this.deps.logger.debug(fields, 'session phase changed');
+    }
+  }
+
+  /** One timer per profile, set after every cycle, for whatever is due next. */
+  private schedule(): void {
+    this.clearTimer();
+    if (this.stopped) return;
+    const at = this.nextWakeAt();
+    const delay = Math.min(TIMER_MAX_MS, Math.max(0, at - this.deps.clock.now()));
+    this.timer = this.deps.clock.setTimeout(() => this.onTimer(), delay);
+  }
+
+  private nextWakeAt(): number {
+    const s = this.state;
+    const now = this.deps.clock.now();
+    if (s.phase === 'signed-out' || s.phase === 'login-required') return now + STORE_POLL_MS;
+    if (s.phase === 'degraded') return s.retryAt ?? now;
+    const tokensAt = s.tokens ? refreshAt(s.tokens, ID_TOKEN_POLICY) : now;
+    const credentialsAt = s.credentials ? refreshAt(s.credentials, CREDENTIALS_POLICY) : now;
+    return Math.min(tokensAt, credentialsAt);
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    // Signed out or refused: the cycle only looks in the keychain, so it runs on every tick.
+    const waiting = this.state.phase === 'signed-out' || this.state.phase === 'login-required';
+    if (waiting || this.nextWakeAt() <= this.deps.clock.now()) void this.refresh();
+    else this.schedule();
+  }
+
+  private clearTimer(): void {
+    if (this.timer) this.deps.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+function asBrokerError(error: unknown): BrokerError {
+  if (isBrokerError(error)) return error;
+  return new InternalError(`Unexpected error during refresh: ${error instanceof Error ? error.name : 'unknown'}`, { cause: error });
+}
+
+function iso(ms: number | undefined): string | undefined {
+  return ms === undefined ? undefined : new Date(ms).toISOString();
+}

@@ -1,0 +1,113 @@
+import type { AwsCredentials, UserPoolTokens } from '../cognito/types.js';
+import type { BrokerError } from '../errors.js';
+import type { StoredSession } from '../store/session-store.js';
+
+/**
+ * The phases of one profile's session.
+ *
+ *   starting ──keychain read──▶ signed-out (nothing stored) ──session found──▶ refreshing
+ *   starting ──session found──▶ refreshing ──ok──▶ ready ──due──▶ refreshing-ahead ──ok──▶ ready
+ *                                     │                                   │
+ *                                     └──────────failed (retryable)───────┴──▶ degraded ──retry──▶ refreshing(-ahead)
+ *   any refresh ──refresh token refused──▶ login-required ──new session in the keychain──▶ refreshing
+ */
+export type SessionPhase = 'starting' | 'signed-out' | 'refreshing' | 'ready' | 'refreshing-ahead' | 'degraded' | 'login-required';
+
+export interface SessionState {
+  readonly phase: SessionPhase;
+  /** Held in memory once read, so a keychain that locks later does not stop a running session. */
+  readonly session?: StoredSession | undefined;
+  readonly tokens?: UserPoolTokens | undefined;
+  readonly credentials?: AwsCredentials | undefined;
+  /** GetId once per user: cached for the life of the session. */
+  readonly identityId?: string | undefined;
+  readonly lastError?: BrokerError | undefined;
+  /** Failures in a row; drives the backoff. */
+  readonly failures: number;
+  /** degraded: when the next retry is due (epoch ms). */
+  readonly retryAt?: number | undefined;
+  readonly lastRefreshAt?: number | undefined;
+  /** login-required: which refresh token was refused, so only a new sign-in restarts refreshing. */
+  readonly rejectedFingerprint?: string | undefined;
+}
+
+export type SessionEvent =
+  | { readonly type: 'refresh-started' }
+  | { readonly type: 'session-loaded'; readonly session: StoredSession }
+  | {
+      readonly type: 'refresh-succeeded';
+      readonly at: number;
+      readonly tokens: UserPoolTokens;
+      readonly credentials: AwsCredentials;
+      readonly identityId: string;
+    }
+  | {
+      readonly type: 'refresh-failed';
+      readonly error: BrokerError;
+      readonly retryAt: number;
+      /** What the failed cycle did get (new ID token, IdentityId) is kept. */
+      readonly tokens?: UserPoolTokens | undefined;
+      readonly identityId?: string | undefined;
+    }
+  | { readonly type: 'login-required'; readonly error: BrokerError; readonly rejectedFingerprint?: string | undefined }
+  | { readonly type: 'signed-out'; readonly error: BrokerError };
+
+export const INITIAL_STATE: SessionState = { phase: 'starting', failures: 0 };
+
+/** The one place phases change. Pure: the driver (ProfileSession) does the I/O and the timers. */
+export function nextSessionState(state: SessionState, event: SessionEvent): SessionState {
+  switch (event.type) {
+    case 'refresh-started':
+      return { ...state, phase: state.credentials ? 'refreshing-ahead' : 'refreshing' };
+    case 'session-loaded':
+      return { ...state, session: event.session };
+    case 'refresh-succeeded':
+      return {
+        ...state,
+        phase: 'ready',
+        tokens: event.tokens,
+        credentials: event.credentials,
+        identityId: event.identityId,
+        lastError: undefined,
+        failures: 0,
+        retryAt: undefined,
+        lastRefreshAt: event.at,
+        rejectedFingerprint: undefined,
+      };
+    case 'refresh-failed':
+      return {
+        ...state,
+        phase: 'degraded',
+        tokens: event.tokens ?? state.tokens,
+        identityId: event.identityId ?? state.identityId,
+        lastError: event.error,
+        failures: state.failures + 1,
+        retryAt: event.retryAt,
+      };
+    case 'login-required':
+      // The refused refresh token is forgotten; what was issued from it stays valid until it
+      // expires (Cognito does not revoke issued credentials), so it is still served.
+      return {
+        ...state,
+        phase: 'login-required',
+        session: undefined,
+        lastError: event.error,
+        failures: 0,
+        retryAt: undefined,
+        rejectedFingerprint: event.rejectedFingerprint,
+      };
+    case 'signed-out':
+      // Nothing in the keychain: the user signed out, so nothing from that session is served.
+      return {
+        ...state,
+        phase: 'signed-out',
+        session: undefined,
+        tokens: undefined,
+        credentials: undefined,
+        identityId: undefined,
+        lastError: event.error,
+        failures: 0,
+        retryAt: undefined,
+      };
+  }
+}

@@ -1,0 +1,29 @@
+import { loadConfig } from '../config/load-config.js';
+import type { Config, ProfileConfig } from '../config/config.js';
+import { UnknownProfileError } from '../errors.js';
+import { KeychainStore } from '../store/keychain-store.js';
+
+/** Options every command accepts. */
+export interface GlobalOptions {
+  readonly config?: string | undefined;
+  readonly profile?: string | undefined;
+}
+
+export async function loadCliConfig(options: GlobalOptions): Promise<Config> {
+  return loadConfig({ flag: options.config });
+}
+
+export function pickProfile(config: Config, name: string | undefined): ProfileConfig {
+  const chosen = name ?? config.defaultProfile;
+  const profile = config.profiles[chosen];
+  if (!profile) throw new UnknownProfileError(chosen, Object.keys(config.profiles));
+  return profile;
+}
+
+/**
+ * The OS keychain. COGNITO_BROKER_KEYCHAIN_SERVICE names the keychain service, so the demo
+ * and the tests keep their entries apart from a real sign-in.
+ */
+export function openKeychain(env: NodeJS.ProcessEnv = process.env): KeychainStore {
+  return new KeychainStore({ service: env.COGNITO_BROKER_KEYCHAIN_SERVICE || 'cognito-broker' });
+}

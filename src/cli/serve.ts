@@ -1,0 +1,61 @@
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { LevelWithSilent } from 'pino';
+import { createLogger } from '../log/create-logger.js';
+import { createDaemon } from '../server/create-daemon.js';
+import { removeDaemonInfo, writeDaemonInfo } from '../store/daemon-file.js';
+import { loadOrCreateEndpointToken } from '../store/endpoint-token-file.js';
+import { loadCliConfig, openKeychain } from './cli-context.js';
+import { credentialsUrl, shellExports } from './shell-exports.js';
+
+export const SERVE_HELP = `Usage: cognito-broker serve [--config PATH] [--log-level LEVEL]
+
+Runs the broker in the foreground: keeps every profile's ID token and AWS credentials fresh
+and serves them on loopback. Prints the lines a shell needs (eval "$(cognito-broker env)"
+gives the same later), logs to stderr (JSON; readable on a terminal), stops on Ctrl-C.
+
+  --config PATH       config file (default: COGNITO_BROKER_CONFIG, else the platform's config dir)
+  --log-level LEVEL   fatal, error, warn, info (default), debug, trace or silent
+                      (also COGNITO_BROKER_LOG_LEVEL)`;
+
+export const DAEMON_FILE = 'daemon.json';
+
+export async function serve(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string' }, 'log-level': { type: 'string' } },
+    strict: true,
+  });
+  const config = await loadCliConfig(values);
+  const level = (values['log-level'] ?? process.env.COGNITO_BROKER_LOG_LEVEL ?? 'info') as LevelWithSilent;
+  const logger = createLogger({ level, pretty: process.stderr.isTTY === true });
+  const authToken = await loadOrCreateEndpointToken(config.server.tokenFile);
+  const daemon = createDaemon({ config, secrets: openKeychain(), authToken, logger });
+  const url = await daemon.listen();
+
+  const daemonFile = join(config.stateDir, DAEMON_FILE);
+  await writeDaemonInfo(daemonFile, {
+    pid: process.pid,
+    url,
+    tokenFile: config.server.tokenFile,
+    defaultProfile: config.defaultProfile,
+    profiles: Object.keys(config.profiles),
+    startedAt: new Date().toISOString(),
+  });
+  logger.info({ url, profiles: Object.keys(config.profiles), config: config.file }, 'cognito-broker serving');
+  process.stdout.write(`${shellExports(credentialsUrl(url, config.defaultProfile, config.defaultProfile), authToken, config.server.tokenFile)}\n`);
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'shutting down');
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await daemon.close();
+  await removeDaemonInfo(daemonFile, process.pid);
+  logger.flush();
+}

@@ -1,0 +1,67 @@
+import {
+  type CognitoIdentityClient,
+  GetCredentialsForIdentityCommand,
+  GetIdCommand,
+} from '@aws-sdk/client-cognito-identity';
+import { UpstreamMalformedError } from '../errors.js';
+import { loginsKey, readIdTokenClaims } from './jwt-claims.js';
+import { translateAwsError } from './translate-aws-error.js';
+import type { AwsCredentials, CredentialExchanger } from './types.js';
+
+export interface IdentityPoolClientOptions {
+  readonly identityPoolId: string;
+  readonly profile: string;
+  readonly now?: () => number;
+}
+
+/** GetId and GetCredentialsForIdentity, with Cognito's `SecretKey` renamed for the SDKs. */
+export class IdentityPoolClient implements CredentialExchanger {
+  private readonly now: () => number;
+
+  constructor(
+    private readonly sdk: CognitoIdentityClient,
+    private readonly options: IdentityPoolClientOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async getId(idToken: string): Promise<string> {
+    try {
+      const response = await this.sdk.send(new GetIdCommand({ IdentityPoolId: this.options.identityPoolId, Logins: logins(idToken) }));
+      if (!response.IdentityId) throw new UpstreamMalformedError('The identity pool answered GetId without an IdentityId.');
+      return response.IdentityId;
+    } catch (error) {
+      throw translateAwsError(error, 'get-id', this.options.profile);
+    }
+  }
+
+  async getCredentials(identityId: string, idToken: string, customRoleArn?: string): Promise<AwsCredentials> {
+    let response;
+    try {
+      response = await this.sdk.send(new GetCredentialsForIdentityCommand({
+        IdentityId: identityId,
+        Logins: logins(idToken),
+        ...(customRoleArn ? { CustomRoleArn: customRoleArn } : {}),
+      }));
+    } catch (error) {
+      throw translateAwsError(error, 'get-credentials', this.options.profile);
+    }
+    const c = response.Credentials;
+    const expiresAt = c?.Expiration instanceof Date ? c.Expiration.getTime() : Number.NaN;
+    if (!c?.AccessKeyId || !c.SecretKey || !c.SessionToken || !Number.isFinite(expiresAt)) {
+      throw new UpstreamMalformedError('The identity pool answered GetCredentialsForIdentity without complete credentials.');
+    }
+    return {
+      accessKeyId: c.AccessKeyId,
+      secretAccessKey: c.SecretKey,
+      sessionToken: c.SessionToken,
+      expiresAt,
+      issuedAt: this.now(),
+      identityId: response.IdentityId ?? identityId,
+    };
+  }
+}
+
+function logins(idToken: string): Record<string, string> {
+  return { [loginsKey(readIdTokenClaims(idToken))]: idToken };
+}

@@ -1,0 +1,104 @@
+import {
+  type AuthenticationResultType,
+  type ChallengeNameType,
+  type CognitoIdentityProviderClient,
+  InitiateAuthCommand,
+  RespondToAuthChallengeCommand,
+} from '@aws-sdk/client-cognito-identity-provider';
+import { UpstreamMalformedError } from '../errors.js';
+import { readIdTokenClaims } from './jwt-claims.js';
+import { translateAwsError } from './translate-aws-error.js';
+import type { SignInTokens, TokenRefresher, UserPoolTokens } from './types.js';
+
+/** A challenge the user pool asked us to answer before it hands out tokens. */
+export interface AuthChallenge {
+  readonly name: ChallengeNameType | string;
+  readonly session: string;
+  readonly username: string;
+  readonly parameters: Readonly<Record<string, string>>;
+}
+
+export type SignInStep =
+  | { readonly kind: 'signed-in'; readonly tokens: SignInTokens }
+  | { readonly kind: 'challenge'; readonly challenge: AuthChallenge };
+
+/** The user-pool API calls cognito-broker makes, each translated to our errors. */
+export class UserPoolClient implements TokenRefresher {
+  constructor(
+    private readonly sdk: CognitoIdentityProviderClient,
+    private readonly clientId: string,
+    private readonly profile: string,
+  ) {}
+
+  async initiatePasswordAuth(username: string, password: string): Promise<SignInStep> {
+    const response = await this.call('sign-in', () => this.sdk.send(new InitiateAuthCommand({
+      AuthFlow: 'USER_PASSWORD_AUTH',
+      ClientId: this.clientId,
+      AuthParameters: { USERNAME: username, PASSWORD: password },
+    })));
+    return this.step(response, username);
+  }
+
+  async respondToChallenge(challenge: AuthChallenge, answers: Record<string, string>): Promise<SignInStep> {
+    const response = await this.call('sign-in', () => this.sdk.send(new RespondToAuthChallengeCommand({
+      ClientId: this.clientId,
+      ChallengeName: challenge.name as ChallengeNameType,
+      Session: challenge.session,
+      ChallengeResponses: { USERNAME: challenge.username, ...answers },
+    })));
+    return this.step(response, challenge.username);
+  }
+
+  async refresh(refreshToken: string): Promise<UserPoolTokens> {
+    const response = await this.call('refresh', () => this.sdk.send(new InitiateAuthCommand({
+      AuthFlow: 'REFRESH_TOKEN_AUTH',
+      ClientId: this.clientId,
+      AuthParameters: { REFRESH_TOKEN: refreshToken },
+    })));
+    return tokensFrom(response.AuthenticationResult);
+  }
+
+  private async call<T>(operation: 'sign-in' | 'refresh', request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (error) {
+      throw translateAwsError(error, operation, this.profile);
+    }
+  }
+
+  private step(
+    response: { AuthenticationResult?: AuthenticationResultType; ChallengeName?: string; Session?: string; ChallengeParameters?: Record<string, string> },
+    username: string,
+  ): SignInStep {
+    if (response.AuthenticationResult) {
+      const tokens = tokensFrom(response.AuthenticationResult);
+      const refreshToken = response.AuthenticationResult.RefreshToken;
+      if (!refreshToken) throw new UpstreamMalformedError('The user pool signed you in but returned no refresh token.');
+      return { kind: 'signed-in', tokens: { ...tokens, refreshToken } };
+    }
+    if (!response.ChallengeName || !response.Session) {
+      throw new UpstreamMalformedError('The user pool answered the sign-in with neither tokens nor a challenge.');
+    }
+    const parameters = response.ChallengeParameters ?? {};
+    return {
+      kind: 'challenge',
+      challenge: {
+        name: response.ChallengeName,
+        session: response.Session,
+        // Challenge answers must name the user as the pool knows it, not as typed (an alias).
+        username: parameters.USER_ID_FOR_SRP ?? username,
+        parameters,
+      },
+    };
+  }
+}
+
+function tokensFrom(result: AuthenticationResultType | undefined): UserPoolTokens {
+  const idToken = result?.IdToken;
+  const accessToken = result?.AccessToken;
+  if (!idToken || !accessToken) {
+    throw new UpstreamMalformedError('The user pool answered without an ID token or access token.');
+  }
+  const claims = readIdTokenClaims(idToken);
+  return { idToken, accessToken, expiresAt: claims.exp * 1000, issuedAt: claims.iat * 1000 };
+}

@@ -1,0 +1,46 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export interface PathEnvironment {
+  readonly platform: NodeJS.Platform;
+  readonly env: NodeJS.ProcessEnv;
+  readonly home: string;
+}
+
+export interface PlatformPaths {
+  /** Where the config file is looked for when neither --config nor COGNITO_BROKER_CONFIG is given. */
+  readonly configFile: string;
+  /** Where the daemon keeps its files: the endpoint's token file and the running daemon's address. */
+  readonly stateDir: string;
+}
+
+const APP = 'cognito-broker';
+
+/**
+ * The platform's usual places: XDG base directories on Linux and other Unixes,
+ * ~/Library/Application Support on macOS, %APPDATA% / %LOCALAPPDATA% on Windows.
+ */
+export function platformPaths(from: PathEnvironment = currentEnvironment()): PlatformPaths {
+  const { platform, env, home } = from;
+  if (platform === 'darwin') {
+    const base = join(home, 'Library', 'Application Support', APP);
+    return { configFile: join(base, 'config.json'), stateDir: base };
+  }
+  if (platform === 'win32') {
+    const roaming = env.APPDATA ?? join(home, 'AppData', 'Roaming');
+    const local = env.LOCALAPPDATA ?? join(home, 'AppData', 'Local');
+    return { configFile: join(roaming, APP, 'config.json'), stateDir: join(local, APP) };
+  }
+  const config = nonEmpty(env.XDG_CONFIG_HOME) ?? join(home, '.config');
+  const state = nonEmpty(env.XDG_STATE_HOME) ?? join(home, '.local', 'state');
+  return { configFile: join(config, APP, 'config.json'), stateDir: join(state, APP) };
+}
+
+function currentEnvironment(): PathEnvironment {
+  return { platform: process.platform, env: process.env, home: homedir() };
+}
+
+// XDG says an empty variable counts as unset.
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}

@@ -1,0 +1,221 @@
+/**
+ * Every error cognito-broker reports, with a stable code, an HTTP status and whether
+ * trying again later can help. docs/errors.md lists each code with what the user should
+ * do; test/errors.test.ts keeps that list complete.
+ *
+ * Messages never carry a secret: they name files, fields, profiles and commands only.
+ */
+export abstract class BrokerError extends Error {
+  abstract readonly code: string;
+  readonly statusCode: number = 500;
+  readonly retryable: boolean = false;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+
+  /** The body every HTTP error response carries, as the AWS SDKs expect it. */
+  toJSON(): { Code: string; Message: string } {
+    return { Code: this.code, Message: this.message };
+  }
+}
+
+// --- configuration -------------------------------------------------------------------
+
+export class ConfigNotFoundError extends BrokerError {
+  readonly code = 'BRK_ERR_CONFIG_NOT_FOUND';
+  constructor(readonly file: string) {
+    super(`No config file at ${file}. Copy config.example.json there, or pass --config PATH (or set COGNITO_BROKER_CONFIG).`);
+  }
+}
+
+export class ConfigInvalidError extends BrokerError {
+  readonly code = 'BRK_ERR_CONFIG_INVALID';
+  constructor(
+    readonly file: string,
+    readonly problems: readonly { path: string; expected: string }[],
+  ) {
+    super(`Invalid config in ${file}:\n${problems.map((p) => `  ${p.path}: ${p.expected}`).join('\n')}`);
+  }
+}
+
+export class UnknownProfileError extends BrokerError {
+  readonly code = 'BRK_ERR_UNKNOWN_PROFILE';
+  override readonly statusCode = 404;
+  constructor(readonly profile: string, known: readonly string[]) {
+    super(`No profile named "${profile}". Profiles in the config: ${known.join(', ') || '(none)'}.`);
+  }
+}
+
+// --- session ------------------------------------------------------------------------
+
+export class NotSignedInError extends BrokerError {
+  readonly code = 'BRK_ERR_NOT_SIGNED_IN';
+  override readonly statusCode = 503;
+  constructor(readonly profile: string) {
+    super(`Profile "${profile}" is not signed in. Run: ${loginCommand(profile)}`);
+  }
+}
+
+export class LoginRequiredError extends BrokerError {
+  readonly code = 'BRK_ERR_LOGIN_REQUIRED';
+  override readonly statusCode = 503;
+  constructor(readonly profile: string, reason: string, options?: { cause?: unknown }) {
+    super(`Profile "${profile}" must sign in again (${reason}). Run: ${loginCommand(profile)}`, options);
+  }
+}
+
+export class SignInFailedError extends BrokerError {
+  readonly code = 'BRK_ERR_SIGN_IN_FAILED';
+  override readonly statusCode = 401;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export class ChallengeUnsupportedError extends BrokerError {
+  readonly code = 'BRK_ERR_CHALLENGE_UNSUPPORTED';
+  constructor(readonly challenge: string) {
+    super(`The user pool asked for the ${challenge} challenge, which this version of cognito-broker cannot answer.`);
+  }
+}
+
+export class NoTerminalError extends BrokerError {
+  readonly code = 'BRK_ERR_NO_TERMINAL';
+  constructor(what: string) {
+    super(`Cannot ask for ${what}: standard input is not a terminal. Run the command in a terminal${what === 'the password' ? ', or pass --password-stdin' : ''}.`);
+  }
+}
+
+// --- keychain -----------------------------------------------------------------------
+
+export class KeychainUnavailableError extends BrokerError {
+  readonly code = 'BRK_ERR_KEYCHAIN_UNAVAILABLE';
+  override readonly statusCode = 503;
+  override readonly retryable = true;
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(
+      `The OS keychain is locked or unavailable (${detail}). Unlock it (on Linux: a running Secret Service such as gnome-keyring or KeePassXC, unlocked), then try again.`,
+      options,
+    );
+  }
+}
+
+export class KeychainEntryCorruptError extends BrokerError {
+  readonly code = 'BRK_ERR_KEYCHAIN_ENTRY_CORRUPT';
+  override readonly statusCode = 503;
+  constructor(readonly account: string, readonly detail: string) {
+    super(`The keychain entry "${account}" cannot be read back (${detail}).`);
+  }
+}
+
+export class StoredSessionInvalidError extends BrokerError {
+  readonly code = 'BRK_ERR_STORED_SESSION_INVALID';
+  override readonly statusCode = 503;
+  constructor(readonly profile: string, detail: string) {
+    super(`The keychain entry for profile "${profile}" cannot be used (${detail}). Run: ${loginCommand(profile)}`);
+  }
+}
+
+// --- upstream (Cognito) -------------------------------------------------------------
+
+export class UpstreamUnavailableError extends BrokerError {
+  readonly code = 'BRK_ERR_UPSTREAM_UNAVAILABLE';
+  override readonly statusCode = 503;
+  override readonly retryable = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export class UpstreamRejectedError extends BrokerError {
+  readonly code = 'BRK_ERR_UPSTREAM_REJECTED';
+  override readonly statusCode = 502;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export class UpstreamMalformedError extends BrokerError {
+  readonly code = 'BRK_ERR_UPSTREAM_MALFORMED';
+  override readonly statusCode = 502;
+  override readonly retryable = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export class CredentialsPendingError extends BrokerError {
+  readonly code = 'BRK_ERR_CREDENTIALS_PENDING';
+  override readonly statusCode = 503;
+  override readonly retryable = true;
+  constructor(readonly profile: string) {
+    super(`Credentials for profile "${profile}" are being fetched from Cognito and were not ready in time. Try again in a moment.`);
+  }
+}
+
+// --- HTTP ---------------------------------------------------------------------------
+
+export class UnauthorizedError extends BrokerError {
+  readonly code = 'BRK_ERR_UNAUTHORIZED';
+  override readonly statusCode = 401;
+  constructor() {
+    super('Missing or wrong Authorization header. Send the token from AWS_CONTAINER_AUTHORIZATION_TOKEN (see: cognito-broker env).');
+  }
+}
+
+export class ForbiddenRequestError extends BrokerError {
+  readonly code = 'BRK_ERR_FORBIDDEN_REQUEST';
+  override readonly statusCode = 403;
+  constructor(reason: string) {
+    super(`Request refused: ${reason}.`);
+  }
+}
+
+export class RouteNotFoundError extends BrokerError {
+  readonly code = 'BRK_ERR_ROUTE_NOT_FOUND';
+  override readonly statusCode = 404;
+  constructor(method: string, path: string) {
+    super(`No route ${method} ${path}. Routes: GET /credentials, GET /token, GET /profiles/:name/credentials, GET /profiles/:name/token, GET /healthz.`);
+  }
+}
+
+export class BadRequestError extends BrokerError {
+  readonly code = 'BRK_ERR_BAD_REQUEST';
+  override readonly statusCode = 400;
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+// --- daemon -------------------------------------------------------------------------
+
+export class DaemonNotRunningError extends BrokerError {
+  readonly code = 'BRK_ERR_DAEMON_NOT_RUNNING';
+  constructor(url: string) {
+    super(`No cognito-broker answers at ${url}. Start it with: cognito-broker serve`);
+  }
+}
+
+export class PortInUseError extends BrokerError {
+  readonly code = 'BRK_ERR_PORT_IN_USE';
+  constructor(host: string, port: number) {
+    super(`Port ${port} on ${host} is already in use (another cognito-broker serve?). Stop it, or set server.port in the config.`);
+  }
+}
+
+export class InternalError extends BrokerError {
+  readonly code = 'BRK_ERR_INTERNAL';
+  constructor(message = 'Internal error; see the broker log.', options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export function isBrokerError(value: unknown): value is BrokerError {
+  return value instanceof BrokerError;
+}
+
+function loginCommand(profile: string): string {
+  return profile === 'default' ? 'cognito-broker login' : `cognito-broker login --profile ${profile}`;
+}

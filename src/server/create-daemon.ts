@@ -1,0 +1,87 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { Broker } from '../broker/broker.js';
+import { type Clock, systemClock } from '../broker/clock.js';
+import { ProfileSession } from '../broker/profile-session.js';
+import { createCognitoClients } from '../cognito/create-cognito-clients.js';
+import type { CredentialExchanger, TokenRefresher } from '../cognito/types.js';
+import type { Config, ProfileConfig } from '../config/config.js';
+import { PortInUseError } from '../errors.js';
+import type { SecretStore } from '../store/secret-store.js';
+import { SessionStore } from '../store/session-store.js';
+import { buildApp } from './build-app.js';
+
+export interface DaemonDeps {
+  readonly config: Config;
+  readonly secrets: SecretStore;
+  readonly authToken: string;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  readonly random?: () => number;
+  /** Real AWS SDK clients by default; tests put a fault-injecting layer here. */
+  readonly createClients?: (profile: ProfileConfig) => UpstreamClients;
+}
+
+/** What the broker needs of Cognito for one profile. */
+export interface UpstreamClients {
+  readonly userPool: TokenRefresher;
+  readonly identityPool: CredentialExchanger;
+  destroy(): void;
+}
+
+export interface Daemon {
+  readonly app: FastifyInstance;
+  readonly broker: Broker;
+  /** Starts the sessions and listens; resolves with the base URL, e.g. http://127.0.0.1:9911 */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** The app factory: wires the broker, its Cognito clients and the HTTP app for one config. */
+export function createDaemon(deps: DaemonDeps): Daemon {
+  const clock = deps.clock ?? systemClock;
+  const sessions = new SessionStore(deps.secrets);
+  const createClients = deps.createClients ?? ((profile: ProfileConfig) => createCognitoClients(profile, clock.now));
+  const clients = Object.values(deps.config.profiles).map((profile) => ({ profile, clients: createClients(profile) }));
+  const broker = new Broker(
+    deps.config,
+    clients.map(({ profile, clients: c }) => new ProfileSession({
+      profile,
+      sessions,
+      userPool: c.userPool,
+      identityPool: c.identityPool,
+      clock,
+      logger: deps.logger,
+      random: deps.random,
+    })),
+  );
+  const app = buildApp({ broker, authToken: deps.authToken, logger: deps.logger });
+
+  return {
+    app,
+    broker,
+    async listen() {
+      const { host, port } = deps.config.server;
+      broker.start();
+      try {
+        await app.listen({ host, port, listenTextResolver: () => '' });
+      } catch (error) {
+        broker.stop();
+        if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new PortInUseError(host, port);
+        throw error;
+      }
+      return baseUrl(app, host);
+    },
+    async close() {
+      broker.stop();
+      await app.close();
+      for (const c of clients) c.clients.destroy();
+    },
+  };
+}
+
+function baseUrl(app: FastifyInstance, host: string): string {
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}

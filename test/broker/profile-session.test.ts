@@ -1,0 +1,296 @@
+import t from 'tap';
+import { REQUEST_WAIT_MS, STORE_POLL_MS } from '../../src/broker/profile-session.js';
+import { LoginRequiredError, UpstreamUnavailableError, UpstreamRejectedError } from '../../src/errors.js';
+import { IdentityPoolError } from '../../src/cognito/translate-aws-error.js';
+import { createHarness, PROFILE, storedSession } from '../support/session-harness.js';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+const down = () => new UpstreamUnavailableError('identity pool down (test)');
+
+t.test('serves credentials after one refresh, GetId and GetCredentialsForIdentity', async (t) => {
+  const h = await createHarness();
+  h.session.start();
+  const credentials = await h.session.credentials();
+  t.match(credentials, { accessKeyId: /^ASIA/, identityId: /^eu-west-1:/ });
+  t.same(h.upstream.calls, { refresh: 1, getId: 1, getCredentials: 1 });
+  t.equal(h.session.phase, 'ready');
+  const tokens = await h.session.tokens();
+  t.match(tokens.idToken, /^id-token-/);
+  t.equal(h.upstream.totalCalls, 3, 'reads after the refresh are served from memory');
+  h.session.stop();
+});
+
+t.test('1,000 concurrent first requests share one upstream call of each kind', async (t) => {
+  const h = await createHarness({ latencyMs: 50 });
+  const reads = Array.from({ length: 1000 }, () => h.session.credentials());
+  await h.clock.advance(200);
+  const results = await Promise.all(reads);
+  t.equal(new Set(results.map((c) => c.accessKeyId)).size, 1, 'every caller got the same credentials');
+  t.same(h.upstream.calls, { refresh: 1, getId: 1, getCredentials: 1 });
+  h.session.stop();
+});
+
+t.test('1,000 concurrent requests during a refresh-ahead cause one upstream call', async (t) => {
+  const h = await createHarness({ latencyMs: 50 });
+  h.session.start();
+  await h.clock.advance(200);
+  const first = await h.session.credentials();
+  // Past the refresh-ahead point but with well over the 15-minute floor left.
+  h.upstream.identityBehaviour = { kind: 'hang' };
+  await h.clock.advance(31 * MINUTE);
+  t.equal(h.session.phase, 'refreshing-ahead');
+  const during = await Promise.all(Array.from({ length: 1000 }, () => h.session.credentials()));
+  t.ok(during.every((c) => c === first), 'served the still-fresh credentials without waiting');
+  t.equal(h.upstream.calls.getCredentials, 2, 'one GetCredentialsForIdentity for the refresh, none per request');
+  h.upstream.identityBehaviour = { kind: 'ok' };
+  h.upstream.release();
+  await h.clock.advance(100);
+  t.equal(h.session.phase, 'ready');
+  h.session.stop();
+});
+
+t.test('refreshes ahead of expiry and always serves at least 15 minutes over a day', async (t) => {
+  const h = await createHarness();
+  h.session.start();
+  let minimumLeft = Infinity;
+  let minimumTokenLeft = Infinity;
+  const keys = new Set<string>();
+  for (let minute = 0; minute < 24 * 60; minute += 1) {
+    const c = await h.session.credentials();
+    const token = await h.session.tokens();
+    minimumLeft = Math.min(minimumLeft, c.expiresAt - h.clock.now());
+    minimumTokenLeft = Math.min(minimumTokenLeft, token.expiresAt - h.clock.now());
+    keys.add(c.accessKeyId);
+    await h.clock.advance(MINUTE);
+  }
+  t.ok(minimumLeft >= 15 * MINUTE, `least time left on a served credential: ${minimumLeft / MINUTE} min`);
+  t.ok(minimumTokenLeft >= 5 * MINUTE, `least time left on a served ID token: ${minimumTokenLeft / MINUTE} min`);
+  t.equal(h.upstream.calls.getId, 1, 'GetId once: the IdentityId is cached');
+  t.ok(h.upstream.calls.getCredentials >= 48 && h.upstream.calls.getCredentials <= 50, `about two exchanges an hour (${h.upstream.calls.getCredentials})`);
+  t.ok(h.upstream.calls.refresh >= 24 && h.upstream.calls.refresh <= 30, `about one ID-token refresh an hour (${h.upstream.calls.refresh})`);
+  t.ok(keys.size >= 48, `a new credential set every half hour was served (${keys.size})`);
+  h.session.stop();
+});
+
+t.test('short lifetimes scale the margins: 60-second credentials are served with 15 s left at least', async (t) => {
+  const h = await createHarness({ idTokenLifetimeMs: 60_000, credentialsLifetimeMs: 60_000 });
+  h.session.start();
+  let minimumLeft = Infinity;
+  for (let second = 0; second < 600; second += 1) {
+    const c = await h.session.credentials();
+    minimumLeft = Math.min(minimumLeft, c.expiresAt - h.clock.now());
+    await h.clock.advance(1000);
+  }
+  t.ok(minimumLeft >= 15_000, `least time left: ${minimumLeft} ms`);
+  t.ok(h.upstream.calls.getCredentials <= 22, `one exchange per half lifetime (${h.upstream.calls.getCredentials} in 10 min)`);
+  h.session.stop();
+});
+
+t.test('keeps serving still-valid credentials through a 10-minute identity-pool outage', async (t) => {
+  const h = await createHarness();
+  h.session.start();
+  await h.clock.advance(1000);
+  h.upstream.identityBehaviour = { kind: 'fail', error: down };
+  await h.clock.advance(30 * MINUTE - 1000); // the refresh-ahead point: the outage is felt from now
+  let failures = 0;
+  for (let s = 0; s < 600; s += 5) {
+    await h.session.credentials().catch(() => (failures += 1));
+    await h.clock.advance(5000);
+  }
+  t.equal(failures, 0, 'no failed request during the outage');
+  t.equal(h.session.phase, 'degraded');
+  t.equal(h.session.status().lastError?.code, 'BRK_ERR_UPSTREAM_UNAVAILABLE');
+  h.upstream.identityBehaviour = { kind: 'ok' };
+  await h.clock.advance(60_000);
+  t.equal(h.session.phase, 'ready', 'recovered within one (capped) backoff step');
+  const c = await h.session.credentials();
+  t.ok(c.expiresAt - h.clock.now() > 50 * MINUTE, 'new credentials after recovery');
+  h.session.stop();
+});
+
+t.test('backs off exponentially with jitter, capped at one minute, and never serves expired credentials', async (t) => {
+  const h = await createHarness({ random: () => 0 });
+  h.session.start();
+  await h.clock.advance(1000);
+  h.upstream.identityBehaviour = { kind: 'fail', error: down };
+  const before = h.upstream.calls.getCredentials;
+  await h.clock.advance(HOUR + 5 * MINUTE);
+  const attempts = h.upstream.callTimes.filter((c) => c.op === 'getCredentials').slice(before).map((c) => c.at);
+  const gaps = attempts.slice(1).map((at, i) => at - (attempts[i] as number));
+  t.same(gaps.slice(0, 6), [1000, 2000, 4000, 8000, 16000, 32000], 'doubling from one second');
+  t.ok(gaps.slice(6).every((g) => g === 60_000), 'then at most a minute apart');
+  // Refresh-ahead starts at 30 minutes: 35 minutes of retrying, six ramping up, then one a minute.
+  t.ok(attempts.length <= 6 + 35 + 1, `bounded upstream calls: ${attempts.length} in 35 minutes of retrying`);
+  // The credentials issued at t=0 expired at 60 min; now it is 61 min.
+  await t.rejects(h.session.credentials(), { code: 'BRK_ERR_UPSTREAM_UNAVAILABLE', statusCode: 503 });
+  h.session.stop();
+});
+
+t.test('jitter spreads retries: delays fall between half and all of the exponential step', async (t) => {
+  const h = await createHarness({ random: () => 0.999 });
+  h.session.start();
+  await h.clock.advance(1000);
+  h.upstream.identityBehaviour = { kind: 'fail', error: down };
+  await h.clock.advance(31 * MINUTE);
+  const times = h.upstream.callTimes.filter((c) => c.op === 'getCredentials').map((c) => c.at);
+  const gaps = times.slice(2).map((at, i) => at - (times[i + 1] as number));
+  t.ok(gaps[0] !== undefined && gaps[0] >= 500 && gaps[0] < 1000, `first retry after ${gaps[0]} ms`);
+  h.session.stop();
+});
+
+t.test('a refused refresh token means login required: one call, no retry loop, and a new login recovers', async (t) => {
+  const h = await createHarness({ idTokenLifetimeMs: 5 * MINUTE });
+  h.session.start();
+  await h.clock.advance(1000);
+  h.upstream.refreshBehaviour = { kind: 'fail', error: () => new LoginRequiredError('default', 'refresh token revoked (test)') };
+  const refreshesBefore = h.upstream.calls.refresh;
+  await h.clock.advance(10 * MINUTE);
+  t.equal(h.session.phase, 'login-required');
+  t.equal(h.upstream.calls.refresh, refreshesBefore + 1, 'exactly one refused call');
+  await h.clock.advance(HOUR);
+  t.equal(h.upstream.calls.refresh, refreshesBefore + 1, 'no retries while nobody signed in again');
+  const error = await h.session.credentials().catch((e: unknown) => e);
+  t.type(error, LoginRequiredError);
+  t.match((error as Error).message, /Run: cognito-broker login/);
+  t.equal((error as LoginRequiredError).statusCode, 503);
+
+  h.upstream.refreshBehaviour = { kind: 'ok' };
+  await h.sessions.save(PROFILE, storedSession('refresh-token-two'));
+  await h.clock.advance(STORE_POLL_MS + 100);
+  t.equal(h.session.phase, 'ready', 'picked up the new sign-in without a restart');
+  t.ok((await h.session.credentials()).expiresAt > h.clock.now());
+  h.session.stop();
+});
+
+t.test('not signed in: a clear error naming the command, then the first login is picked up', async (t) => {
+  const h = await createHarness({ signedIn: false });
+  h.session.start();
+  await h.clock.advance(10);
+  t.equal(h.session.phase, 'signed-out');
+  await t.rejects(h.session.credentials(), { code: 'BRK_ERR_NOT_SIGNED_IN', message: /cognito-broker login/ });
+  t.equal(h.upstream.totalCalls, 0);
+  await h.sessions.save(PROFILE, storedSession());
+  await h.clock.advance(STORE_POLL_MS);
+  t.equal(h.session.phase, 'ready');
+  h.session.stop();
+});
+
+t.test('a laptop that slept two hours refreshes before it serves', async (t) => {
+  const h = await createHarness();
+  h.session.start();
+  const before = await h.session.credentials();
+  await h.clock.sleep(2 * HOUR);
+  const after = await h.session.credentials();
+  t.not(after.accessKeyId, before.accessKeyId, 'not the credentials from before the sleep');
+  t.ok(after.expiresAt - h.clock.now() >= 15 * MINUTE);
+  h.session.stop();
+});
+
+t.test('a hung identity pool: the request is answered within the wait limit', async (t) => {
+  const h = await createHarness({ signedIn: true });
+  h.upstream.identityBehaviour = { kind: 'hang' };
+  const read = h.session.credentials().then(
+    () => 'served',
+    (e: { code: string }) => e.code,
+  );
+  await h.clock.advance(REQUEST_WAIT_MS);
+  t.equal(await read, 'BRK_ERR_CREDENTIALS_PENDING', 'a 503 to retry, not a hang');
+  h.upstream.release();
+  h.session.stop();
+});
+
+t.test('a hung identity pool with valid but no longer fresh credentials serves them', async (t) => {
+  const h = await createHarness();
+  h.session.start();
+  await h.clock.advance(1000);
+  h.upstream.identityBehaviour = { kind: 'hang' };
+  await h.clock.sleep(50 * MINUTE); // 10 minutes left: below the floor, still valid
+  const read = h.session.credentials();
+  await h.clock.advance(REQUEST_WAIT_MS);
+  const c = await read;
+  t.ok(c.expiresAt - h.clock.now() > 0, 'still-valid credentials rather than an error');
+  h.upstream.release();
+  h.session.stop();
+});
+
+t.test('the keychain locked at start: degraded with its own error, recovers when unlocked', async (t) => {
+  const h = await createHarness();
+  h.secrets.available = false;
+  h.session.start();
+  await h.clock.advance(10);
+  t.equal(h.session.phase, 'degraded');
+  await t.rejects(h.session.credentials(), { code: 'BRK_ERR_KEYCHAIN_UNAVAILABLE', message: /Unlock/ });
+  h.secrets.available = true;
+  await h.clock.advance(5000);
+  t.equal(h.session.phase, 'ready');
+  h.session.stop();
+});
+
+t.test('the keychain locked mid-run: the running session keeps refreshing from memory', async (t) => {
+  const h = await createHarness();
+  h.session.start();
+  await h.clock.advance(1000);
+  h.secrets.available = false;
+  await h.clock.advance(3 * HOUR);
+  t.equal(h.session.phase, 'ready');
+  t.ok((await h.session.credentials()).expiresAt - h.clock.now() >= 15 * MINUTE);
+  h.session.stop();
+});
+
+t.test('an unknown IdentityId is dropped and GetId asked again, once', async (t) => {
+  const h = await createHarness();
+  h.session.start();
+  await h.clock.advance(1000);
+  let thrown = false;
+  const original = h.upstream.getCredentials.bind(h.upstream);
+  h.upstream.getCredentials = async (identityId: string) => {
+    if (!thrown) {
+      thrown = true;
+      throw new IdentityPoolError('ResourceNotFoundException', 'identity gone (test)');
+    }
+    return original(identityId);
+  };
+  await h.clock.advance(31 * MINUTE);
+  t.equal(h.upstream.calls.getId, 2);
+  t.equal(h.session.phase, 'ready');
+  h.session.stop();
+});
+
+t.test('a rejected request that is not a login problem backs off like any failure', async (t) => {
+  const h = await createHarness();
+  h.upstream.identityBehaviour = { kind: 'fail', error: () => new UpstreamRejectedError('InvalidParameterException (test)') };
+  h.session.start();
+  await h.clock.advance(10);
+  t.equal(h.session.phase, 'degraded');
+  await t.rejects(h.session.credentials(), { code: 'BRK_ERR_UPSTREAM_REJECTED' });
+  h.session.stop();
+});
+
+t.test('status reports phase, expiry, calls and the last error without secrets', async (t) => {
+  const h = await createHarness();
+  h.session.start();
+  await h.clock.advance(10);
+  const status = h.session.status();
+  t.match(status, { profile: 'default', phase: 'ready', identityId: /eu-west-1:/, credentialsExpireAt: /Z$/, upstreamCalls: { refresh: 1, getId: 1, getCredentials: 1 } });
+  const text = JSON.stringify(status);
+  t.notMatch(text, /secret-|session-|refresh-token|id-token|access-token/);
+  h.session.stop();
+});
+
+t.test('logs transitions without secrets', async (t) => {
+  const h = await createHarness();
+  h.session.start();
+  await h.clock.advance(10);
+  h.upstream.identityBehaviour = { kind: 'fail', error: down };
+  await h.clock.advance(HOUR);
+  h.upstream.refreshBehaviour = { kind: 'fail', error: () => new LoginRequiredError('default', 'revoked (test)') };
+  await h.clock.advance(HOUR);
+  const all = h.logs.raw.join('\n');
+  t.match(all, /session refreshed/);
+  t.match(all, /BRK_ERR_UPSTREAM_UNAVAILABLE/);
+  t.match(all, /BRK_ERR_LOGIN_REQUIRED/);
+  t.notMatch(all, /refresh-token-one|id-token-|access-token-|secret-\d|session-\d/);
+  h.session.stop();
+});

@@ -1,0 +1,33 @@
+import { readFile } from 'node:fs/promises';
+import t from 'tap';
+import * as errors from '../src/errors.js';
+
+/** Builds one instance of every error class the module exports, with placeholder arguments. */
+function everyError(): errors.BrokerError[] {
+  const instances: errors.BrokerError[] = [];
+  for (const value of Object.values(errors)) {
+    if (typeof value !== 'function' || value === errors.BrokerError || !(value.prototype instanceof errors.BrokerError)) continue;
+    const Make = value as unknown as new (...args: unknown[]) => errors.BrokerError;
+    instances.push(new Make('placeholder', [{ path: '$', expected: 'x' }], 'third'));
+  }
+  return instances;
+}
+
+t.test('every error code is listed in docs/errors.md, and every listed code exists', async (t) => {
+  const doc = await readFile(new URL('../docs/errors.md', import.meta.url), 'utf8');
+  const listed = new Set([...doc.matchAll(/`(BRK_ERR_[A-Z_]+)`/g)].map((m) => m[1]));
+  const codes = new Set(everyError().map((e) => e.code));
+  t.ok(codes.size >= 20, `found ${codes.size} error classes`);
+  for (const code of codes) t.ok(listed.has(code), `${code} is documented`);
+  for (const code of listed) t.ok(codes.has(code as string), `${code} in the doc exists in src/errors.ts`);
+});
+
+t.test('codes are unique, stable in form, and statuses are HTTP error statuses', async (t) => {
+  const all = everyError();
+  t.equal(new Set(all.map((e) => e.code)).size, all.length, 'one class per code');
+  for (const e of all) {
+    t.match(e.code, /^BRK_ERR_[A-Z_]+$/);
+    t.ok(e.statusCode >= 400 && e.statusCode < 600, `${e.code} status ${e.statusCode}`);
+    t.same(Object.keys(e.toJSON()), ['Code', 'Message']);
+  }
+});

@@ -1,0 +1,95 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const MAIN = join(REPO, 'dist', 'src', 'cli', 'main.js');
+const SERVE_READY_TIMEOUT_MS = 20_000;
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs the real CLI, compiled, as its own process, the way a user does. `npm test` builds
+ * first; a dist/ older than src/ fails loudly rather than testing old code.
+ */
+export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv): ChildProcess {
+  assertBuilt();
+  return spawn(process.execPath, [MAIN, ...args], { env: { ...env, NODE_NO_WARNINGS: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+let built = false;
+function assertBuilt(): void {
+  if (built) return;
+  const newest = (dir: string): number =>
+    Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)));
+  const main = statSync(MAIN, { throwIfNoEntry: false });
+  if (!main || newest(join(REPO, 'src')) > newest(join(REPO, 'dist', 'src'))) {
+    throw new Error('dist/ is missing or older than src/: run `npm run build` (npm test does it)');
+  }
+  built = true;
+}
+
+export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv, input?: string): Promise<CliResult> {
+  const child = spawnCli(args, env);
+  const out = collect(child);
+  child.stdin?.end(input ?? '');
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, ...(await out) };
+}
+
+export interface ServeProcess {
+  readonly child: ChildProcess;
+  /** Variables from the `export NAME=value` lines serve printed. */
+  readonly exports: Readonly<Record<string, string>>;
+  /** Everything serve wrote to stderr so far (its log). */
+  stderr(): string;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export async function startServe(args: readonly string[], env: NodeJS.ProcessEnv): Promise<ServeProcess> {
+  const child = spawnCli(['serve', ...args], env);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const deadline = Date.now() + SERVE_READY_TIMEOUT_MS;
+  while (!/AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/.test(stdout)) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`serve did not start (exit ${child.exitCode}): ${stderr.slice(-2000)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const exports = Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], unquote(m[2] as string)]));
+  return {
+    child,
+    exports,
+    stderr: () => stderr,
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const [code] = (await once(child, 'exit')) as [number | null];
+      return code;
+    },
+  };
+}
+
+async function collect(child: ChildProcess): Promise<{ stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  await once(child, 'close');
+  return { stdout, stderr };
+}
+
+function unquote(value: string): string {
+  return value.startsWith("'") ? value.slice(1, -1).replaceAll("'\\''", "'") : value;
+}

@@ -1,0 +1,75 @@
+import type { AwsCredentials, CredentialExchanger, TokenRefresher, UserPoolTokens } from '../../src/cognito/types.js';
+import type { BrokerError } from '../../src/errors.js';
+import type { FakeClock } from './fake-clock.js';
+
+type Behaviour = { kind: 'ok' } | { kind: 'fail'; error: () => BrokerError } | { kind: 'hang' };
+
+/**
+ * Cognito in fake time, for what the real local stack cannot do: control the clock and
+ * inject failures. Tokens are opaque strings here; their times follow the fake clock.
+ */
+export class FakeUpstream implements TokenRefresher, CredentialExchanger {
+  readonly calls = { refresh: 0, getId: 0, getCredentials: 0 };
+  readonly callTimes: { op: string; at: number }[] = [];
+  refreshBehaviour: Behaviour = { kind: 'ok' };
+  identityBehaviour: Behaviour = { kind: 'ok' };
+  private readonly hung: (() => void)[] = [];
+  private serial = 0;
+
+  constructor(
+    private readonly clock: FakeClock,
+    readonly idTokenLifetimeMs = 60 * 60_000,
+    readonly credentialsLifetimeMs = 60 * 60_000,
+    /** Simulated round trip of each call. */
+    readonly latencyMs = 0,
+  ) {}
+
+  async refresh(refreshToken: string): Promise<UserPoolTokens> {
+    this.record('refresh');
+    await this.behave(this.refreshBehaviour);
+    const now = this.clock.now();
+    this.serial += 1;
+    return { idToken: `id-token-${this.serial}-${refreshToken.slice(0, 4)}`, accessToken: `access-token-${this.serial}`, issuedAt: now, expiresAt: now + this.idTokenLifetimeMs };
+  }
+
+  async getId(_idToken: string): Promise<string> {
+    this.record('getId');
+    await this.behave(this.identityBehaviour);
+    return 'eu-west-1:11111111-2222-3333-4444-555555555555';
+  }
+
+  async getCredentials(identityId: string): Promise<AwsCredentials> {
+    this.record('getCredentials');
+    await this.behave(this.identityBehaviour);
+    const now = this.clock.now();
+    this.serial += 1;
+    return {
+      accessKeyId: `ASIAFAKE${String(this.serial).padStart(12, '0')}`,
+      secretAccessKey: `secret-${this.serial}`,
+      sessionToken: `session-${this.serial}`,
+      issuedAt: now,
+      expiresAt: now + this.credentialsLifetimeMs,
+      identityId,
+    };
+  }
+
+  /** Lets every hung call go on. */
+  release(): void {
+    for (const go of this.hung.splice(0)) go();
+  }
+
+  get totalCalls(): number {
+    return this.calls.refresh + this.calls.getId + this.calls.getCredentials;
+  }
+
+  private record(op: keyof FakeUpstream['calls']): void {
+    this.calls[op] += 1;
+    this.callTimes.push({ op, at: this.clock.now() });
+  }
+
+  private async behave(behaviour: Behaviour): Promise<void> {
+    if (behaviour.kind === 'hang') await new Promise<void>((resolve) => this.hung.push(resolve));
+    else if (this.latencyMs > 0) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, this.latencyMs));
+    if (behaviour.kind === 'fail') throw behaviour.error();
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The private Secret Service for tests (started by scripts/private-secret-service.ts, which
+ * the demo and the benchmarks share), and a worker process that runs KeychainStore
+ * against it.
+ *
+ * Why a worker process: @napi-rs/keyring (libdbus) connects to the session bus named by
+ * DBUS_SESSION_BUS_ADDRESS once per process and keeps that connection, so changing the
+ * variable in the test process has no effect after the first call. Each worker is a
+ * `node` child started with the test's own execArgv (tap's TypeScript loader), so it runs
+ * the real src/store/keychain-store.ts, with the session's environment.
+ */
+import { fileURLToPath } from 'node:url';
+import { ChildGroup } from '../../scripts/private-secret-service.js';
+import { WORKER_ENV, type CrashPoint, type WorkerReply, type WorkerRequest } from './secret-service-protocol.js';
+
+export {
+  INSTALL_HINT,
+  REQUIRED_TOOLS,
+  missingSecretServiceTools,
+  startSecretService,
+  startSessionBus,
+  type SecretService,
+  type SessionBus,
+} from '../../scripts/private-secret-service.js';
+export type { CrashPoint } from './secret-service-protocol.js';
+
+/** A node process running KeychainStore in a given environment (see the file comment). */
+export interface KeychainWorker {
+  get(account: string): Promise<string | undefined>;
+  set(account: string, value: string): Promise<void>;
+  delete(account: string): Promise<boolean>;
+  /** Every account stored under the worker's service: heads and chunks. */
+  accounts(): Promise<string[]>;
+  /** The raw keychain entry under `account`, bypassing KeychainStore. */
+  raw(account: string): Promise<string | undefined>;
+  /**
+   * Starts `set(account, value)` and kills the worker with SIGKILL when the write
+   * reaches `point`, as a crash or kill -9 would. The worker is gone afterwards.
+   */
+  killDuringSet(account: string, value: string, point: CrashPoint): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The failure a worker call rejects with: the error's fields, as the worker saw them. */
+export interface WorkerError extends Error {
+  code?: string;
+  retryable?: boolean;
+  causeMessage?: string;
+}
+
+/**
+ * Starts a worker that uses `new KeychainStore({ service })` with `env` laid over this
+ * process's environment (a value of undefined removes the variable).
+ */
+export async function startKeychainWorker(
+  env: Readonly<Record<string, string | undefined>>,
+  { service }: { service: string },
+): Promise<KeychainWorker> {
+  const script = fileURLToPath(new URL('./secret-service-worker.ts', import.meta.url));
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, [WORKER_ENV]: '1' };
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) delete childEnv[key];
+    else childEnv[key] = value;
+  }
+  const children = new ChildGroup();
+  const child = children.spawn(process.execPath, [...process.execArgv, script], { env: childEnv, ipc: true });
+
+  const pending = new Map<number, { resolve: (reply: WorkerReply) => void; reject: (error: Error) => void }>();
+  let nextId = 1;
+  child.on('message', (message: WorkerReply) => {
+    pending.get(message.id)?.resolve(message);
+    pending.delete(message.id);
+  });
+  const failAll = (why: string) => {
+    for (const waiter of pending.values()) waiter.reject(new Error(`keychain worker ${why}: ${children.output(child)}`));
+    pending.clear();
+  };
+  child.once('exit', (code, signal) => failAll(`exited (${signal ?? code})`));
+  child.once('error', (error) => failAll(`failed: ${error.message}`));
+
+  const request = (req: Omit<WorkerRequest, 'id' | 'service'>): Promise<WorkerReply> =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      child.send({ ...req, id, service } satisfies WorkerRequest);
+    });
+  const call = async <T>(req: Omit<WorkerRequest, 'id' | 'service'>): Promise<T> => {
+    const reply = await request(req);
+    if ('error' in reply) throw Object.assign(new Error(reply.error.message), reply.error);
+    if ('frozen' in reply) throw new Error('unexpected freeze');
+    return reply.result as T;
+  };
+
+  await call({ op: 'ping' });
+  return {
+    get: (account) => call({ op: 'get', account }),
+    set: (account, value) => call({ op: 'set', account, value }),
+    delete: (account) => call({ op: 'delete', account }),
+    accounts: () => call({ op: 'accounts' }),
+    raw: (account) => call({ op: 'raw', account }),
+    async killDuringSet(account, value, point) {
+      const reply = await request({ op: 'set', account, value, crashAt: point });
+      if (!('frozen' in reply)) throw new Error(`the write finished without reaching ${point}`);
+      await children.stopAll('SIGKILL');
+    },
+    stop: () => children.stopAll(),
+  };
+}
