@@ -205,6 +205,15 @@ export class PortInUseError extends BrokerError {
   }
 }
 
+export class InsecurePathError extends BrokerError {
+  readonly code = 'BRK_ERR_INSECURE_PATH';
+  constructor(readonly path: string, reason: string) {
+    super(
+      `Refusing to keep the endpoint token at ${path}: ${reason}. Another user could read or replace it. Use a directory only you can write (the default server.tokenFile is in your state directory), or fix the owner and mode.`,
+    );
+  }
+}
+
 export class InternalError extends BrokerError {
   readonly code = 'BRK_ERR_INTERNAL';
   constructor(message = 'Internal error; see the broker log.', options?: { cause?: unknown }) {

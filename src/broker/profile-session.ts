@@ -10,11 +10,12 @@ import {
   LoginRequiredError,
   NotSignedInError,
   StoredSessionInvalidError,
+  UpstreamMalformedError,
 } from '../errors.js';
 import { type SessionStore, type StoredSession, sessionFingerprint } from '../store/session-store.js';
 import { backoffDelay } from './backoff.js';
 import type { Clock, TimerHandle } from './clock.js';
-import { CREDENTIALS_POLICY, type FreshnessPolicy, ID_TOKEN_POLICY, isDue, isFresh, isUsable, refreshAt } from './freshness-policy.js';
+import { CREDENTIALS_POLICY, type Expiring, type FreshnessPolicy, ID_TOKEN_POLICY, isDue, isFresh, isUsable, refreshAt } from './freshness-policy.js';
 import { INITIAL_STATE, nextSessionState, type SessionEvent, type SessionPhase, type SessionState } from './session-state.js';
 
 /** A request waits at most this long for a refresh it needs: the SDKs give up after 1 s. */
@@ -198,7 +199,12 @@ export class ProfileSession {
         if (phase !== 'signed-out' || !this.state.lastError) this.dispatch({ type: 'signed-out', error: new NotSignedInError(this.name) });
         return undefined;
       }
-      if (phase === 'login-required' && sessionFingerprint(stored) === rejectedFingerprint) return undefined;
+      if (rejectedFingerprint !== undefined && sessionFingerprint(stored) === rejectedFingerprint) {
+        // The refused session is still all there is: wait for a new sign-in. (Also after a
+        // failed keychain read interrupted the waiting: never try the refused token again.)
+        if (phase !== 'login-required') this.dispatch({ type: 'login-required', error: new LoginRequiredError(this.name, 'the user pool refused the refresh token in the keychain'), rejectedFingerprint });
+        return undefined;
+      }
       this.dispatch({ type: 'session-loaded', session: stored });
       return stored;
     } catch (error) {
@@ -212,7 +218,7 @@ export class ProfileSession {
 
   private async refreshTokens(session: StoredSession): Promise<UserPoolTokens> {
     this.calls.refresh += 1;
-    return this.deps.userPool.refresh(session.refreshToken);
+    return this.usableOnArrival(await this.deps.userPool.refresh(session.refreshToken), ID_TOKEN_POLICY, 'user pool', 'an ID token that expires');
   }
 
   /**
@@ -226,7 +232,7 @@ export class ProfileSession {
       try {
         this.calls.getCredentials += 1;
         const credentials = await this.deps.identityPool.getCredentials(identityId, idTokens.idToken, this.deps.profile.customRoleArn);
-        return { credentials, tokens: idTokens, identityId };
+        return { credentials: this.usableOnArrival(credentials, CREDENTIALS_POLICY, 'identity pool', 'credentials that expire'), tokens: idTokens, identityId };
       } catch (error) {
         if (attempt > 0 || !(error instanceof IdentityPoolError)) throw error;
         if (error.awsName === 'ResourceNotFoundException') identityId = await this.getId(idTokens);
@@ -234,6 +240,20 @@ export class ProfileSession {
         else throw error;
       }
     }
+  }
+
+  /**
+   * What Cognito just issued must be usable by this machine's clock. When it is not (the
+   * system clock is hours off, or the answer is wrong), renewing again at once would only
+   * bring the same, as fast as the network allows: it is a failure, paced by the backoff.
+   */
+  private usableOnArrival<T extends Expiring>(item: T, policy: FreshnessPolicy, service: string, what: string): T {
+    const now = this.deps.clock.now();
+    const issued: Expiring | undefined = item;
+    if (isUsable(issued, policy, now)) return item;
+    throw new UpstreamMalformedError(
+      `The Cognito ${service} issued ${what} at ${iso(item.expiresAt)}, already past by this machine's clock (${iso(now)}). Check the system time; retrying with backoff.`,
+    );
   }
 
   private async getId(tokens: UserPoolTokens): Promise<string> {
@@ -250,8 +270,14 @@ export class ProfileSession {
     this.dispatch({ type: 'refresh-failed', error, retryAt: this.deps.clock.now() + delay, tokens, identityId });
   }
 
-  /** Short-lived sessions retry sooner: never wait more than a twelfth of a lifetime. */
+  /**
+   * Short-lived sessions retry sooner: never wait more than a twelfth of a lifetime. Until
+   * the session is read from the keychain, a retry is one local keychain read and no call to
+   * Cognito: it is retried as often as the keychain is watched for a sign-in, so a keychain
+   * unlocked after hours is picked up within STORE_POLL_MS.
+   */
   private backoffCap(): number | undefined {
+    if (!this.state.session) return STORE_POLL_MS;
     const c = this.state.credentials ?? this.state.tokens;
     return c ? (c.expiresAt - c.issuedAt) / 12 : undefined;
   }

@@ -3,6 +3,9 @@ import type { Config, ProfileConfig } from '../config/config.js';
 import { UnknownProfileError } from '../errors.js';
 import { KeychainStore } from '../store/keychain-store.js';
 
+/** The running daemon's address (no secrets), in the state directory; `serve` writes it, `env` reads it. */
+export const DAEMON_FILE = 'daemon.json';
+
 /** Options every command accepts. */
 export interface GlobalOptions {
   readonly config?: string | undefined;
@@ -15,7 +18,8 @@ export async function loadCliConfig(options: GlobalOptions): Promise<Config> {
 
 export function pickProfile(config: Config, name: string | undefined): ProfileConfig {
   const chosen = name ?? config.defaultProfile;
-  const profile = config.profiles[chosen];
+  // hasOwn: "--profile toString" must not find Object.prototype.toString.
+  const profile = Object.hasOwn(config.profiles, chosen) ? config.profiles[chosen] : undefined;
   if (!profile) throw new UnknownProfileError(chosen, Object.keys(config.profiles));
   return profile;
 }

@@ -1,11 +1,14 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
+import { isLoopbackHost } from '../config/config-schema.js';
 import { createLogger } from '../log/create-logger.js';
 import { createDaemon } from '../server/create-daemon.js';
 import { removeDaemonInfo, writeDaemonInfo } from '../store/daemon-file.js';
 import { loadOrCreateEndpointToken } from '../store/endpoint-token-file.js';
-import { loadCliConfig, openKeychain } from './cli-context.js';
+import { DAEMON_FILE, loadCliConfig, openKeychain } from './cli-context.js';
+import { type CliIo, processIo } from './cli-io.js';
+import { securePrivatePaths } from './private-paths.js';
 import { credentialsUrl, shellExports } from './shell-exports.js';
 
 export const SERVE_HELP = `Usage: cognito-broker serve [--config PATH] [--log-level LEVEL]
@@ -18,9 +21,9 @@ gives the same later), logs to stderr (JSON; readable on a terminal), stops on C
   --log-level LEVEL   fatal, error, warn, info (default), debug, trace or silent
                       (also COGNITO_BROKER_LOG_LEVEL)`;
 
-export const DAEMON_FILE = 'daemon.json';
+export { DAEMON_FILE };
 
-export async function serve(argv: string[]): Promise<void> {
+export async function serve(argv: string[], io: CliIo = processIo): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: { config: { type: 'string' }, 'log-level': { type: 'string' } },
@@ -29,6 +32,11 @@ export async function serve(argv: string[]): Promise<void> {
   const config = await loadCliConfig(values);
   const level = (values['log-level'] ?? process.env.COGNITO_BROKER_LOG_LEVEL ?? 'info') as LevelWithSilent;
   const logger = createLogger({ level, pretty: process.stderr.isTTY === true });
+  const { tightened } = await securePrivatePaths({ stateDir: config.stateDir, tokenFile: config.server.tokenFile });
+  for (const dir of tightened) logger.warn({ dir }, 'the state directory was readable by other users; its mode is now 0700');
+  if (!isLoopbackHost(config.server.host)) {
+    logger.warn({ host: config.server.host }, 'server.allowNonLoopback: serving AWS credentials beyond this machine, over plain HTTP; anyone who sees the endpoint token on the network can use it');
+  }
   const authToken = await loadOrCreateEndpointToken(config.server.tokenFile);
   const daemon = createDaemon({ config, secrets: openKeychain(), authToken, logger });
   const url = await daemon.listen();
@@ -43,7 +51,7 @@ export async function serve(argv: string[]): Promise<void> {
     startedAt: new Date().toISOString(),
   });
   logger.info({ url, profiles: Object.keys(config.profiles), config: config.file }, 'cognito-broker serving');
-  process.stdout.write(`${shellExports(credentialsUrl(url, config.defaultProfile, config.defaultProfile), authToken, config.server.tokenFile)}\n`);
+  io.stdout(`${shellExports(credentialsUrl(url, config.defaultProfile, config.defaultProfile), authToken, config.server.tokenFile)}\n`);
 
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {

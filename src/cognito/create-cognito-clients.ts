@@ -8,7 +8,9 @@ import { UserPoolClient } from './user-pool-client.js';
 export const UPSTREAM_CONNECT_TIMEOUT_MS = 3_000;
 export const UPSTREAM_REQUEST_TIMEOUT_MS = 5_000;
 /** One SDK retry for a dropped connection; longer outages are the broker's backoff's job. */
-const UPSTREAM_MAX_ATTEMPTS = 2;
+export const UPSTREAM_MAX_ATTEMPTS = 2;
+/** Before that one retry: enough for a restarted peer or a fresh socket, short next to the 750 ms a request waits. */
+export const UPSTREAM_RETRY_DELAY_MS = 100;
 
 export interface CognitoClients {
   readonly userPool: UserPoolClient;
@@ -25,13 +27,16 @@ export function createCognitoClients(profile: ProfileConfig, now: () => number =
   const common = {
     region: profile.region,
     maxAttempts: UPSTREAM_MAX_ATTEMPTS,
-    requestHandler: { connectionTimeout: UPSTREAM_CONNECT_TIMEOUT_MS, requestTimeout: UPSTREAM_REQUEST_TIMEOUT_MS },
+    retryStrategy: connectionRetryStrategy,
+    // Without throwOnRequestTimeout, @smithy/node-http-handler 4.x only logs a warning when
+    // requestTimeout passes and the request hangs on (seen here against a proxy that never answers).
+    requestHandler: { connectionTimeout: UPSTREAM_CONNECT_TIMEOUT_MS, requestTimeout: UPSTREAM_REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true },
     credentials: { accessKeyId: 'unused', secretAccessKey: 'unused' },
   };
   const idp = new CognitoIdentityProviderClient({ ...common, ...endpoint(profile.endpoints?.cognitoIdp) });
   const identity = new CognitoIdentityClient({ ...common, ...endpoint(profile.endpoints?.cognitoIdentity) });
   return {
-    userPool: new UserPoolClient(idp, profile.clientId, profile.name),
+    userPool: new UserPoolClient(idp, profile.clientId, profile.name, now),
     identityPool: new IdentityPoolClient(identity, { identityPoolId: profile.identityPoolId, profile: profile.name, now }),
     destroy() {
       idp.destroy();
@@ -39,6 +44,33 @@ export function createCognitoClients(profile: ProfileConfig, now: () => number =
     },
   };
 }
+
+interface RetryToken {
+  getRetryCount(): number;
+  getRetryDelay(): number;
+}
+
+const retryToken = (count: number, delayMs: number): RetryToken => ({ getRetryCount: () => count, getRetryDelay: () => delayMs });
+
+/**
+ * The SDK's standard strategy also retries throttling and 5xx answers, each with its own
+ * delays: in a throttling storm every broker attempt would become two calls, on a second
+ * clock. Here the SDK retries only what never got an answer (a reset keep-alive socket, a
+ * timeout), once; every answered failure goes straight to the broker's one backoff.
+ */
+export const connectionRetryStrategy = {
+  async acquireInitialRetryToken(): Promise<RetryToken> {
+    return retryToken(0, 0);
+  },
+  async refreshRetryTokenForRetry(token: RetryToken, info: { errorType: string; error?: { $metadata?: { httpStatusCode?: number } } }): Promise<RetryToken> {
+    const answered = info.error?.$metadata?.httpStatusCode !== undefined;
+    const next = token.getRetryCount() + 1;
+    // Throwing is how a strategy says "no retry": the SDK then rethrows the original error.
+    if (info.errorType !== 'TRANSIENT' || answered || next >= UPSTREAM_MAX_ATTEMPTS) throw new Error('not retried by the SDK');
+    return retryToken(next, UPSTREAM_RETRY_DELAY_MS);
+  },
+  recordSuccess(): void {},
+};
 
 function endpoint(url: string | undefined): { endpoint?: string } {
   return url ? { endpoint: url } : {};

@@ -28,7 +28,7 @@ export class IdentityPoolClient implements CredentialExchanger {
   async getId(idToken: string): Promise<string> {
     try {
       const response = await this.sdk.send(new GetIdCommand({ IdentityPoolId: this.options.identityPoolId, Logins: logins(idToken) }));
-      if (!response.IdentityId) throw new UpstreamMalformedError('The identity pool answered GetId without an IdentityId.');
+      if (!isText(response.IdentityId)) throw new UpstreamMalformedError('The identity pool answered GetId without an IdentityId.');
       return response.IdentityId;
     } catch (error) {
       throw translateAwsError(error, 'get-id', this.options.profile);
@@ -48,8 +48,12 @@ export class IdentityPoolClient implements CredentialExchanger {
     }
     const c = response.Credentials;
     const expiresAt = c?.Expiration instanceof Date ? c.Expiration.getTime() : Number.NaN;
-    if (!c?.AccessKeyId || !c.SecretKey || !c.SessionToken || !Number.isFinite(expiresAt)) {
+    // The SDK passes a JSON number through where a string belongs: check every type we serve.
+    if (!isText(c?.AccessKeyId) || !isText(c.SecretKey) || !isText(c.SessionToken) || !Number.isFinite(expiresAt)) {
       throw new UpstreamMalformedError('The identity pool answered GetCredentialsForIdentity without complete credentials.');
+    }
+    if (response.IdentityId !== undefined && !isText(response.IdentityId)) {
+      throw new UpstreamMalformedError('The identity pool answered GetCredentialsForIdentity with an IdentityId that is not a string.');
     }
     return {
       accessKeyId: c.AccessKeyId,
@@ -60,6 +64,10 @@ export class IdentityPoolClient implements CredentialExchanger {
       identityId: response.IdentityId ?? identityId,
     };
   }
+}
+
+function isText(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0;
 }
 
 function logins(idToken: string): Record<string, string> {

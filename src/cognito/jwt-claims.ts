@@ -24,6 +24,10 @@ export function readIdTokenClaims(token: string): IdTokenClaims {
   if (typeof claims.exp !== 'number' || typeof claims.iat !== 'number' || typeof claims.iss !== 'string') {
     throw new UpstreamMalformedError('The user pool returned an ID token without exp, iat or iss claims.');
   }
+  if (!(claims.exp > claims.iat)) {
+    // Its lifetime (exp - iat) sets every refresh margin; a token that ends before it starts has none.
+    throw new UpstreamMalformedError('The user pool returned an ID token that expires before it was issued (exp <= iat).');
+  }
   return claims as IdTokenClaims;
 }
 

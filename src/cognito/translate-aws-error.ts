@@ -3,6 +3,7 @@ import {
   isBrokerError,
   LoginRequiredError,
   SignInFailedError,
+  UpstreamMalformedError,
   UpstreamRejectedError,
   UpstreamUnavailableError,
 } from '../errors.js';
@@ -16,8 +17,15 @@ const SERVICE: Record<CognitoOperation, string> = {
   'get-credentials': 'identity pool',
 };
 
-// The AWS SDK retries these itself before we see them; once they reach us the service
-// is down or busy, and the broker's backoff takes over.
+const API: Record<CognitoOperation, string> = {
+  'sign-in': 'InitiateAuth',
+  refresh: 'InitiateAuth',
+  'get-id': 'GetId',
+  'get-credentials': 'GetCredentialsForIdentity',
+};
+
+// The service is down or busy: the broker's backoff retries these (the SDK does not: see
+// connectionRetryStrategy in create-cognito-clients.ts).
 const THROTTLING = new Set([
   'TooManyRequestsException',
   'LimitExceededException',
@@ -51,6 +59,15 @@ export function translateAwsError(error: unknown, operation: CognitoOperation, p
   const { name, message, status, network } = describe(error);
   const service = SERVICE[operation];
   const cause = { cause: error };
+  if (isUnreadableResponse(error)) {
+    // Not Cognito's JSON (an HTML error page, a truncated body, a field of the wrong type).
+    // The SDK's message quotes the body, which may hold tokens or keys: it is not repeated.
+    const what = `HTTP ${status ?? '?'} with a body the AWS SDK could not read (${name})`;
+    if (status !== undefined && status >= 500) {
+      return new UpstreamUnavailableError(`The Cognito ${service} did not answer ${API[operation]}: ${what}; retrying with backoff.`, cause);
+    }
+    return new UpstreamMalformedError(`The Cognito ${service} answered ${API[operation]} with a response that is not valid: ${what}; retrying with backoff.`, cause);
+  }
   if (network || THROTTLING.has(name) || (status !== undefined && status >= 500) || name === 'TimeoutError' || name === 'AbortError') {
     return new UpstreamUnavailableError(`The Cognito ${service} did not answer (${name}: ${message}); retrying with backoff.`, cause);
   }
@@ -67,6 +84,15 @@ export function translateAwsError(error: unknown, operation: CognitoOperation, p
     return new IdentityPoolError(name, `The Cognito identity pool refused the request (${name}: ${message}).`, cause);
   }
   return new UpstreamRejectedError(`The Cognito ${service} refused the request (${name}: ${message}). Check the profile's userPoolId, clientId and region.`, cause);
+}
+
+/**
+ * A response arrived but could not be deserialized: the SDK attaches the raw response as
+ * `$response` to every error past its deserializer, and only Cognito's own (modelled or
+ * not) errors carry `$fault`.
+ */
+function isUnreadableResponse(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && '$response' in error && !('$fault' in error);
 }
 
 function describe(error: unknown): { name: string; message: string; status?: number; network: boolean } {

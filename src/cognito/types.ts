@@ -4,7 +4,10 @@ export interface UserPoolTokens {
   readonly accessToken: string;
   /** From the ID token's `exp`: cognito-local sends no ExpiresIn, and `exp` is what clients check. */
   readonly expiresAt: number;
-  /** From the ID token's `iat`; with `expiresAt` it gives the lifetime the pool is set to. */
+  /**
+   * Epoch milliseconds, by our clock, when the user pool answered (at most `expiresAt`); with
+   * `expiresAt` it gives the lifetime as this machine's clock sees it.
+   */
   readonly issuedAt: number;
 }
 

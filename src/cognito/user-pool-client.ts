@@ -28,6 +28,8 @@ export class UserPoolClient implements TokenRefresher {
     private readonly sdk: CognitoIdentityProviderClient,
     private readonly clientId: string,
     private readonly profile: string,
+    /** Our clock: when tokens arrive. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   async initiatePasswordAuth(username: string, password: string): Promise<SignInStep> {
@@ -55,7 +57,7 @@ export class UserPoolClient implements TokenRefresher {
       ClientId: this.clientId,
       AuthParameters: { REFRESH_TOKEN: refreshToken },
     })));
-    return tokensFrom(response.AuthenticationResult);
+    return tokensFrom(response.AuthenticationResult, this.now());
   }
 
   private async call<T>(operation: 'sign-in' | 'refresh', request: () => Promise<T>): Promise<T> {
@@ -71,9 +73,9 @@ export class UserPoolClient implements TokenRefresher {
     username: string,
   ): SignInStep {
     if (response.AuthenticationResult) {
-      const tokens = tokensFrom(response.AuthenticationResult);
-      const refreshToken = response.AuthenticationResult.RefreshToken;
-      if (!refreshToken) throw new UpstreamMalformedError('The user pool signed you in but returned no refresh token.');
+      const tokens = tokensFrom(response.AuthenticationResult, this.now());
+      const refreshToken: unknown = response.AuthenticationResult.RefreshToken;
+      if (typeof refreshToken !== 'string' || refreshToken === '') throw new UpstreamMalformedError('The user pool signed you in but returned no refresh token.');
       return { kind: 'signed-in', tokens: { ...tokens, refreshToken } };
     }
     if (!response.ChallengeName || !response.Session) {
@@ -93,12 +95,18 @@ export class UserPoolClient implements TokenRefresher {
   }
 }
 
-function tokensFrom(result: AuthenticationResultType | undefined): UserPoolTokens {
-  const idToken = result?.IdToken;
-  const accessToken = result?.AccessToken;
-  if (!idToken || !accessToken) {
+/**
+ * `issuedAt` is when the tokens reached us, by our clock, as for credentials: the margins
+ * then scale with the time actually left by this machine's clock, and a clock that is off
+ * cannot make a token look due again the moment it arrives (iat is Cognito's clock).
+ */
+function tokensFrom(result: AuthenticationResultType | undefined, receivedAt: number): UserPoolTokens {
+  // Typed as strings, but the SDK passes through whatever JSON type the wire held.
+  const idToken: unknown = result?.IdToken;
+  const accessToken: unknown = result?.AccessToken;
+  if (typeof idToken !== 'string' || typeof accessToken !== 'string' || idToken === '' || accessToken === '') {
     throw new UpstreamMalformedError('The user pool answered without an ID token or access token.');
   }
   const claims = readIdTokenClaims(idToken);
-  return { idToken, accessToken, expiresAt: claims.exp * 1000, issuedAt: claims.iat * 1000 };
+  return { idToken, accessToken, expiresAt: claims.exp * 1000, issuedAt: Math.min(receivedAt, claims.exp * 1000) };
 }

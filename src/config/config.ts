@@ -8,7 +8,13 @@ export interface Config {
   readonly file: string;
   /** Where the daemon keeps the token file (by default) and its address for `env`. */
   readonly stateDir: string;
-  readonly server: { readonly host: string; readonly port: number; readonly tokenFile: string };
+  readonly server: {
+    readonly host: string;
+    readonly port: number;
+    readonly tokenFile: string;
+    /** server.host may be a non-loopback address (the config check refuses one otherwise). */
+    readonly allowNonLoopback?: boolean;
+  };
   readonly defaultProfile: string;
   readonly profiles: Readonly<Record<string, ProfileConfig>>;
 }

@@ -19,8 +19,34 @@ export interface LoggerOptions {
   readonly destination?: DestinationStream;
 }
 
+/** Fields of an Error that are safe and useful in a log line; everything else is dropped. */
+const ERROR_FIELDS = ['name', 'message', 'code', 'statusCode', 'retryable', 'stack'] as const;
+const ERROR_CAUSE_DEPTH = 3;
+
+/**
+ * Errors are logged field by field from a short list, not with every enumerable property
+ * (pino's default): Node's HTTP parser errors carry `rawPacket`, the request's raw bytes
+ * with its Authorization header; AWS SDK errors carry `$response` and request details.
+ */
+export function serializeError(error: unknown, depth = 0): Record<string, unknown> {
+  if (error === null || typeof error !== 'object') return { type: typeof error, message: String(error) };
+  const fields = error as Record<string, unknown>;
+  const out: Record<string, unknown> = { type: error instanceof Error ? error.constructor.name : 'object' };
+  for (const field of ERROR_FIELDS) {
+    const value = fields[field];
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[field] = value;
+  }
+  if (fields.cause !== undefined && depth < ERROR_CAUSE_DEPTH) out.cause = serializeError(fields.cause, depth + 1);
+  return out;
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const base = { level: options.level ?? 'info', redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, base: { pid: process.pid } };
+  const base = {
+    level: options.level ?? 'info',
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    serializers: { err: serializeError },
+    base: { pid: process.pid },
+  };
   if (options.destination) return pino(base, options.destination);
   if (options.pretty) return pino(base, pretty({ destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' }));
   return pino(base, pino.destination({ fd: 2, sync: false }));

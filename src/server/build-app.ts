@@ -1,8 +1,11 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
 import type { AwsCredentials, UserPoolTokens } from '../cognito/types.js';
 import { BadRequestError, type BrokerError, InternalError, isBrokerError, RouteNotFoundError, UnauthorizedError } from '../errors.js';
+import { AuthFailureThrottle } from './auth-failure-throttle.js';
 import { createRequestGuard } from './request-guard.js';
 import { TokenCheck } from './token-check.js';
 
@@ -11,11 +14,34 @@ export interface AppDeps {
   /** The endpoint's auth token (AWS_CONTAINER_AUTHORIZATION_TOKEN). */
   readonly authToken: string;
   readonly logger: Logger;
+  /**
+   * server.host from the config. Loopback names are always accepted in Host; with
+   * server.allowNonLoopback this may name another address that Host may carry too.
+   */
+  readonly host?: string;
 }
 
 const JSON_TYPE = 'application/json';
 // Nothing we serve has a body to read; anything larger than this is not a client of ours.
 const BODY_LIMIT_BYTES = 1024;
+
+// Slow clients must not hold the server. Our clients are SDKs on the same machine that send
+// one small request in one packet and read an answer given from memory within 750 ms, so
+// the limits can be tight: a client that trickles its headers (slowloris) is cut off after
+// HEADERS_TIMEOUT_MS, one whose body never ends after REQUEST_TIMEOUT_MS, and an idle
+// keep-alive socket after KEEP_ALIVE_TIMEOUT_MS.
+/** Whole header block received within this (Node answers 408 and closes otherwise). */
+export const HEADERS_TIMEOUT_MS = 2_000;
+/** Whole request, body included, received within this. */
+export const REQUEST_TIMEOUT_MS = 3_000;
+/** Idle keep-alive connections are closed after this (fastify's default is 72 s). */
+export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** A socket with no traffic at all for this long is destroyed. */
+export const CONNECTION_TIMEOUT_MS = 10_000;
+/** How often Node checks the two timeouts above (its default, 30 s, would let slow clients stay 30 s). */
+export const CONNECTIONS_CHECKING_INTERVAL_MS = 250;
+/** An SDK's request headers are a few hundred bytes; Node's default is 16 KiB. */
+export const MAX_HEADER_SIZE_BYTES = 8 * 1024;
 
 /**
  * The HTTP face of the broker: the container-credentials endpoint the AWS SDKs know, and
@@ -28,14 +54,40 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: true,
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    http: {
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+      maxHeaderSize: MAX_HEADER_SIZE_BYTES,
+      // Requests without Host reach the request guard, which refuses them (403) with our
+      // JSON error body rather than Node's bare 400.
+      requireHostHeader: false,
+    },
+    // Bytes Node's parser refuses (bad header characters, oversize headers, timeouts) are
+    // answered here, before any hook. Fastify's own handler logs the error with its
+    // rawPacket, the request's raw bytes, Authorization header included.
+    clientErrorHandler: answerClientError,
+    // A URL the router cannot decode (e.g. "/%zz") is answered here, before any hook.
+    frameworkErrors: (error, _request, reply) => {
+      const body = JSON.stringify(new BadRequestError(`Bad request: ${error.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid percent-encoding' : 'malformed request'}`).toJSON());
+      // A Buffer: no onSend hook runs here to undo the "; charset=utf-8" fastify adds to strings.
+      (reply as FastifyReply).code(400).header('content-type', JSON_TYPE).header('cache-control', 'no-store').send(Buffer.from(body));
+    },
   });
   const tokenCheck = new TokenCheck(deps.authToken);
-  const guard = createRequestGuard(() => app.server.address());
+  const throttle = new AuthFailureThrottle();
+  const guard = createRequestGuard(() => app.server.address(), deps.host);
 
   app.addHook('onRequest', async (request) => {
     guard(request);
     if (request.routeOptions.config.public !== true && !tokenCheck.matches(request.headers.authorization)) {
-      tokenCheck.noteFailure(request.log);
+      const delayMs = throttle.recordFailure();
+      tokenCheck.noteFailure(request.log, delayMs);
+      // Too many failed requests already waiting: close this one unanswered (see the throttle).
+      if (!(await throttle.wait(delayMs))) request.raw.destroy();
       throw new UnauthorizedError();
     }
   });
@@ -74,6 +126,21 @@ declare module 'fastify' {
     /** Served without the auth token. */
     public?: boolean;
   }
+}
+
+/** Status for what Node's HTTP parser refused, by its error code. */
+const CLIENT_ERROR_STATUS: Readonly<Record<string, number>> = { ERR_HTTP_REQUEST_TIMEOUT: 408, HPE_HEADER_OVERFLOW: 431 };
+
+function answerClientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const status = (error.code && CLIENT_ERROR_STATUS[error.code]) || 400;
+  // The code only: never the error object, whose rawPacket holds the request's bytes.
+  this.log.debug({ code: error.code, status }, 'malformed request refused');
+  if (socket.writable) {
+    const body = JSON.stringify(new BadRequestError(`Bad request: ${STATUS_CODES[status]} (${error.code ?? 'unparsable'})`).toJSON());
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
 }
 
 function sendJson(reply: FastifyReply, status: number, body: string): FastifyReply {

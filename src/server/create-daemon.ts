@@ -41,7 +41,7 @@ export interface Daemon {
 export function createDaemon(deps: DaemonDeps): Daemon {
   const clock = deps.clock ?? systemClock;
   const sessions = new SessionStore(deps.secrets);
-  const createClients = deps.createClients ?? ((profile: ProfileConfig) => createCognitoClients(profile, clock.now));
+  const createClients = deps.createClients ?? ((profile: ProfileConfig) => createCognitoClients(profile, () => clock.now()));
   const clients = Object.values(deps.config.profiles).map((profile) => ({ profile, clients: createClients(profile) }));
   const broker = new Broker(
     deps.config,
@@ -55,7 +55,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       random: deps.random,
     })),
   );
-  const app = buildApp({ broker, authToken: deps.authToken, logger: deps.logger });
+  const app = buildApp({ broker, authToken: deps.authToken, logger: deps.logger, host: deps.config.server.host });
 
   return {
     app,
@@ -64,7 +64,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       const { host, port } = deps.config.server;
       broker.start();
       try {
-        await app.listen({ host, port, listenTextResolver: () => '' });
+        await app.listen({ host, port, listenTextResolver: (address) => `listening on ${address}` });
       } catch (error) {
         broker.stop();
         if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new PortInUseError(host, port);

@@ -1,33 +1,63 @@
 import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { FastifyRequest } from 'fastify';
-import { ForbiddenRequestError } from '../errors.js';
+import { BadRequestError, ForbiddenRequestError } from '../errors.js';
 
 // Headers only a browser sends. No SDK or CLI sends them, and a web page that reaches
 // loopback (a form, an <img>, fetch from a page) does. Not Sec-Fetch-Mode: Node's own
 // fetch() sends "Sec-Fetch-Mode: cors" on every request, and scripts use it for /token.
 const BROWSER_HEADERS = ['origin', 'referer', 'sec-fetch-site', 'sec-fetch-dest', 'sec-fetch-user'] as const;
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::']);
 
 /**
  * Refuses what a hostile web page could send to loopback: a Host that is not ours (DNS
  * rebinding points evil.example at 127.0.0.1 but the browser still sends its own name)
  * and any request carrying browser markers.
+ *
+ * `configuredHost` is server.host: with server.allowNonLoopback it may name another
+ * address, which Host may then carry too (for 0.0.0.0 or ::, any address of this machine).
  */
-export function createRequestGuard(address: () => AddressInfo | string | null): (request: FastifyRequest) => void {
+export function createRequestGuard(address: () => AddressInfo | string | null, configuredHost?: string): (request: FastifyRequest) => void {
+  const extraNames = configuredHost === undefined ? [] : hostNamesFor(configuredHost);
   return (request) => {
     const marker = BROWSER_HEADERS.find((name) => request.headers[name] !== undefined);
     if (marker) throw new ForbiddenRequestError(`browser requests are not served (${marker} header present)`);
-    if (!isOurHost(request.headers.host, address())) throw new ForbiddenRequestError('the Host header does not name this loopback endpoint');
+    // Node keeps the first of duplicated Host and Authorization headers and drops the rest
+    // silently; two of them mean a confused proxy or a smuggling attempt, never an SDK.
+    const duplicate = duplicatedHeader(request.raw.rawHeaders);
+    if (duplicate) throw new BadRequestError(`Bad request: more than one ${duplicate} header`);
+    if (!isOurHost(request.headers.host, address(), extraNames)) throw new ForbiddenRequestError('the Host header does not name this loopback endpoint');
   };
 }
 
-function isOurHost(host: string | undefined, address: AddressInfo | string | null): boolean {
+function duplicatedHeader(raw: readonly string[]): string | undefined {
+  let hosts = 0;
+  let authorizations = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    if (name === 'host' && ++hosts > 1) return 'Host';
+    if (name === 'authorization' && ++authorizations > 1) return 'Authorization';
+  }
+  return undefined;
+}
+
+/** The names a Host header may carry for a non-loopback server.host, lower case, IPv6 in brackets. */
+export function hostNamesFor(host: string): string[] {
+  const hosts = WILDCARD_HOSTS.has(host)
+    ? Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address))
+    : [host];
+  return hosts.map((h) => (h.includes(':') && !h.startsWith('[') ? `[${h}]` : h).toLowerCase());
+}
+
+function isOurHost(host: string | undefined, address: AddressInfo | string | null, extraNames: readonly string[]): boolean {
   if (!host) return false;
   const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host.toLowerCase());
   if (!match) return false;
-  const [, name, port] = match;
+  const [, name, port] = match as unknown as [string, string, string | undefined];
   const ourName = typeof address === 'object' && address !== null ? address.address : undefined;
-  if (!LOOPBACK_NAMES.includes(name as string) && !(ourName && (name === ourName || name === `[${ourName}]`))) return false;
+  const known = LOOPBACK_NAMES.includes(name) || extraNames.includes(name) || (ourName !== undefined && (name === ourName || name === `[${ourName}]`));
+  if (!known) return false;
   // Before listen() (tests with inject) there is no port to compare.
   if (typeof address !== 'object' || address === null) return true;
   return port !== undefined && Number(port) === address.port;

@@ -19,12 +19,15 @@ export class TokenCheck {
     return presented !== undefined && timingSafeEqual(digest(presented), this.expected);
   }
 
-  /** Logged without the presented value, and rate-limited so a flood cannot flood the log. */
-  noteFailure(log: FastifyBaseLogger): void {
+  /**
+   * Logged without the presented value, and rate-limited so a flood cannot flood the log;
+   * `delayMs` is how long the answer to this one is held back (AuthFailureThrottle).
+   */
+  noteFailure(log: FastifyBaseLogger, delayMs = 0): void {
     this.failures += 1;
     const now = this.now();
     if (now - this.lastLogAt >= AUTH_FAILURE_LOG_INTERVAL_MS) {
-      log.warn({ failures: this.failures }, 'requests with a missing or wrong Authorization header');
+      log.warn({ failures: this.failures, delayMs }, 'requests with a missing or wrong Authorization header');
       this.failures = 0;
       this.lastLogAt = now;
     }

@@ -14,6 +14,15 @@ t.test('one-hour credentials: renew at 30 min left, serve down to 15, while fail
   t.notOk(isUsable(c, CREDENTIALS_POLICY, 61 * MIN), 'never expired');
 });
 
+t.test('one-hour ID tokens: renew at 15 min left, serve down to 5, while failing down to 30 s', async (t) => {
+  const token = { issuedAt: 0, expiresAt: 60 * MIN };
+  t.equal(refreshAt(token, ID_TOKEN_POLICY), 45 * MIN);
+  t.ok(isFresh(token, ID_TOKEN_POLICY, 55 * MIN));
+  t.notOk(isFresh(token, ID_TOKEN_POLICY, 55 * MIN + 1));
+  t.ok(isUsable(token, ID_TOKEN_POLICY, 59.5 * MIN), 'a 14-minute user-pool outage from the renewal point goes unnoticed');
+  t.notOk(isUsable(token, ID_TOKEN_POLICY, 59.5 * MIN + 1));
+});
+
 t.test('margins scale with short lifetimes', async (t) => {
   t.same(scaledPolicy(CREDENTIALS_POLICY, 60_000), { refreshAheadMs: 30_000, minRemainingMs: 15_000, hardMinRemainingMs: 5_000 });
   t.same(scaledPolicy(ID_TOKEN_POLICY, 5 * MIN), { refreshAheadMs: 150_000, minRemainingMs: 75_000, hardMinRemainingMs: 25_000 });

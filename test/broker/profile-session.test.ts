@@ -69,7 +69,8 @@ t.test('refreshes ahead of expiry and always serves at least 15 minutes over a d
   t.ok(minimumTokenLeft >= 5 * MINUTE, `least time left on a served ID token: ${minimumTokenLeft / MINUTE} min`);
   t.equal(h.upstream.calls.getId, 1, 'GetId once: the IdentityId is cached');
   t.ok(h.upstream.calls.getCredentials >= 48 && h.upstream.calls.getCredentials <= 50, `about two exchanges an hour (${h.upstream.calls.getCredentials})`);
-  t.ok(h.upstream.calls.refresh >= 24 && h.upstream.calls.refresh <= 30, `about one ID-token refresh an hour (${h.upstream.calls.refresh})`);
+  // Renewed 15 minutes ahead: at 45 minutes, then with the credentials at 90, and so on.
+  t.ok(h.upstream.calls.refresh >= 30 && h.upstream.calls.refresh <= 34, `an ID-token refresh every 45 minutes (${h.upstream.calls.refresh})`);
   t.ok(keys.size >= 48, `a new credential set every half hour was served (${keys.size})`);
   h.session.stop();
 });
@@ -292,5 +293,38 @@ t.test('logs transitions without secrets', async (t) => {
   t.match(all, /BRK_ERR_UPSTREAM_UNAVAILABLE/);
   t.match(all, /BRK_ERR_LOGIN_REQUIRED/);
   t.notMatch(all, /refresh-token-one|id-token-|access-token-|secret-\d|session-\d/);
+  h.session.stop();
+});
+
+t.test('the keychain locked for an hour at start: the session is picked up within 5 s of the unlock', async (t) => {
+  const h = await createHarness();
+  h.secrets.available = false;
+  h.session.start();
+  await h.clock.advance(HOUR + 20_000);
+  t.equal(h.session.phase, 'degraded');
+  t.equal(h.session.status().lastError?.code, 'BRK_ERR_KEYCHAIN_UNAVAILABLE');
+  t.equal(h.upstream.totalCalls, 0, 'no call to Cognito without a session');
+  h.secrets.available = true;
+  await h.clock.advance(STORE_POLL_MS);
+  t.equal(h.session.phase, 'ready', 'retries of a keychain read are capped at the keychain polling interval');
+  h.session.stop();
+});
+
+t.test('the keychain locked while login is required: still login required after the unlock, the refused token is not sent again', async (t) => {
+  const h = await createHarness({ idTokenLifetimeMs: 5 * MINUTE });
+  h.session.start();
+  await h.clock.advance(1000);
+  h.upstream.refreshBehaviour = { kind: 'fail', error: () => new LoginRequiredError('default', 'refresh token revoked (test)') };
+  await h.clock.advance(5 * MINUTE);
+  t.equal(h.session.phase, 'login-required');
+  const refreshes = h.upstream.calls.refresh;
+  h.secrets.available = false;
+  await h.clock.advance(10 * MINUTE);
+  t.equal(h.session.status().lastError?.code, 'BRK_ERR_KEYCHAIN_UNAVAILABLE', 'the locked keychain is reported');
+  h.secrets.available = true;
+  await h.clock.advance(STORE_POLL_MS);
+  t.match(h.session.status(), { phase: 'login-required', lastError: { code: 'BRK_ERR_LOGIN_REQUIRED' } }, 'back to waiting for a sign-in');
+  await h.clock.advance(HOUR);
+  t.equal(h.upstream.calls.refresh, refreshes, 'the refused refresh token was never sent again');
   h.session.stop();
 });

@@ -44,3 +44,33 @@ t.test('tokens quoted in upstream messages never reach our message', async (t) =
   t.notMatch(error.message, /eyJ/);
   t.equal(scrub(`x ${'A'.repeat(60)} y`), 'x [redacted] y');
 });
+
+/** What the SDK throws when an answer arrived but could not be deserialized (seen with @smithy/core 3.x). */
+function unreadable(status: number, body: string): Error {
+  const error = Object.assign(new SyntaxError(`Unexpected token '<', "${body.slice(0, 10)}"... is not valid JSON\n  Deserialization error: to see the raw response, inspect the hidden field {error}.$response on this object.`), {
+    $metadata: { httpStatusCode: status },
+  });
+  Object.defineProperty(error, '$response', { value: { statusCode: status, body }, enumerable: false });
+  return error;
+}
+
+t.test('an answer the SDK cannot read is malformed, and its body is not quoted', async (t) => {
+  const secret = 'eyJraWQiOiJhYmMifQ.eyJzdWIiOiJ4In0.sig-abcdefghijklmnopqrstuvwxyz';
+  const error = translateAwsError(unreadable(200, `{"AuthenticationResult":{"IdToken":"${secret}"`), 'refresh', 'default');
+  t.match(error, { code: 'BRK_ERR_UPSTREAM_MALFORMED', retryable: true, message: /user pool answered InitiateAuth with a response that is not valid: HTTP 200.*SyntaxError/ });
+  t.notMatch(error.message, /AuthenticationResult|eyJ|Unexpected token/);
+  const page = translateAwsError(unreadable(400, '<html>Bad gateway config</html>'), 'get-id', 'default');
+  t.match(page, { code: 'BRK_ERR_UPSTREAM_MALFORMED', message: /identity pool answered GetId.*HTTP 400/ });
+});
+
+t.test('an unreadable 5xx page (a load balancer, a proxy) is an outage, retried with backoff', async (t) => {
+  const error = translateAwsError(unreadable(502, '<html>502 Bad Gateway</html>'), 'get-credentials', 'default');
+  t.match(error, { code: 'BRK_ERR_UPSTREAM_UNAVAILABLE', statusCode: 503, message: /did not answer GetCredentialsForIdentity: HTTP 502/ });
+  t.notMatch(error.message, /html/);
+});
+
+t.test('Cognito\'s own errors, which the SDK also hands the raw response, keep their meaning', async (t) => {
+  const refused = new NotAuthorizedException({ message: 'Refresh Token has been revoked', ...meta });
+  Object.defineProperty(refused, '$response', { value: { statusCode: 400 }, enumerable: false });
+  t.match(translateAwsError(refused, 'refresh', 'default'), { code: 'BRK_ERR_LOGIN_REQUIRED' });
+});

@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -26,7 +26,7 @@ function problems(text: string) {
 
 t.test('a minimal config gets defaults and is frozen', async (t) => {
   const config = parseConfig('/cfg.json', JSON.stringify({ profiles: { work: profile } }), PATHS);
-  t.same(config.server, { host: '127.0.0.1', port: 9911, tokenFile: join(PATHS.stateDir, 'endpoint-token') });
+  t.same(config.server, { host: '127.0.0.1', port: 9911, tokenFile: join(PATHS.stateDir, 'endpoint-token'), allowNonLoopback: false });
   t.equal(config.defaultProfile, 'work', 'the only profile is the default');
   t.equal(config.profiles.work?.name, 'work');
   t.ok(Object.isFrozen(config) && Object.isFrozen(config.profiles.work));
@@ -36,6 +36,9 @@ t.test('config.example.json is a valid config', async (t) => {
   const config = await loadConfig({ flag: 'config.example.json', paths: PATHS });
   t.equal(config.defaultProfile, 'default');
   t.equal(config.profiles.default?.endpoints?.cognitoIdp, 'http://127.0.0.1:9229');
+  t.equal(config.server.allowNonLoopback, false, 'the example keeps the endpoint on loopback');
+  const raw = JSON.parse(await readFile('config.example.json', 'utf8')) as { server: Record<string, string> };
+  t.match(raw.server['//allowNonLoopback'], /WARNING.*plain HTTP/, 'and warns what allowNonLoopback costs');
 });
 
 t.test('a bad field names the file, the JSON path and what was expected', async (t) => {
@@ -99,4 +102,57 @@ t.test('a missing file, a directory and a huge file each get a clear error', asy
   await t.rejects(loadConfig({ flag: join(dir, 'sub.json'), paths: PATHS }), { code: 'BRK_ERR_CONFIG_INVALID', message: /directory/ });
   await writeFile(join(dir, 'huge.json'), ' '.repeat(CONFIG_MAX_BYTES + 1));
   await t.rejects(loadConfig({ flag: join(dir, 'huge.json'), paths: PATHS }), { code: 'BRK_ERR_CONFIG_INVALID', message: /under/ });
+});
+
+t.test('a non-loopback host is accepted only with server.allowNonLoopback: true', async (t) => {
+  for (const host of ['0.0.0.0', '192.168.1.10', 'broker.lan', '::']) {
+    const refused = problems(JSON.stringify({ server: { host }, profiles: { default: profile } }));
+    t.match(refused.problems, [{ path: '$.server.host', expected: /loopback.*allowNonLoopback/ }], `${host} refused by default`);
+    const off = problems(JSON.stringify({ server: { host, allowNonLoopback: false }, profiles: { default: profile } }));
+    t.match(off.problems, [{ path: '$.server.host' }], `${host} refused with allowNonLoopback: false`);
+    const config = parseConfig('/c', JSON.stringify({ server: { host, allowNonLoopback: true }, profiles: { default: profile } }), PATHS);
+    t.same([config.server.host, config.server.allowNonLoopback], [host, true], `${host} allowed when asked for`);
+  }
+  t.equal(parseConfig('/c', JSON.stringify({ profiles: { default: profile } }), PATHS).server.allowNonLoopback, false, 'off by default');
+  for (const value of ['true', 1, null, []]) {
+    const error = problems(JSON.stringify({ server: { host: '0.0.0.0', allowNonLoopback: value }, profiles: { default: profile } }));
+    t.ok(error.problems.some((p) => p.path === '$.server.allowNonLoopback' && /boolean/.test(p.expected)), `allowNonLoopback: ${JSON.stringify(value)} is not a boolean`);
+  }
+});
+
+t.test('loopback means 127.0.0.0/8 with real octets, ::1 or localhost', async (t) => {
+  for (const host of ['127.0.0.256', '127.1', '127.0.0.1.evil.example', '0x7f.0.0.1', '::ffff:127.0.0.1', '[::1]', ' 127.0.0.1', '']) {
+    const error = problems(JSON.stringify({ server: { host }, profiles: { default: profile } }));
+    t.ok(error.problems.some((p) => p.path === '$.server.host'), `${JSON.stringify(host)} is not loopback`);
+  }
+  t.equal(parseConfig('/c', JSON.stringify({ server: { host: '127.255.255.254' }, profiles: { default: profile } }), PATHS).server.host, '127.255.255.254');
+});
+
+t.test('invalid JSON is located by line and column, without echoing the file', async (t) => {
+  const error = problems('{\n  "profiles": {\n    "default": { "region": "eu-west-1", }\n  }\n}');
+  t.match(error.problems, [{ path: '$', expected: /valid JSON.*line 3, column \d+/ }]);
+  const binary = problems('\u001b[2J\u0000\u0007garbage');
+  t.notMatch(binary.message, /[\u0000-\u0008\u000b-\u001f\u007f]/, 'no control characters reach the terminal');
+  t.match(problems('{"profiles": {"default": {"region": "eu-').problems, [{ path: '$', expected: /valid JSON.*line 1, column/ }], 'a truncated file');
+  t.match(problems('').problems, [{ path: '$', expected: /valid JSON/ }], 'an empty file');
+});
+
+t.test('a UTF-8 byte-order mark (Notepad) is accepted', async (t) => {
+  t.equal(parseConfig('/c', `\uFEFF${JSON.stringify({ profiles: { default: profile } })}`, PATHS).profiles.default?.region, profile.region);
+});
+
+t.test('nesting 100,000 deep is a field error, not a stack overflow', async (t) => {
+  const depth = 100_000;
+  const error = problems(`{"profiles":{"default":{"endpoints":${'['.repeat(depth)}${']'.repeat(depth)}}}}`);
+  t.ok(error.problems.some((p) => p.path === '$.profiles.default.endpoints' && /an object/.test(p.expected)));
+  const deepComment = problems(`{"//": ${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}, "profiles": 1}`);
+  t.match(deepComment.problems, [{ path: '$.profiles' }], 'a deep comment is skipped, not walked');
+});
+
+t.test('thousands of problems are cut to the first few and a count; long keys are cut too', async (t) => {
+  const profiles = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`p${i}`, { region: 1 }]));
+  const error = problems(JSON.stringify({ profiles, [`x${'k'.repeat(10_000)}`]: 1 }));
+  t.ok(error.problems.length <= 21, `${error.problems.length} lines`);
+  t.match(error.problems.at(-1), { expected: /and \d+ more problems/ });
+  t.ok(error.message.length < 5_000, `the message stays short (${error.message.length} characters)`);
 });

@@ -55,13 +55,14 @@ t.test('GET /token and /profiles/:name/token return the ID and access tokens', a
 
 t.test('every route but /healthz needs the token', async (t) => {
   const { h, app, logs } = await setup();
-  for (const url of ['/credentials', '/token', '/profiles/default/credentials', '/profiles/default/token', '/nope']) {
-    for (const headers of [{}, { authorization: 'wrong' }, { authorization: `${TOKEN}x` }, { authorization: `Bearer ${TOKEN}` }]) {
-      const res = await app.inject({ method: 'GET', url, headers });
-      t.equal(res.statusCode, 401, `${url} ${JSON.stringify(headers).slice(0, 30)}`);
-      t.equal(res.json().Code, 'BRK_ERR_UNAUTHORIZED');
-    }
-  }
+  // Concurrently: failed requests are slowed down more with each recent failure (auth-throttle.test.ts).
+  const cases = ['/credentials', '/token', '/profiles/default/credentials', '/profiles/default/token', '/nope'].flatMap((url) =>
+    [{}, { authorization: 'wrong' }, { authorization: `${TOKEN}x` }, { authorization: `Bearer ${TOKEN}` }].map((headers) => ({ url, headers })));
+  await Promise.all(cases.map(async ({ url, headers }) => {
+    const res = await app.inject({ method: 'GET', url, headers });
+    t.equal(res.statusCode, 401, `${url} ${JSON.stringify(headers).slice(0, 30)}`);
+    t.equal(res.json().Code, 'BRK_ERR_UNAUTHORIZED');
+  }));
   const health = await app.inject({ method: 'GET', url: '/healthz' });
   t.equal(health.statusCode, 200);
   t.same(health.json(), { status: 'ok', profiles: { default: 'ready' } });

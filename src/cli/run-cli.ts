@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import { isBrokerError } from '../errors.js';
+import { type CliIo, processIo } from './cli-io.js';
+
+const HELP = `cognito-broker: sign in to Amazon Cognito once, serve fresh AWS credentials and ID tokens on loopback.
+
+Usage: cognito-broker <command> [options]
+
+Commands:
+  login    sign in to a profile's user pool; the refresh token goes to the OS keychain
+  serve    run the broker: the container-credentials endpoint and /token on 127.0.0.1
+  env      print the shell lines that point AWS SDKs at the running broker
+
+Run 'cognito-broker <command> --help' for a command's options.
+Config: --config PATH, else COGNITO_BROKER_CONFIG, else the platform's config dir
+(Linux: $XDG_CONFIG_HOME/cognito-broker/config.json).`;
+
+/** Exit codes (README "CLI"). */
+export const EXIT = { ok: 0, error: 1, usage: 2, config: 78, cancelled: 130 } as const;
+
+interface Command {
+  run(argv: string[], io: CliIo): Promise<void>;
+  readonly help: string;
+}
+
+// Loaded on use: `env` runs in every new shell (eval "$(cognito-broker env)") and need not
+// load fastify and the AWS SDK that `serve` and `login` do.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  login: async () => import('./login.js').then((m) => ({ run: m.login, help: m.LOGIN_HELP })),
+  serve: async () => import('./serve.js').then((m) => ({ run: m.serve, help: m.SERVE_HELP })),
+  env: async () => import('./env.js').then((m) => ({ run: m.env, help: m.ENV_HELP })),
+};
+
+/**
+ * The whole CLI as a function: parses argv, runs the command, reports any error as one
+ * message with its code (never a stack trace) and resolves with the exit code. Never rejects.
+ * The bin (main.ts) only calls this; tests call it in-process.
+ */
+export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  try {
+    return await dispatch([...argv], io);
+  } catch (error) {
+    return report(error, io);
+  }
+}
+
+async function dispatch(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout(`${HELP}\n`);
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === '--version' || name === '-v') {
+    io.stdout(`${version()}\n`);
+    return EXIT.ok;
+  }
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) {
+    io.stderr(`cognito-broker: unknown command ${JSON.stringify(name)}.\n\n${HELP}\n`);
+    return EXIT.usage;
+  }
+  const command = await load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout(`${command.help}\n`);
+    return EXIT.ok;
+  }
+  await command.run(rest, io);
+  return EXIT.ok;
+}
+
+function version(): string {
+  // dist/src/cli/ when built, src/cli/ when run from source (tests).
+  for (const up of ['../../../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version: string };
+      if (pkg.name === 'cognito-broker') return pkg.version;
+    } catch {
+      // not there; try the next
+    }
+  }
+  return 'unknown';
+}
+
+/** Our errors print their message and code, nothing more: no stack traces for users. */
+function report(error: unknown, io: CliIo): number {
+  if (isBrokerError(error)) {
+    io.stderr(`cognito-broker: ${error.message} [${error.code}]\n`);
+    return error.code === 'BRK_ERR_CONFIG_INVALID' || error.code === 'BRK_ERR_CONFIG_NOT_FOUND' ? EXIT.config : EXIT.error;
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+    io.stderr(`cognito-broker: ${(error as Error).message}. See --help.\n`);
+    return EXIT.usage;
+  }
+  if ((error as Error | null)?.name === 'ExitPromptError') {
+    io.stderr('cognito-broker: cancelled.\n');
+    return EXIT.cancelled;
+  }
+  const { name, message } = (error ?? {}) as Partial<Error>;
+  io.stderr(`cognito-broker: unexpected error: ${name ?? typeof error}: ${message ?? String(error)} [BRK_ERR_INTERNAL]\n`);
+  return EXIT.error;
+}
