@@ -1,0 +1,76 @@
+/**
+ * Starting the processes a benchmark measures, and waiting until they say they are ready.
+ * Every child belongs to a ChildGroup (scripts/private-secret-service.ts), which stops
+ * them all together and kills any left behind when this process exits.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ChildGroup } from '../../scripts/private-secret-service.js';
+import { pinned } from './machine.js';
+
+export { ChildGroup };
+
+/** The repository root (dist/bench/support/ → ../../..). */
+export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
+/** The compiled CLI, as `npm run build` leaves it. */
+export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export interface StartedChild {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** The rest of the line that matched `ready`. */
+  readonly readyLine: string;
+  /** Everything the child printed on stdout up to that line. */
+  readonly stdout: string;
+}
+
+/**
+ * Spawns `command args` (pinned to `cpu` when given) and resolves once a stdout line
+ * starts with `readyPrefix`.
+ */
+export async function startChild(
+  group: ChildGroup,
+  command: string,
+  args: readonly string[],
+  { env, cpu, readyPrefix, timeoutMs = 20_000 }: { env: NodeJS.ProcessEnv; cpu?: number; readyPrefix: string; timeoutMs?: number },
+): Promise<StartedChild> {
+  const [cmd, argv] = pinned(cpu, command, args);
+  const child = group.spawn(cmd, argv, { env });
+  let text = '';
+  const readyLine = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => fail(new Error(`${command} did not get ready within ${timeoutMs} ms: ${group.output(child)}`)), timeoutMs);
+    const onData = (data: Buffer) => {
+      text += data.toString();
+      const line = text.split('\n').slice(0, -1).find((l) => l.startsWith(readyPrefix));
+      if (line !== undefined) done(line.slice(readyPrefix.length).trim());
+    };
+    const onExit = (code: number | null, signal: string | null) => fail(new Error(`${command} exited (${signal ?? code}) before it was ready: ${group.output(child)}`));
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.off('exit', onExit);
+    };
+    const done = (line: string) => {
+      cleanup();
+      resolve(line);
+    };
+    const fail = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', onExit);
+  });
+  return { child, pid: child.pid as number, readyLine, stdout: text };
+}
+
+/** SIGTERM, then waits for the exit (SIGKILL after 5 s); resolves with the exit code. */
+export async function stopChild(child: ChildProcess, timeoutMs = 5_000): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await exited;
+  clearTimeout(timer);
+  return code;
+}

@@ -1,0 +1,75 @@
+/**
+ * A reverse proxy on 127.0.0.1 that holds every request for `delayMs` before passing it on:
+ * one simulated network round trip per Cognito call, in front of the local stack. It also
+ * counts the calls by operation (the X-Amz-Target header), so a benchmark can say exactly
+ * how many times the broker went upstream.
+ */
+import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { closeServer, listen, readBody } from '../../scripts/http-server-kit.js';
+
+export interface DelayProxy {
+  readonly url: string;
+  /** Calls per operation (`InitiateAuth`, `GetId`, ...; other requests by method and path). */
+  readonly calls: Map<string, number>;
+  delayMs: number;
+  resetCounts(): void;
+  close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+export async function startDelayProxy(target: string, delayMs: number): Promise<DelayProxy> {
+  const upstream = new URL(target);
+  const agent = new Agent({ keepAlive: true });
+  const calls = new Map<string, number>();
+  const state = { delayMs };
+
+  const server = createServer((req, res) => void forward(req, res));
+  async function forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const body = await readBody(req, MAX_BODY_BYTES, () => new Error('request body too large'));
+      const amzTarget = req.headers['x-amz-target'];
+      const op = typeof amzTarget === 'string' ? (amzTarget.split('.').pop() ?? amzTarget) : `${req.method} ${req.url?.split('?')[0]}`;
+      calls.set(op, (calls.get(op) ?? 0) + 1);
+      if (state.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, state.delayMs));
+      const headers = { ...req.headers, host: upstream.host };
+      const out = request(
+        { protocol: upstream.protocol, hostname: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, agent },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      out.on('error', (error) => fail(res, error));
+      out.end(body);
+    } catch (error) {
+      fail(res, error);
+    }
+  }
+
+  const { url } = await listen(server, '127.0.0.1', 0);
+  return {
+    url,
+    calls,
+    get delayMs() {
+      return state.delayMs;
+    },
+    set delayMs(value: number) {
+      state.delayMs = value;
+    },
+    resetCounts: () => calls.clear(),
+    async close() {
+      await closeServer(server);
+      agent.destroy();
+    },
+  };
+}
+
+function fail(res: ServerResponse, error: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const text = JSON.stringify({ __type: 'InternalErrorException', message: `delay proxy: ${(error as Error).message}` });
+  res.writeHead(502, { 'content-type': 'application/x-amz-json-1.1', 'content-length': Buffer.byteLength(text) }).end(text);
+}
