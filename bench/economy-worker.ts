@@ -15,7 +15,7 @@
 import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { runLoad, type LoadResult } from './support/load.js';
-import { ManualClock } from './support/manual-clock.js';
+import { FakeClock } from '../scripts/fake-clock.js';
 import { startMemoryDaemon, waitUntilReady } from './support/memory-daemon.js';
 import { MemoryUpstream } from './support/memory-upstream.js';
 import { sleep } from './support/stats.js';
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { mode: { type: 'string' }, hours: { type: 'string' }, 'real-seconds': { type: 'string' } }, strict: true });
   const mode = values.mode === 'max' ? 'max' : 'steady';
   const hours = Number(values.hours ?? 3);
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const upstream = new MemoryUpstream({ clock, idTokenLifetimeMs: HOUR_MS, credentialLifetimeMs: HOUR_MS });
   const { daemon, url, authToken } = await startMemoryDaemon({ upstream, clock });
   await waitUntilReady(daemon);

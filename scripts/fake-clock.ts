@@ -1,17 +1,18 @@
-/**
- * Time that moves only when the benchmark moves it (the same contract as the tests'
- * FakeClock): `advance` fires due timers in order and lets the promises they start settle.
- * A simulated hour then costs what its requests cost, not an hour.
- */
-import type { Clock, TimerHandle } from '../../src/broker/clock.js';
+// Shared by the tests and the benchmarks (bench/ may not import from test/).
+import type { Clock, TimerHandle } from '../src/broker/clock.js';
 
 interface Timer {
   readonly id: number;
-  readonly at: number;
+  at: number;
   readonly callback: () => void;
 }
 
-export class ManualClock implements Clock {
+/**
+ * Time that moves only when a test says so. `advance` fires due timers in order and lets
+ * the promises they start settle; `sleep` moves the wall clock without firing timers,
+ * like a laptop lid closing (monotonic timers stop while it is shut).
+ */
+export class FakeClock implements Clock {
   private timers: Timer[] = [];
   private nextId = 1;
 
@@ -31,6 +32,10 @@ export class ManualClock implements Clock {
     this.timers = this.timers.filter((t) => t.id !== handle.id);
   }
 
+  get pendingTimers(): number {
+    return this.timers.length;
+  }
+
   async advance(ms: number): Promise<void> {
     const target = this.current + ms;
     await settle();
@@ -45,9 +50,16 @@ export class ManualClock implements Clock {
     this.current = target;
     await settle();
   }
+
+  /** The wall clock jumps; pending timers keep their remaining delay. */
+  async sleep(ms: number): Promise<void> {
+    this.current += ms;
+    for (const t of this.timers) t.at += ms;
+    await settle();
+  }
 }
 
-/** Lets chains of already-resolved promises (an in-memory refresh) run to their end. */
-async function settle(): Promise<void> {
+/** Lets chains of already-resolved promises run to their end. */
+export async function settle(): Promise<void> {
   for (let i = 0; i < 20; i += 1) await new Promise((resolve) => setImmediate(resolve));
 }
