@@ -13,6 +13,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { AwsJsonFault, isPlainObject, parseInput, parseTarget, sendAwsJson } from './aws-json-protocol.js';
 import { closeServer, listen, readBody } from './http-server-kit.js';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 
@@ -93,22 +94,15 @@ export const DEFAULT_CREDENTIAL_LIFETIME_SECONDS = 3600;
 export const DEFAULT_AUTHENTICATED_ROLE_ARN = 'arn:aws:iam::123456789012:role/cognito-broker-local-authenticated';
 const MAX_BODY_BYTES = 64 * 1024;
 const TARGET_PREFIX = 'AWSCognitoIdentityService.';
-const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
+const IDENTITY_POOL_OPERATIONS: readonly IdentityPoolOperation[] = ['GetId', 'GetCredentialsForIdentity'];
 // Identity and pool ids, as the service model constrains them.
 const ID_PATTERN = /^[\w-]+:[0-9a-f-]+$/;
 const ROLE_ARN_PATTERN = /^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 const ACCESS_KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 /** An error answered on the wire as `{"__type": type, "message": message}`. */
-export class IdentityPoolFault extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-    this.name = 'IdentityPoolFault';
-  }
+export class IdentityPoolFault extends AwsJsonFault {
+  override readonly name = 'IdentityPoolFault';
 }
 
 interface VerifiedLogin {
@@ -188,13 +182,13 @@ class Emulator implements IdentityPoolEmulator {
     const requestId = randomUUID();
     try {
       const output = await this.dispatch(req);
-      send(res, 200, requestId, output);
+      sendAwsJson(res, 200, requestId, output);
     } catch (error) {
       const fault =
-        error instanceof IdentityPoolFault
+        error instanceof AwsJsonFault
           ? error
           : new IdentityPoolFault('InternalErrorException', 'An internal error occurred.', 500);
-      send(res, fault.status, requestId, { __type: fault.type, message: fault.message });
+      sendAwsJson(res, fault.status, requestId, { __type: fault.type, message: fault.message });
     }
   }
 
@@ -204,7 +198,7 @@ class Emulator implements IdentityPoolEmulator {
       throw new IdentityPoolFault('UnknownOperationException', `No operation at ${req.method} ${req.url}.`, 404);
     }
     const body = (await readBody(req, MAX_BODY_BYTES, () => new IdentityPoolFault('SerializationException', `Request body larger than ${MAX_BODY_BYTES} bytes.`, 413))).toString('utf8');
-    const operation = parseTarget(req.headers['x-amz-target']);
+    const operation = parseTarget(req.headers['x-amz-target'], TARGET_PREFIX, IDENTITY_POOL_OPERATIONS);
     this.calls[operation] += 1;
     this.throwInjectedFault(operation);
     const input = parseInput(body);
@@ -366,27 +360,7 @@ function chooseRole(claims: JWTPayload, customRoleArn: string | undefined, defau
   return typeof preferred === 'string' ? preferred : defaultRoleArn;
 }
 
-function parseTarget(header: string | string[] | undefined): IdentityPoolOperation {
-  const target = Array.isArray(header) ? header[0] : header;
-  if (!target) throw new IdentityPoolFault('UnknownOperationException', 'Missing X-Amz-Target header.');
-  const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
-  if (operation !== 'GetId' && operation !== 'GetCredentialsForIdentity') {
-    throw new IdentityPoolFault('UnknownOperationException', `Operation ${target} is not supported by this emulator.`);
-  }
-  return operation;
-}
 
-function parseInput(body: string): Record<string, unknown> {
-  if (body.trim() === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    throw new IdentityPoolFault('SerializationException', 'The request body is not valid JSON.');
-  }
-  if (!isPlainObject(parsed)) throw new IdentityPoolFault('SerializationException', 'The request body must be a JSON object.');
-  return parsed;
-}
 
 function requireString(input: Record<string, unknown>, name: string, pattern: RegExp): string {
   const value = input[name];
@@ -413,16 +387,6 @@ function checkString(name: string, value: unknown, pattern: RegExp): string {
 }
 
 
-function send(res: ServerResponse, status: number, requestId: string, body: unknown): void {
-  if (res.headersSent || res.destroyed) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': JSON_CONTENT_TYPE,
-    'content-length': Buffer.byteLength(text),
-    'x-amzn-requestid': requestId,
-  });
-  res.end(text);
-}
 
 function newAccessKeyId(): string {
   // Temporary credentials start with ASIA; 16 more characters from the base32 alphabet make 20.
@@ -433,9 +397,6 @@ function subjectKey(providerKey: string, sub: string): string {
   return `${providerKey}\n${sub}`;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function isEmptyObject(value: unknown): boolean {
   return isPlainObject(value) && Object.keys(value).length === 0;

@@ -4,6 +4,8 @@
  *   cognito-local (child process)  the user pool: sign-in, refresh, JWKS
  *   identity-pool emulator          GetId / GetCredentialsForIdentity, trusting that pool
  *   STS stub                        GetCallerIdentity, only for credentials the emulator issued
+ *   user-pool emulator (optional)   SRP, MFA, devices, rotation, managed login: what cognito-local
+ *                                   lacks (`userPoolEmulator` option); trusted by the identity pool too
  *
  * `startLocalStack()` starts them, creates a user pool, an app client and a test user
  * through the real AWS SDK, and returns a ready cognito-broker profile. `stop()` leaves no
@@ -29,8 +31,15 @@ import {
   CreateUserPoolClientCommand,
   CreateUserPoolCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { startIdentityPoolEmulator, type IdentityPoolEmulator } from './identity-pool-emulator.js';
+import { startIdentityPoolEmulator, type IdentityPoolEmulator, type IdentityProviderConfig } from './identity-pool-emulator.js';
 import { startStsStub, type StsStub } from './sts-stub.js';
+import {
+  startUserPoolEmulator,
+  type UserPoolClientSpec,
+  type UserPoolEmulator,
+  type UserPoolEmulatorOptions,
+  type UserSpec,
+} from './user-pool-emulator.js';
 
 export interface LocalStackOptions {
   /** Default 'us-east-1'. */
@@ -57,6 +66,35 @@ export interface LocalStackOptions {
   now?: () => number;
   /** cognito-local's output, line by line (default: dropped, kept only for startup errors). */
   onCognitoLocalOutput?: (line: string) => void;
+  /**
+   * Also start our user-pool emulator (user-pool-emulator.ts) with one app client and one
+   * user, and register it as a provider of the identity pool. cognito-local still starts and
+   * stays the stack's user pool unless `primary: true`.
+   */
+  userPoolEmulator?: boolean | LocalStackUserPoolEmulatorOptions;
+}
+
+export interface LocalStackUserPoolEmulatorOptions extends Omit<UserPoolEmulatorOptions, 'region' | 'now' | 'host'> {
+  /** The app client (default: no secret, token lifetimes from the stack options). */
+  client?: UserPoolClientSpec;
+  /** The user (default: the stack's username and a random password). */
+  user?: Partial<UserSpec>;
+  /** Point the stack's profile, ids, user and issuer at the emulator instead of cognito-local. */
+  primary?: boolean;
+}
+
+/** The user-pool emulator of a stack started with `userPoolEmulator`. */
+export interface LocalStackUserPoolEmulator {
+  emulator: UserPoolEmulator;
+  userPoolId: string;
+  clientId: string;
+  clientSecret?: string;
+  username: string;
+  password: string;
+  issuer: string;
+  loginsKey: string;
+  /** A cognito-broker profile that signs in to the emulator. */
+  profile: LocalStackProfile;
 }
 
 /** A cognito-broker profile pointing at this stack. */
@@ -90,6 +128,8 @@ export interface LocalStack {
   profile: LocalStackProfile;
   /** pid of the cognito-local child. */
   cognitoLocalPid: number;
+  /** Present with the `userPoolEmulator` option. */
+  userPoolEmulator?: LocalStackUserPoolEmulator;
   /** How long startLocalStack took. */
   startupMs: number;
   /** Creates another user with a permanent password. */
@@ -128,12 +168,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const pool = await createPool(admin, options);
     const issuer = `${cognito.url}/${pool.userPoolId}`;
     const loginsKey = issuer.replace(/^https?:\/\//, '');
+    const userPool = options.userPoolEmulator ? await startStackUserPoolEmulator(region, options) : undefined;
+    if (userPool) cleanups.push(() => userPool.emulator.close());
+    const providers: Record<string, IdentityProviderConfig> = {
+      [loginsKey]: { issuer, jwksUri: `${issuer}/.well-known/jwks.json`, clientIds: [pool.clientId] },
+    };
+    // Without a list, the emulator's provider entry trusts every client, also those created later.
+    if (userPool) providers[userPool.loginsKey] = userPool.emulator.identityProvider();
     const emulator = await startIdentityPoolEmulator({
       port: options.identityPort ?? 0,
       region,
-      providers: {
-        [loginsKey]: { issuer, jwksUri: `${issuer}/.well-known/jwks.json`, clientIds: [pool.clientId] },
-      },
+      providers,
       credentialLifetimeSeconds: options.credentialLifetimeSeconds,
       authenticatedRoleArn: options.authenticatedRoleArn,
       now: options.now,
@@ -150,27 +195,83 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       username: pool.username,
       endpoints: { cognitoIdp: cognito.url, cognitoIdentity: emulator.url },
     };
+    const userPoolEmulator = userPool ? withIdentityPool(userPool, emulator) : undefined;
+    const primary = userPoolEmulator && typeof options.userPoolEmulator === 'object' && options.userPoolEmulator.primary ? userPoolEmulator : undefined;
+    const stackProfile = primary?.profile ?? profile;
     return {
-      ...profile,
-      password: pool.password,
+      ...stackProfile,
+      password: primary?.password ?? pool.password,
       ...(pool.newPasswordUser ? { newPasswordUser: pool.newPasswordUser } : {}),
-      issuer,
-      loginsKey,
-      cognitoIdpUrl: cognito.url,
+      issuer: primary?.issuer ?? issuer,
+      loginsKey: primary?.loginsKey ?? loginsKey,
+      cognitoIdpUrl: primary?.emulator.url ?? cognito.url,
       cognitoIdentityUrl: emulator.url,
       stsUrl: sts.url,
       emulator,
       sts,
-      profile,
+      profile: stackProfile,
       cognitoLocalPid: cognito.pid,
+      ...(userPoolEmulator ? { userPoolEmulator } : {}),
       startupMs: Math.round(performance.now() - started),
-      createUser: (username, password) => createUser(admin, pool.userPoolId, username, password),
+      createUser: primary
+        ? async (username, password) => void primary.emulator.createUser({ username, password })
+        : (username, password) => createUser(admin, pool.userPoolId, username, password),
       stop: cleanup,
     };
   } catch (error) {
     await cleanup();
     throw error;
   }
+}
+
+async function startStackUserPoolEmulator(region: string, options: LocalStackOptions): Promise<Omit<LocalStackUserPoolEmulator, 'profile'>> {
+  const { client: clientSpec, user: userSpec, primary: _primary, ...emulatorOptions } =
+    typeof options.userPoolEmulator === 'object' ? options.userPoolEmulator : ({} as LocalStackUserPoolEmulatorOptions);
+  const tokenSeconds = options.idTokenLifetimeSeconds ?? 3600;
+  const emulator = await startUserPoolEmulator({
+    ...emulatorOptions,
+    region,
+    lifetimes: {
+      idTokenSeconds: tokenSeconds,
+      accessTokenSeconds: tokenSeconds,
+      refreshTokenSeconds: options.refreshTokenLifetimeSeconds ?? 30 * 24 * 3600,
+      ...emulatorOptions.lifetimes,
+    },
+    ...(options.now ? { now: options.now } : {}),
+  });
+  try {
+    const client = emulator.createClient({ name: 'cognito-broker', ...clientSpec });
+    const username = userSpec?.username ?? options.username ?? 'test-user';
+    const password = userSpec?.password ?? options.password ?? randomPassword();
+    emulator.createUser({ ...userSpec, username, password });
+    return {
+      emulator,
+      userPoolId: emulator.userPoolId,
+      clientId: client.clientId,
+      ...(client.clientSecret !== undefined ? { clientSecret: client.clientSecret } : {}),
+      username,
+      password,
+      issuer: emulator.issuer,
+      loginsKey: emulator.loginsKey,
+    };
+  } catch (error) {
+    await emulator.close();
+    throw error;
+  }
+}
+
+function withIdentityPool(userPool: Omit<LocalStackUserPoolEmulator, 'profile'>, identity: IdentityPoolEmulator): LocalStackUserPoolEmulator {
+  return {
+    ...userPool,
+    profile: {
+      region: userPool.emulator.region,
+      userPoolId: userPool.userPoolId,
+      clientId: userPool.clientId,
+      identityPoolId: identity.identityPoolId,
+      username: userPool.username,
+      endpoints: { cognitoIdp: userPool.emulator.url, cognitoIdentity: identity.url },
+    },
+  };
 }
 
 interface CreatedPool {
@@ -354,11 +455,14 @@ function parseArgs(argv: readonly string[]): LocalStackOptions {
     if (flag === '--help' || flag === '-h') {
       process.stdout.write(
         'Usage: node dist/scripts/local-stack.js [--region R] [--username U] [--id-token-seconds N]\n' +
-          '         [--credential-seconds N] [--cognito-local-port P] [--identity-port P] [--sts-port P] [--new-password-user]\n',
+          '         [--credential-seconds N] [--cognito-local-port P] [--identity-port P] [--sts-port P] [--new-password-user]\n' +
+          '         [--user-pool-emulator]   also start the user-pool emulator (SRP, MFA, devices, rotation, managed login)\n',
       );
       process.exit(0);
     } else if (flag === '--new-password-user') {
       options.newPasswordUser = true;
+    } else if (flag === '--user-pool-emulator') {
+      options.userPoolEmulator = true;
     } else if (value === undefined) {
       throw new Error(`${flag} needs a value (see --help)`);
     } else if (flag === '--region') {
@@ -386,6 +490,15 @@ async function main(): Promise<void> {
     issuer: stack.issuer,
     loginsKey: stack.loginsKey,
     stsUrl: stack.stsUrl,
+    ...(stack.userPoolEmulator
+      ? {
+          userPoolEmulator: {
+            profile: stack.userPoolEmulator.profile,
+            user: { username: stack.userPoolEmulator.username, password: stack.userPoolEmulator.password },
+            issuer: stack.userPoolEmulator.issuer,
+          },
+        }
+      : {}),
   };
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   process.stderr.write(`local stack up in ${stack.startupMs} ms; Ctrl-C stops it.\n`);

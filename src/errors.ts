@@ -74,6 +74,26 @@ export class SignInFailedError extends BrokerError {
   }
 }
 
+export class MfaCodeMismatchError extends BrokerError {
+  readonly code = 'BRK_ERR_MFA_CODE_MISMATCH';
+  override readonly statusCode = 401;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export class ClientSecretError extends BrokerError {
+  readonly code = 'BRK_ERR_CLIENT_SECRET';
+  override readonly statusCode = 401;
+  /** `missing`: the app client has a secret and none was sent; otherwise the one sent is wrong. */
+  constructor(readonly missing: boolean, detail: string, options?: { cause?: unknown }) {
+    super(
+      `${missing ? 'The app client has a client secret and none was given' : 'The user pool refused the client secret'} (${detail}). Run login on a terminal to be asked for it, or set COGNITO_BROKER_CLIENT_SECRET for one non-interactive login; it is then kept in the OS keychain.`,
+      options,
+    );
+  }
+}
+
 export class ChallengeUnsupportedError extends BrokerError {
   readonly code = 'BRK_ERR_CHALLENGE_UNSUPPORTED';
   constructor(readonly challenge: string) {
@@ -83,8 +103,53 @@ export class ChallengeUnsupportedError extends BrokerError {
 
 export class NoTerminalError extends BrokerError {
   readonly code = 'BRK_ERR_NO_TERMINAL';
-  constructor(what: string) {
-    super(`Cannot ask for ${what}: standard input is not a terminal. Run the command in a terminal${what === 'the password' ? ', or pass --password-stdin' : ''}.`);
+  /** `alternative`: the non-interactive way to give it, e.g. 'pass --mfa-code CODE'. */
+  constructor(what: string, alternative?: string) {
+    const other = alternative ?? (what === 'the password' ? 'pass --password-stdin' : undefined);
+    super(`Cannot ask for ${what}: standard input is not a terminal. Run the command in a terminal${other ? `, or ${other}` : ''}.`);
+  }
+}
+
+// --- browser and OpenID Connect sign-in, sign-out -------------------------------------
+
+export class BrowserLoginNotConfiguredError extends BrokerError {
+  readonly code = 'BRK_ERR_BROWSER_LOGIN_NOT_CONFIGURED';
+  constructor(readonly profile: string) {
+    super(`Profile "${profile}" has no "hostedUi" (or "oidc") section: browser sign-in needs the managed login's domain and a redirect port. See config.example.json.`);
+  }
+}
+
+export class BrowserLoginTimeoutError extends BrokerError {
+  readonly code = 'BRK_ERR_BROWSER_LOGIN_TIMEOUT';
+  constructor(seconds: number, redirectUri: string) {
+    super(
+      `No sign-in came back from the browser within ${seconds} s; gave up waiting at ${redirectUri}. Run the login again and finish it in the browser (if the page showed an error about the redirect or callback URL, that exact URL must be registered with the app client).`,
+    );
+  }
+}
+
+export class RedirectPortInUseError extends BrokerError {
+  readonly code = 'BRK_ERR_REDIRECT_PORT_IN_USE';
+  constructor(port: number, redirectUri: string) {
+    super(
+      `Cannot wait for the browser at ${redirectUri}: port ${port} on 127.0.0.1 is in use (another login still waiting?). Stop that process, or pick another redirectPort in the config and register the new URL with the app client.`,
+    );
+  }
+}
+
+export class RevocationFailedError extends BrokerError {
+  readonly code = 'BRK_ERR_REVOCATION_FAILED';
+  override readonly statusCode = 502;
+  /** `what`: what did not happen and why; `advice`: how to end the still-valid token some other way. */
+  constructor(readonly profile: string, what: string, advice: string, options?: { cause?: unknown }) {
+    super(`Signed out locally (profile "${profile}" has nothing left in the keychain), but ${what}. ${advice}`, options);
+  }
+}
+
+export class GlobalSignOutUnsupportedError extends BrokerError {
+  readonly code = 'BRK_ERR_GLOBAL_SIGN_OUT_UNSUPPORTED';
+  constructor(readonly profile: string) {
+    super(`Profile "${profile}" signs in through an OpenID Connect provider, which has no global sign-out cognito-broker can call; nothing was changed. Run logout without --global to revoke this session, and sign out everywhere at the provider.`);
   }
 }
 
@@ -177,7 +242,7 @@ export class RouteNotFoundError extends BrokerError {
   readonly code = 'BRK_ERR_ROUTE_NOT_FOUND';
   override readonly statusCode = 404;
   constructor(method: string, path: string) {
-    super(`No route ${method} ${path}. Routes: GET /credentials, GET /token, GET /profiles/:name/credentials, GET /profiles/:name/token, GET /healthz.`);
+    super(`No route ${method} ${path}. Routes: GET /credentials, GET /token, GET /profiles/:name/credentials, GET /profiles/:name/token, GET /status, GET /healthz.`);
   }
 }
 
@@ -198,6 +263,20 @@ export class DaemonNotRunningError extends BrokerError {
   }
 }
 
+export class DaemonMismatchError extends BrokerError {
+  readonly code = 'BRK_ERR_DAEMON_MISMATCH';
+  constructor(url: string, pid: number, reason: string) {
+    super(`The cognito-broker at ${url} (pid ${pid}) is not the one for this config: ${reason}. Restart it with this config (cognito-broker serve, or: cognito-broker service install), or pass the --config it runs with.`);
+  }
+}
+
+export class ServiceUnsupportedError extends BrokerError {
+  readonly code = 'BRK_ERR_SERVICE_UNSUPPORTED';
+  constructor(platform: string) {
+    super(`cognito-broker service knows systemd (Linux) and launchd (macOS), not ${platform}. See "Run it as a background service" in the README (on Windows: a Task Scheduler task at logon).`);
+  }
+}
+
 export class PortInUseError extends BrokerError {
   readonly code = 'BRK_ERR_PORT_IN_USE';
   constructor(host: string, port: number) {
@@ -211,6 +290,17 @@ export class InsecurePathError extends BrokerError {
     super(
       `Refusing to keep the endpoint token at ${path}: ${reason}. Another user could read or replace it. Use a directory only you can write (the default server.tokenFile is in your state directory), or fix the owner and mode.`,
     );
+  }
+}
+
+// --- request ------------------------------------------------------------------------
+
+export class RequestFailedError extends BrokerError {
+  readonly code = 'BRK_ERR_REQUEST_FAILED';
+  override readonly statusCode = 502;
+  /** `reason`: a system error code or "no answer in time"; never the request, whose headers carry credentials. */
+  constructor(origin: string, reason: string) {
+    super(`\`cognito-broker request\` got no response from ${origin}: ${reason}.`);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { IdentityPoolError } from '../cognito/translate-aws-error.js';
-import type { AwsCredentials, CredentialExchanger, TokenRefresher, UserPoolTokens } from '../cognito/types.js';
+import type { AwsCredentials, CredentialExchanger, RefreshRequest, TokenRefresher, UserPoolTokens } from '../cognito/types.js';
 import type { ProfileConfig } from '../config/config.js';
 import {
   type BrokerError,
@@ -66,6 +66,8 @@ export class ProfileSession {
   private inFlight: Promise<void> | undefined;
   private timer: TimerHandle | undefined;
   private stopped = false;
+  /** A rotated session the keychain refused to store: written again at every cycle. */
+  private unsaved: StoredSession | undefined;
   private readonly calls: UpstreamCalls = { refresh: 0, getId: 0, getCredentials: 0 };
   private readonly random: () => number;
 
@@ -173,6 +175,7 @@ export class ProfileSession {
     let tokens = this.state.tokens;
     let identityId = this.state.identityId;
     try {
+      if (this.unsaved) await this.saveRotated(this.unsaved);
       session = await this.loadSession();
       if (!session) return;
       this.dispatch({ type: 'refresh-started' });
@@ -216,9 +219,37 @@ export class ProfileSession {
     }
   }
 
-  private async refreshTokens(session: StoredSession): Promise<UserPoolTokens> {
+  private async refreshTokens(loaded: StoredSession): Promise<UserPoolTokens> {
+    // A rotation earlier in this cycle replaced the session: only the newest token is sent.
+    const session = this.state.session ?? loaded;
     this.calls.refresh += 1;
-    return this.usableOnArrival(await this.deps.userPool.refresh(session.refreshToken), ID_TOKEN_POLICY, 'user pool', 'an ID token that expires');
+    const { refreshToken, ...tokens } = await this.deps.userPool.refresh(refreshRequestFor(session));
+    if (refreshToken !== undefined && refreshToken !== session.refreshToken) await this.keepRotated({ ...session, refreshToken });
+    return this.usableOnArrival(tokens, ID_TOKEN_POLICY, 'user pool', 'an ID token that expires');
+  }
+
+  /**
+   * The app client rotates refresh tokens: the old one works only for its grace period
+   * (up to 60 s), so the new one replaces it in memory at once and goes to the keychain
+   * before the tokens are used. A crash before the write leaves the old token, still
+   * inside its grace period at the next start. A keychain that refuses the write does not
+   * stop the session: the new token is all that will keep working, so it is kept in memory
+   * and written again at every cycle.
+   */
+  private async keepRotated(session: StoredSession): Promise<void> {
+    this.dispatch({ type: 'session-loaded', session });
+    await this.saveRotated(session);
+  }
+
+  private async saveRotated(session: StoredSession): Promise<void> {
+    try {
+      await this.deps.sessions.save(this.deps.profile, session);
+      this.unsaved = undefined;
+    } catch (error) {
+      this.unsaved = session;
+      const code = isBrokerError(error) ? error.code : 'an unexpected error';
+      this.deps.logger.warn({ profile: this.name, code }, 'the rotated refresh token could not be written to the keychain; it is kept in memory and written again at the next refresh');
+    }
   }
 
   /**
@@ -263,7 +294,9 @@ export class ProfileSession {
 
   private fail(error: BrokerError, session: StoredSession | undefined, tokens: UserPoolTokens | undefined, identityId: string | undefined): void {
     if (error instanceof LoginRequiredError) {
-      this.dispatch({ type: 'login-required', error, rejectedFingerprint: session ? sessionFingerprint(session) : undefined });
+      const refused = this.state.session ?? session;
+      this.unsaved = undefined;
+      this.dispatch({ type: 'login-required', error, rejectedFingerprint: refused ? sessionFingerprint(refused) : undefined });
       return;
     }
     const delay = backoffDelay(this.state.failures + 1, this.random, this.backoffCap());
@@ -309,7 +342,8 @@ export class ProfileSession {
     this.clearTimer();
     if (this.stopped) return;
     const at = this.nextWakeAt();
-    const delay = Math.min(TIMER_MAX_MS, Math.max(0, at - this.deps.clock.now()));
+    // STORE_POLL_MS: a running session also watches the keychain (see watchStore).
+    const delay = Math.min(TIMER_MAX_MS, STORE_POLL_MS, Math.max(0, at - this.deps.clock.now()));
     this.timer = this.deps.clock.setTimeout(() => this.onTimer(), delay);
   }
 
@@ -328,13 +362,47 @@ export class ProfileSession {
     // Signed out or refused: the cycle only looks in the keychain, so it runs on every tick.
     const waiting = this.state.phase === 'signed-out' || this.state.phase === 'login-required';
     if (waiting || this.nextWakeAt() <= this.deps.clock.now()) void this.refresh();
-    else this.schedule();
+    else void this.watchStore().finally(() => this.inFlight ?? this.schedule());
+  }
+
+  /**
+   * A running session follows the keychain: `logout` deleted the entry (stop serving what
+   * came from it), a new `login` replaced it (use the new one; another user's credentials
+   * are dropped at once). One local keychain read per STORE_POLL_MS. Skipped while a
+   * refresh runs or a rotated token waits to be written: the keychain then lags behind
+   * memory. A keychain that cannot be read changes nothing: the session runs from memory.
+   */
+  private async watchStore(): Promise<void> {
+    const current = this.state.session;
+    if (!current || this.inFlight || this.unsaved) return;
+    const stored = await this.deps.sessions.load(this.deps.profile).then(
+      (found) => ({ found }),
+      () => undefined,
+    );
+    if (!stored || this.inFlight || this.unsaved || this.state.session !== current) return;
+    if (!stored.found) {
+      this.dispatch({ type: 'signed-out', error: new NotSignedInError(this.name) });
+      return;
+    }
+    if (sessionFingerprint(stored.found) === sessionFingerprint(current)) return;
+    const sameUser = userOf(stored.found) === userOf(current);
+    this.dispatch({ type: 'session-replaced', session: stored.found, sameUser });
+    if (!sameUser) void this.refresh();
   }
 
   private clearTimer(): void {
     if (this.timer) this.deps.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
+
+function userOf(session: StoredSession): string {
+  return session.cognitoUsername ?? session.username;
+}
+
+function refreshRequestFor(session: StoredSession): RefreshRequest {
+  const { method, refreshToken, cognitoUsername, clientSecret, deviceKey } = session;
+  return { method, refreshToken, cognitoUsername, clientSecret, deviceKey };
 }
 
 function asBrokerError(error: unknown): BrokerError {

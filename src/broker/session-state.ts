@@ -10,6 +10,7 @@ import type { StoredSession } from '../store/session-store.js';
  *                                     │                                   │
  *                                     └──────────failed (retryable)───────┴──▶ degraded ──retry──▶ refreshing(-ahead)
  *   any refresh ──refresh token refused──▶ login-required ──new session in the keychain──▶ refreshing
+ *   any phase with a session ──entry deleted (logout)──▶ signed-out; ──another user signed in──▶ refreshing
  */
 export type SessionPhase = 'starting' | 'signed-out' | 'refreshing' | 'ready' | 'refreshing-ahead' | 'degraded' | 'login-required';
 
@@ -34,6 +35,8 @@ export interface SessionState {
 export type SessionEvent =
   | { readonly type: 'refresh-started' }
   | { readonly type: 'session-loaded'; readonly session: StoredSession }
+  /** A new sign-in replaced the session in the keychain while it ran. */
+  | { readonly type: 'session-replaced'; readonly session: StoredSession; readonly sameUser: boolean }
   | {
       readonly type: 'refresh-succeeded';
       readonly at: number;
@@ -61,6 +64,10 @@ export function nextSessionState(state: SessionState, event: SessionEvent): Sess
       return { ...state, phase: state.credentials ? 'refreshing-ahead' : 'refreshing' };
     case 'session-loaded':
       return { ...state, session: event.session };
+    case 'session-replaced':
+      // Another user's tokens and credentials must not be served a moment longer.
+      if (event.sameUser) return { ...state, session: event.session };
+      return { ...state, phase: 'refreshing', session: event.session, tokens: undefined, credentials: undefined, identityId: undefined, failures: 0, retryAt: undefined, lastError: undefined };
     case 'refresh-succeeded':
       return {
         ...state,

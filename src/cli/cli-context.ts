@@ -4,7 +4,7 @@ import { UnknownProfileError } from '../errors.js';
 import { KeychainStore } from '../store/keychain-store.js';
 
 /** The running daemon's address (no secrets), in the state directory; `serve` writes it, `env` reads it. */
-export const DAEMON_FILE = 'daemon.json';
+export { DAEMON_FILE } from '../store/daemon-file.js';
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -22,6 +22,17 @@ export function pickProfile(config: Config, name: string | undefined): ProfileCo
   const profile = Object.hasOwn(config.profiles, chosen) ? config.profiles[chosen] : undefined;
   if (!profile) throw new UnknownProfileError(chosen, Object.keys(config.profiles));
   return profile;
+}
+
+/**
+ * The profile whose sign-in `login` and `logout` act on: a profile with "signInFrom" has no
+ * session of its own, so they act on the profile it borrows from, and say so.
+ */
+export function pickSignInProfile(config: Config, name: string | undefined, say: (line: string) => void): ProfileConfig {
+  const profile = pickProfile(config, name);
+  if (!profile.signInFrom) return profile;
+  say(`Profile "${profile.name}" uses the sign-in of profile "${profile.signInFrom.name}" ("signInFrom"): acting on "${profile.signInFrom.name}".\n`);
+  return profile.signInFrom;
 }
 
 /**

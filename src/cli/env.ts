@@ -1,48 +1,30 @@
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DaemonNotRunningError, UnknownProfileError } from '../errors.js';
-import { type DaemonInfo, readDaemonInfo } from '../store/daemon-file.js';
-import { readToken } from '../store/endpoint-token-file.js';
-import { DAEMON_FILE, loadCliConfig } from './cli-context.js';
 import { type CliIo, processIo } from './cli-io.js';
-import { credentialsUrl, shellExports } from './shell-exports.js';
+import { daemonRoute, findDaemon, findDaemonOfConfigFile, loadConfigAndProfile, type RunningDaemon } from './daemon-client.js';
+import { shellExports } from './shell-exports.js';
 
 export const ENV_HELP = `Usage: cognito-broker env [--profile P] [--config PATH]
 
 Prints the shell lines that point AWS SDKs and CLIs at the running broker:
   eval "$(cognito-broker env)"
-With --profile, AWS_CONTAINER_CREDENTIALS_FULL_URI names that profile's route.`;
+With --profile, AWS_CONTAINER_CREDENTIALS_FULL_URI names that profile's route
+(/profiles/P/credentials); one daemon serves every profile of the config.
 
-/** How long `env` waits for the daemon to answer /healthz. */
-const HEALTH_TIMEOUT_MS = 1_000;
+Fails (exit 1) when no daemon answers (BRK_ERR_DAEMON_NOT_RUNNING), or when the one
+running serves another config or was started before the config named the profile
+(BRK_ERR_DAEMON_MISMATCH). To run one command without a daemon: cognito-broker exec.`;
 
 export async function env(argv: string[], io: CliIo = processIo): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { profile: { type: 'string' }, config: { type: 'string' } }, strict: true });
-  const config = await loadCliConfig(values);
-  const info = await readDaemonInfo(join(config.stateDir, DAEMON_FILE));
-  if (!isDaemonInfo(info) || !(await answers(info.url))) throw new DaemonNotRunningError(isDaemonInfo(info) ? info.url : `http://${config.server.host}:${config.server.port}`);
-  const profile = values.profile ?? info.defaultProfile;
-  if (!info.profiles.includes(profile)) throw new UnknownProfileError(profile, info.profiles);
-  const token = await readToken(info.tokenFile);
-  if (!token) throw new DaemonNotRunningError(info.url);
-  io.stdout(`${shellExports(credentialsUrl(info.url, profile, info.defaultProfile), token, info.tokenFile)}\n`);
+  // It runs in every new shell: with a daemon of this very config file, the config need not be loaded.
+  const fast = await findDaemonOfConfigFile(values.config, values.profile, { probe: true });
+  if (fast) return print(fast.daemon, fast.profile, io);
+  const { config, profile } = await loadConfigAndProfile(values);
+  const found = await findDaemon(config, { profile: profile.name, probe: true });
+  if (!found.daemon) throw found.problem;
+  print(found.daemon, profile.name, io);
 }
 
-/** daemon.json as serve writes it; anything else (a stale or hand-edited file) means no daemon. */
-function isDaemonInfo(info: DaemonInfo | undefined): info is DaemonInfo {
-  return (
-    typeof info === 'object' && info !== null &&
-    typeof info.url === 'string' && /^http:\/\//.test(info.url) &&
-    typeof info.tokenFile === 'string' && typeof info.defaultProfile === 'string' &&
-    Array.isArray(info.profiles) && info.profiles.every((p) => typeof p === 'string')
-  );
-}
-
-async function answers(url: string): Promise<boolean> {
-  try {
-    const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
-    return response.ok;
-  } catch {
-    return false;
-  }
+function print(daemon: RunningDaemon, profile: string, io: CliIo): void {
+  io.stdout(`${shellExports(daemonRoute(daemon, profile, 'credentials'), daemon.token, daemon.info.tokenFile)}\n`);
 }

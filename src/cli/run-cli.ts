@@ -10,6 +10,15 @@ Commands:
   login    sign in to a profile's user pool; the refresh token goes to the OS keychain
   serve    run the broker: the container-credentials endpoint and /token on 127.0.0.1
   env      print the shell lines that point AWS SDKs at the running broker
+  logout   revoke a profile's refresh token and delete its keychain entries
+  exec     run a command with the broker's credentials (-- COMMAND ARGS...)
+  credential-process
+           print credentials for credential_process in ~/.aws/config
+  service  install, uninstall or check the background service (systemd, launchd)
+  status   each profile's state, user, expiries, last refresh and errors (daemon or keychain)
+  token    print a fresh ID token (--access: access token) for curl -H "Authorization: $(...)"
+  roles    list the IAM roles the signed-in user may take (cognito:roles)
+  request  send an HTTP request signed with SigV4 (or with the ID token), like curl
 
 Run 'cognito-broker <command> --help' for a command's options.
 Config: --config PATH, else COGNITO_BROKER_CONFIG, else the platform's config dir
@@ -19,7 +28,8 @@ Config: --config PATH, else COGNITO_BROKER_CONFIG, else the platform's config di
 export const EXIT = { ok: 0, error: 1, usage: 2, config: 78, cancelled: 130 } as const;
 
 interface Command {
-  run(argv: string[], io: CliIo): Promise<void>;
+  /** A number is the exit code to give (exec passes its command's on). */
+  run(argv: string[], io: CliIo): Promise<void | number>;
   readonly help: string;
 }
 
@@ -29,6 +39,14 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   login: async () => import('./login.js').then((m) => ({ run: m.login, help: m.LOGIN_HELP })),
   serve: async () => import('./serve.js').then((m) => ({ run: m.serve, help: m.SERVE_HELP })),
   env: async () => import('./env.js').then((m) => ({ run: m.env, help: m.ENV_HELP })),
+  logout: async () => import('./logout.js').then((m) => ({ run: m.logout, help: m.LOGOUT_HELP })),
+  exec: async () => import('./exec.js').then((m) => ({ run: m.exec, help: m.EXEC_HELP })),
+  'credential-process': async () => import('./credential-process.js').then((m) => ({ run: m.credentialProcess, help: m.CREDENTIAL_PROCESS_HELP })),
+  service: async () => import('./service.js').then((m) => ({ run: m.service, help: m.SERVICE_HELP })),
+  status: async () => import('./status.js').then((m) => ({ run: (argv: string[], io: CliIo) => m.status(argv, io), help: m.STATUS_HELP })),
+  token: async () => import('./token.js').then((m) => ({ run: m.token, help: m.TOKEN_HELP })),
+  roles: async () => import('./roles.js').then((m) => ({ run: m.roles, help: m.ROLES_HELP })),
+  request: async () => import('./request.js').then((m) => ({ run: m.request, help: m.REQUEST_HELP })),
 };
 
 /**
@@ -60,12 +78,13 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     return EXIT.usage;
   }
   const command = await load();
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // Only our own options: in `exec -- aws --help`, --help is the command's.
+  const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (own.includes('--help') || own.includes('-h')) {
     io.stdout(`${command.help}\n`);
     return EXIT.ok;
   }
-  await command.run(rest, io);
-  return EXIT.ok;
+  return (await command.run(rest, io)) ?? EXIT.ok;
 }
 
 function version(): string {

@@ -46,6 +46,7 @@ export async function serve(argv: string[], io: CliIo = processIo): Promise<void
     pid: process.pid,
     url,
     tokenFile: config.server.tokenFile,
+    config: config.file,
     defaultProfile: config.defaultProfile,
     profiles: Object.keys(config.profiles),
     startedAt: new Date().toISOString(),

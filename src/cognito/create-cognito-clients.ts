@@ -2,6 +2,11 @@ import { CognitoIdentityClient } from '@aws-sdk/client-cognito-identity';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import type { ProfileConfig } from '../config/config.js';
 import { IdentityPoolClient } from './identity-pool-client.js';
+import type { HttpFetch } from './oauth-http.js';
+import { OAuthTokenClient } from './oauth-token-client.js';
+import { createEndpointResolver, oidcLoginsKey } from './oidc-discovery.js';
+import { SessionRefresher } from './session-refresher.js';
+import type { TokenRefresher } from './types.js';
 import { UserPoolClient } from './user-pool-client.js';
 
 /** A hung Cognito must not hold a refresh forever; the broker's backoff handles the retry. */
@@ -13,8 +18,13 @@ export const UPSTREAM_MAX_ATTEMPTS = 2;
 export const UPSTREAM_RETRY_DELAY_MS = 100;
 
 export interface CognitoClients {
+  /** The user-pool API: password sign-in, its refresh, RevokeToken, GlobalSignOut. */
   readonly userPool: UserPoolClient;
   readonly identityPool: IdentityPoolClient;
+  /** The managed login's or the OIDC provider's token endpoint; absent when the profile has neither. */
+  readonly oauth?: OAuthTokenClient | undefined;
+  /** What the broker refreshes with: each session the way it was signed in (see SessionRefresher). */
+  readonly refresher: TokenRefresher;
   destroy(): void;
 }
 
@@ -35,14 +45,41 @@ export function createCognitoClients(profile: ProfileConfig, now: () => number =
   };
   const idp = new CognitoIdentityProviderClient({ ...common, ...endpoint(profile.endpoints?.cognitoIdp) });
   const identity = new CognitoIdentityClient({ ...common, ...endpoint(profile.endpoints?.cognitoIdentity) });
+  const userPool = new UserPoolClient(idp, profile.clientId, profile.name, now);
+  const oauth = createOAuthClient(profile, now);
   return {
-    userPool: new UserPoolClient(idp, profile.clientId, profile.name, now),
-    identityPool: new IdentityPoolClient(identity, { identityPoolId: profile.identityPoolId, profile: profile.name, now }),
+    userPool,
+    identityPool: new IdentityPoolClient(identity, {
+      identityPoolId: profile.identityPoolId,
+      profile: profile.name,
+      now,
+      // An OIDC provider's token goes under the provider's IAM name; a user pool's under its iss.
+      ...(profile.oidc ? { loginsKey: oidcLoginsKey(profile.oidc) } : {}),
+    }),
+    oauth,
+    refresher: new SessionRefresher({ profile: profile.name, userPool: profile.oidc ? undefined : userPool, oauth }),
     destroy() {
       idp.destroy();
       identity.destroy();
     },
   };
+}
+
+/**
+ * The OAuth 2.0 client of a profile with a "hostedUi" or "oidc" section (undefined without
+ * either): browser sign-in, the refresh of its sessions, their revocation.
+ */
+export function createOAuthClient(profile: ProfileConfig, now: () => number = Date.now, fetchImpl?: HttpFetch): OAuthTokenClient | undefined {
+  if (!profile.oidc && !profile.hostedUi) return undefined;
+  const endpoints = createEndpointResolver(profile, fetchImpl);
+  const common = { profile: profile.name, endpoints, now, ...(fetchImpl ? { fetch: fetchImpl } : {}) };
+  if (profile.oidc) {
+    const issuer = profile.oidc.issuer;
+    return new OAuthTokenClient({ ...common, clientId: profile.oidc.clientId, provider: 'the OpenID Connect provider', issuer: { matches: (iss) => iss === issuer, expected: JSON.stringify(issuer) } });
+  }
+  // Cognito's iss is https://cognito-idp.<region>.amazonaws.com/<poolId> (a local emulator: its own URL and the pool id).
+  const suffix = `/${profile.userPoolId}`;
+  return new OAuthTokenClient({ ...common, clientId: profile.clientId, provider: 'the managed login', issuer: { matches: (iss) => iss.endsWith(suffix), expected: `the user pool ${profile.userPoolId}` } });
 }
 
 interface RetryToken {

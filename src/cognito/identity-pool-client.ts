@@ -12,6 +12,11 @@ export interface IdentityPoolClientOptions {
   readonly identityPoolId: string;
   readonly profile: string;
   readonly now?: () => number;
+  /**
+   * The Logins key when it is not the token's `iss` without the scheme: another OpenID
+   * Connect provider goes under its IAM provider name (oidcLoginsKey in oidc-discovery.ts).
+   */
+  readonly loginsKey?: string | undefined;
 }
 
 /** GetId and GetCredentialsForIdentity, with Cognito's `SecretKey` renamed for the SDKs. */
@@ -25,9 +30,13 @@ export class IdentityPoolClient implements CredentialExchanger {
     this.now = options.now ?? Date.now;
   }
 
+  private logins(idToken: string): Record<string, string> {
+    return { [this.options.loginsKey ?? loginsKey(readIdTokenClaims(idToken))]: idToken };
+  }
+
   async getId(idToken: string): Promise<string> {
     try {
-      const response = await this.sdk.send(new GetIdCommand({ IdentityPoolId: this.options.identityPoolId, Logins: logins(idToken) }));
+      const response = await this.sdk.send(new GetIdCommand({ IdentityPoolId: this.options.identityPoolId, Logins: this.logins(idToken) }));
       if (!isText(response.IdentityId)) throw new UpstreamMalformedError('The identity pool answered GetId without an IdentityId.');
       return response.IdentityId;
     } catch (error) {
@@ -40,7 +49,7 @@ export class IdentityPoolClient implements CredentialExchanger {
     try {
       response = await this.sdk.send(new GetCredentialsForIdentityCommand({
         IdentityId: identityId,
-        Logins: logins(idToken),
+        Logins: this.logins(idToken),
         ...(customRoleArn ? { CustomRoleArn: customRoleArn } : {}),
       }));
     } catch (error) {
@@ -70,6 +79,3 @@ function isText(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0;
 }
 
-function logins(idToken: string): Record<string, string> {
-  return { [loginsKey(readIdTokenClaims(idToken))]: idToken };
-}

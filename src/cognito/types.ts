@@ -1,3 +1,5 @@
+import type { SignInMethod } from '../config/config.js';
+
 /** What the user pool gives back when a refresh succeeds. Times are epoch milliseconds. */
 export interface UserPoolTokens {
   readonly idToken: string;
@@ -28,9 +30,31 @@ export interface AwsCredentials {
   readonly identityId: string;
 }
 
-/** The user-pool side the broker needs: turn a refresh token into fresh tokens. */
+/** What a refresh needs, all of it from the keychain's session record. */
+export interface RefreshRequest {
+  /** Absent means 'password' (sessions stored before browser sign-in existed). */
+  readonly method?: SignInMethod | undefined;
+  readonly refreshToken: string;
+  /** The pool's own name for the user: SECRET_HASH on refresh is computed with it, not an alias. */
+  readonly cognitoUsername?: string | undefined;
+  /** App clients with a secret; kept in the keychain, never in the config. */
+  readonly clientSecret?: string | undefined;
+  /** A remembered device: sent on refresh so the pool ties the session to it. */
+  readonly deviceKey?: string | undefined;
+}
+
+/** Fresh tokens; `refreshToken` only when the app client rotates refresh tokens. */
+export interface RefreshedTokens extends UserPoolTokens {
+  /**
+   * The replacement refresh token. The old one stays valid only for the client's grace
+   * period, so the new one must reach the keychain before anything else uses the session.
+   */
+  readonly refreshToken?: string | undefined;
+}
+
+/** The sign-in side the broker needs: turn a stored session into fresh tokens. */
 export interface TokenRefresher {
-  refresh(refreshToken: string): Promise<UserPoolTokens>;
+  refresh(request: RefreshRequest): Promise<RefreshedTokens>;
 }
 
 /** The identity-pool side the broker needs. */

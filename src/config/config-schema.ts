@@ -15,19 +15,122 @@ const httpUrl = z
   .string()
   .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), 'an http:// or https:// URL');
 
-export const profileSchema = z.strictObject({
-  region: z.string().regex(REGION, 'an AWS region such as "eu-west-1"'),
-  userPoolId: z.string().regex(USER_POOL_ID, 'a user pool id such as "eu-west-1_AbCdEf123"'),
-  clientId: z.string().regex(CLIENT_ID, 'the app client id (letters and digits, at most 128)'),
-  identityPoolId: z.string().regex(IDENTITY_POOL_ID, 'an identity pool id such as "eu-west-1:1b2c…-uuid"'),
-  username: z.string().min(1).max(128).regex(NO_CONTROL_CHARACTERS, 'a user name without control characters').optional(),
-  customRoleArn: z.string().regex(ROLE_ARN, 'an IAM role ARN such as "arn:aws:iam::123456789012:role/Name"').optional(),
+/**
+ * Where sign-in codes and tokens travel: https, or plain http only to this machine (local
+ * emulators). A code or refresh token sent in clear over a network is as good as given away.
+ */
+const secureUrl = (what: string) =>
+  z.string().refine((value) => isSecureUrl(value), `${what}: an https:// URL without query or fragment (http:// only for 127.0.0.1, ::1 or localhost)`);
+
+// RFC 6749 section 3.3: a scope token is printable ASCII without space, '"' or '\'.
+const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/;
+const scopes = z
+  .array(z.string().regex(SCOPE, 'an OAuth scope: printable characters, no spaces'))
+  .min(1)
+  .max(50)
+  .refine((list) => list.includes('openid'), 'a list of scopes that includes "openid" (without it there is no ID token for the identity pool)');
+// The exact URL must be registered with the provider, so the port is fixed (0 would pick a random one).
+const redirectPort = z.number().int().min(1, 'a fixed TCP port, 1-65535 (the redirect URL registered with the provider names it)').max(65535);
+const redirectPath = z.string().regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]{0,200}$/, 'a URL path starting with "/", such as "/callback"');
+const PARAMETER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** The user pool's managed login (hosted UI): `login --browser`. */
+export const hostedUiSchema = z.strictObject({
+  domain: secureUrl('the managed login domain, such as "https://my-prefix.auth.eu-west-1.amazoncognito.com"'),
+  redirectPort,
+  redirectPath: redirectPath.default('/callback'),
+  scopes: scopes.default(['openid']),
+  identityProvider: z.string().min(1).max(128).regex(NO_CONTROL_CHARACTERS, 'an identity provider name as the user pool lists it').optional(),
+});
+
+/** Another OpenID Connect provider in place of a user pool. */
+export const oidcSchema = z.strictObject({
+  issuer: secureUrl('the provider\'s issuer URL, exactly as its ID tokens\' "iss", such as "https://accounts.example.com"'),
+  clientId: z.string().min(1).max(256).regex(/^[\x21-\x7e]+$/, 'the OAuth client id the provider issued (printable, no spaces)'),
+  redirectPort,
+  redirectPath: redirectPath.default('/callback'),
+  scopes: scopes.default(['openid', 'offline_access']),
+  /** Extra query parameters for the authorization request, e.g. Google's access_type=offline. */
+  authorizationParameters: z.record(z.string().regex(PARAMETER_NAME, 'a parameter name: letters, digits, "_", "-", "."'), z.string().max(1024)).optional(),
+  /** For providers without a (correct) discovery document; each one set replaces discovery's. */
   endpoints: z
     .strictObject({
-      cognitoIdp: httpUrl.optional(),
-      cognitoIdentity: httpUrl.optional(),
+      authorization: secureUrl('the authorization endpoint').optional(),
+      token: secureUrl('the token endpoint').optional(),
+      revocation: secureUrl('the revocation endpoint').optional(),
     })
     .optional(),
+  /** The identity pool's name for the provider; default: the issuer without "https://" and a final "/". */
+  loginsKey: z.string().min(1).max(2048).regex(/^(?![A-Za-z][\w+.-]*:\/\/)[^\s/][^\s]*$/, 'the identity pool\'s provider name, without "https://", such as "accounts.example.com"').optional(),
+});
+
+export const profileSchema = z
+  .strictObject({
+    region: z.string().regex(REGION, 'an AWS region such as "eu-west-1"'),
+    userPoolId: z.string().regex(USER_POOL_ID, 'a user pool id such as "eu-west-1_AbCdEf123"').optional(),
+    clientId: z.string().regex(CLIENT_ID, 'the app client id (letters and digits, at most 128)').optional(),
+    identityPoolId: z.string().regex(IDENTITY_POOL_ID, 'an identity pool id such as "eu-west-1:1b2c…-uuid"'),
+    username: z.string().min(1).max(128).regex(NO_CONTROL_CHARACTERS, 'a user name without control characters').optional(),
+    customRoleArn: z.string().regex(ROLE_ARN, 'an IAM role ARN such as "arn:aws:iam::123456789012:role/Name"').optional(),
+    hostedUi: hostedUiSchema.optional(),
+    oidc: oidcSchema.optional(),
+    endpoints: z
+      .strictObject({
+        cognitoIdp: httpUrl.optional(),
+        cognitoIdentity: httpUrl.optional(),
+      })
+      .optional(),
+  })
+  .superRefine((profile, ctx) => {
+    if (profile.oidc) {
+      // An OIDC profile has no user pool: a stray pool setting is a mistake, not a fallback.
+      for (const key of ['userPoolId', 'clientId', 'hostedUi', 'username'] as const) {
+        if (profile[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `no "${key}" in a profile with "oidc" (it signs in through that provider, not a user pool)` });
+      }
+      if (profile.endpoints?.cognitoIdp !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['endpoints', 'cognitoIdp'], message: 'no "cognitoIdp" endpoint in a profile with "oidc" (no user pool is called)' });
+      }
+      return;
+    }
+    // Same wording as a missing key elsewhere; the alternative is named.
+    if (profile.userPoolId === undefined) ctx.addIssue({ code: 'custom', path: ['userPoolId'], message: 'a value (required string): the user pool id, such as "eu-west-1_AbCdEf123" (or an "oidc" section instead of a user pool)' });
+    if (profile.clientId === undefined) ctx.addIssue({ code: 'custom', path: ['clientId'], message: 'a value (required string): the user pool\'s app client id (or an "oidc" section instead of a user pool)' });
+  });
+
+/**
+ * A profile that uses another profile's sign-in (its keychain session and ID tokens) to
+ * be served under another role, or from another identity pool, without signing in twice.
+ * Everything about the user pool comes from that profile.
+ */
+export const borrowingProfileSchema = z
+  .looseObject({
+    signInFrom: z.string().regex(PROFILE_NAME, 'the name of another profile in "profiles", whose sign-in this profile uses'),
+    customRoleArn: z.string().regex(ROLE_ARN, 'an IAM role ARN such as "arn:aws:iam::123456789012:role/Name"').optional(),
+    identityPoolId: z.string().regex(IDENTITY_POOL_ID, 'an identity pool id such as "eu-west-1:1b2c…-uuid"').optional(),
+  })
+  .superRefine((profile, ctx) => {
+    const known = new Set(['signInFrom', 'customRoleArn', 'identityPoolId']);
+    const unknown: string[] = [];
+    for (const key of Object.keys(profile)) {
+      if (known.has(key)) continue;
+      if (Object.hasOwn(profileSchema.shape, key)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `no "${key}" in a profile with "signInFrom" (it signs in as profile "${profile.signInFrom}" and takes "${key}" from there; only "customRoleArn" and "identityPoolId" may differ)`,
+        });
+      } else unknown.push(key);
+    }
+    if (unknown.length > 0) ctx.addIssue({ code: 'unrecognized_keys', keys: unknown, path: [], message: 'unknown keys' });
+  });
+
+/** One entry of "profiles": a profile of its own, or (with "signInFrom") one borrowing another's sign-in. */
+const profileEntrySchema = z.unknown().transform((value, ctx) => {
+  const borrowing = typeof value === 'object' && value !== null && !Array.isArray(value) && Object.hasOwn(value, 'signInFrom');
+  const result = borrowing ? borrowingProfileSchema.safeParse(value, { reportInput: true }) : profileSchema.safeParse(value, { reportInput: true });
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) ctx.addIssue({ ...issue });
+  return z.NEVER;
 });
 
 export const configSchema = z
@@ -42,7 +145,7 @@ export const configSchema = z
       .prefault({}),
     defaultProfile: z.string().regex(PROFILE_NAME, 'a profile name: letters, digits, "_", "-", "." (at most 64)').optional(),
     profiles: z
-      .record(z.string().regex(PROFILE_NAME, 'profile names: letters, digits, "_", "-", "." (at most 64)'), profileSchema)
+      .record(z.string().regex(PROFILE_NAME, 'profile names: letters, digits, "_", "-", "." (at most 64)'), profileEntrySchema)
       .refine((profiles) => Object.keys(profiles).length > 0, 'at least one profile'),
   })
   .superRefine((config, ctx) => {
@@ -59,6 +162,18 @@ export const configSchema = z
     if (wanted !== undefined && !names.includes(wanted)) {
       ctx.addIssue({ code: 'custom', path: ['defaultProfile'], message: `the name of a profile in "profiles" (${names.join(', ')})` });
     }
+    for (const [name, profile] of Object.entries(config.profiles)) {
+      if (!('signInFrom' in profile)) continue;
+      const owner = Object.hasOwn(config.profiles, profile.signInFrom) ? config.profiles[profile.signInFrom] : undefined;
+      const path = ['profiles', name, 'signInFrom'];
+      if (profile.signInFrom === name) {
+        ctx.addIssue({ code: 'custom', path, message: 'the name of another profile: a profile cannot use its own sign-in' });
+      } else if (!owner) {
+        ctx.addIssue({ code: 'custom', path, message: `the name of a profile in "profiles" (${names.filter((n) => n !== name).join(', ')})` });
+      } else if ('signInFrom' in owner) {
+        ctx.addIssue({ code: 'custom', path, message: `a profile that signs in itself: "${profile.signInFrom}" uses the sign-in of "${owner.signInFrom}" (name "${owner.signInFrom}" here)` });
+      }
+    }
   });
 
 const OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
@@ -66,4 +181,13 @@ const LOOPBACK_IPV4 = new RegExp(`^127\\.${OCTET}\\.${OCTET}\\.${OCTET}$`);
 
 export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || LOOPBACK_IPV4.test(host);
+}
+
+/** https anywhere; http only to this machine. No query or fragment: paths are appended to it. */
+export function isSecureUrl(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const url = new URL(value);
+  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') return false;
+  if (url.protocol === 'https:') return true;
+  return url.protocol === 'http:' && isLoopbackHost(url.hostname.replace(/^\[(.*)\]$/, '$1'));
 }

@@ -1,7 +1,36 @@
 import type { z } from 'zod';
-import type { profileSchema } from './config-schema.js';
+import type { hostedUiSchema, oidcSchema, profileSchema } from './config-schema.js';
 
-export type ProfileConfig = Readonly<z.infer<typeof profileSchema>> & { readonly name: string };
+/** The user pool's managed login (hosted UI), for `login --browser`. */
+export type HostedUiConfig = Readonly<z.infer<typeof hostedUiSchema>>;
+/** Another OpenID Connect provider in place of a user pool. */
+export type OidcConfig = Readonly<z.infer<typeof oidcSchema>>;
+
+type ParsedProfile = z.infer<typeof profileSchema>;
+
+export type ProfileConfig = Readonly<Omit<ParsedProfile, 'userPoolId' | 'clientId'>> & {
+  readonly name: string;
+  /**
+   * The user pool's id. In an `oidc` profile (no user pool) it holds the provider's issuer
+   * URL, so that what the keychain's session record is checked against ("signed in to this
+   * pool and client") means "this provider and client" there.
+   */
+  readonly userPoolId: string;
+  /** The app client id; in an `oidc` profile, the provider's client id (`oidc.clientId`). */
+  readonly clientId: string;
+  /**
+   * `"signInFrom": "NAME"`: this profile uses that profile's sign-in (its keychain session,
+   * refreshed by that profile's session alone) and has its own GetCredentialsForIdentity,
+   * with its own `customRoleArn` (and `identityPoolId`). Every other key is that profile's.
+   */
+  readonly signInFrom?: ProfileConfig | undefined;
+};
+
+/**
+ * How a session was signed in, which decides how it is refreshed: the user-pool API
+ * (password, SRP), the managed login's /oauth2/token, or another OpenID Connect provider.
+ */
+export type SignInMethod = 'password' | 'browser' | 'oidc';
 
 /** The validated, frozen configuration every other module receives. */
 export interface Config {

@@ -8,7 +8,7 @@ import { platformPaths, type PlatformPaths } from './platform-paths.js';
 
 /** A config file is a few hundred bytes; anything this large is a mistake, not a config. */
 export const CONFIG_MAX_BYTES = 1024 * 1024;
-/** A valid config nests four levels ($.profiles.NAME.endpoints.KEY); comments are not looked for deeper. */
+/** A valid config nests five levels ($.profiles.NAME.oidc.endpoints.KEY); comments are not looked for deeper. */
 const COMMENT_SEARCH_MAX_DEPTH = 16;
 /** A file with thousands of mistakes gets the first ones and a count, not thousands of lines. */
 export const CONFIG_MAX_PROBLEMS = 20;
@@ -104,8 +104,19 @@ type ParsedConfig = z.infer<typeof configSchema>;
 
 function freezeConfig(file: string, parsed: ParsedConfig, paths: PlatformPaths): Config {
   const profiles: Record<string, ProfileConfig> = {};
-  for (const [name, profile] of Object.entries(parsed.profiles)) {
-    profiles[name] = deepFreeze({ ...profile, name });
+  const entries = Object.entries(parsed.profiles);
+  // Profiles that sign in themselves first: the schema has checked that each signInFrom names one.
+  for (const [name, profile] of entries) {
+    if (!('signInFrom' in profile)) profiles[name] = deepFreeze(profileConfig(name, profile));
+  }
+  for (const [name, profile] of entries) {
+    if ('signInFrom' in profile) profiles[name] = deepFreeze(borrowingProfileConfig(name, profile, profiles[profile.signInFrom] as ProfileConfig));
+  }
+  // In the file's order, as before.
+  for (const [name] of entries) {
+    const profile = profiles[name] as ProfileConfig;
+    delete profiles[name];
+    profiles[name] = profile;
   }
   const names = Object.keys(profiles);
   const defaultProfile = parsed.defaultProfile ?? (names.includes('default') ? 'default' : (names[0] as string));
@@ -121,6 +132,32 @@ function freezeConfig(file: string, parsed: ParsedConfig, paths: PlatformPaths):
     defaultProfile,
     profiles,
   });
+}
+
+/**
+ * The schema has checked that a profile names either a user pool and app client or an
+ * `oidc` provider; an OIDC profile's issuer and client id stand in for the pool and client
+ * (see ProfileConfig).
+ */
+type OwnProfile = Exclude<ParsedConfig['profiles'][string], { signInFrom: string }>;
+type BorrowingProfile = Extract<ParsedConfig['profiles'][string], { signInFrom: string }>;
+
+/** The owner's keys, with this profile's name, role and identity pool. */
+function borrowingProfileConfig(name: string, profile: BorrowingProfile, owner: ProfileConfig): ProfileConfig {
+  const { customRoleArn: _ownersRole, signInFrom: _none, ...shared } = owner;
+  return {
+    ...shared,
+    name,
+    identityPoolId: profile.identityPoolId ?? owner.identityPoolId,
+    ...(profile.customRoleArn !== undefined ? { customRoleArn: profile.customRoleArn } : {}),
+    signInFrom: owner,
+  };
+}
+
+function profileConfig(name: string, profile: OwnProfile): ProfileConfig {
+  const { userPoolId, clientId, ...rest } = profile;
+  if (profile.oidc) return { ...rest, name, userPoolId: profile.oidc.issuer, clientId: profile.oidc.clientId };
+  return { ...rest, name, userPoolId: userPoolId as string, clientId: clientId as string };
 }
 
 /**

@@ -1,5 +1,11 @@
+import { createRequire } from 'node:module';
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
+
+// pino-pretty (and its colorette, dateformat, ...) costs ~55 ms of start-up and is used only
+// when stderr is a terminal; `serve` under a supervisor or a bench never needs it. It is
+// CommonJS, so a require() on use keeps createLogger synchronous.
+const requireOnUse = createRequire(import.meta.url);
 
 /**
  * Field names that would hold a secret if one were ever passed to the logger. The code
@@ -48,6 +54,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     base: { pid: process.pid },
   };
   if (options.destination) return pino(base, options.destination);
-  if (options.pretty) return pino(base, pretty({ destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' }));
+  if (options.pretty) {
+    const pretty = requireOnUse('pino-pretty') as typeof PinoPretty;
+    return pino(base, pretty({ destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' }));
+  }
   return pino(base, pino.destination({ fd: 2, sync: false }));
 }

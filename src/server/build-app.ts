@@ -7,6 +7,7 @@ import type { AwsCredentials, UserPoolTokens } from '../cognito/types.js';
 import { BadRequestError, type BrokerError, InternalError, isBrokerError, RouteNotFoundError, UnauthorizedError } from '../errors.js';
 import { AuthFailureThrottle } from './auth-failure-throttle.js';
 import { createRequestGuard } from './request-guard.js';
+import { registerStatusRoute } from './status-route.js';
 import { TokenCheck } from './token-check.js';
 
 export interface AppDeps {
@@ -85,31 +86,44 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const throttle = new AuthFailureThrottle();
   const guard = createRequestGuard(() => app.server.address(), deps.host);
 
-  app.addHook('onRequest', async (request) => {
+  // Callback style, not async: a request with the right token passes without a promise (a
+  // guard that throws is caught by fastify's hook runner and answered by the error handler).
+  app.addHook('onRequest', (request, _reply, done) => {
     guard(request);
-    if (request.routeOptions.config.public !== true && !tokenCheck.matches(request.headers.authorization)) {
-      const delayMs = throttle.recordFailure();
-      tokenCheck.noteFailure(request.log, delayMs);
-      // Too many failed requests already waiting: close this one unanswered (see the throttle).
-      if (!(await throttle.wait(delayMs))) request.raw.destroy();
-      throw new UnauthorizedError();
+    if (request.routeOptions.config.public === true || tokenCheck.matches(request.headers.authorization)) {
+      done();
+      return;
     }
+    const delayMs = throttle.recordFailure();
+    tokenCheck.noteFailure(request.log, delayMs);
+    void throttle.wait(delayMs).then((answered) => {
+      // Too many failed requests already waiting: close this one unanswered (see the throttle).
+      if (!answered) request.raw.destroy();
+      done(new UnauthorizedError());
+    });
   });
 
+  registerStatusRoute(app, deps.broker);
   app.get('/healthz', { config: { public: true } }, async (_request, reply) => {
     const profiles = Object.fromEntries(deps.broker.status().map((s) => [s.profile, s.phase]));
     return sendJson(reply, 200, JSON.stringify({ status: 'ok', profiles }));
   });
 
-  const credentials = async (profile: string | undefined, reply: FastifyReply) =>
-    sendJson(reply, 200, credentialsBody(await deps.broker.session(profile).credentials(), deps.broker.session(profile).accountId));
-  const token = async (profile: string | undefined, reply: FastifyReply) =>
-    sendJson(reply, 200, tokenBody(await deps.broker.session(profile).tokens()));
+  // Plain functions that send, not async ones that return: each async layer is another
+  // promise turn between the request and its answer. A throw (unknown profile) and a
+  // rejection both reach the error handler (fastify routes an Error given to send() there).
+  const credentials = (profile: string | undefined, reply: FastifyReply): void => {
+    const session = deps.broker.session(profile);
+    session.credentials().then((c) => sendJson(reply, 200, credentialsBody(c, session.accountId)), (error: unknown) => reply.send(error));
+  };
+  const token = (profile: string | undefined, reply: FastifyReply): void => {
+    deps.broker.session(profile).tokens().then((t) => sendJson(reply, 200, tokenBody(t)), (error: unknown) => reply.send(error));
+  };
 
-  app.get('/credentials', async (_request, reply) => credentials(undefined, reply));
-  app.get('/token', async (_request, reply) => token(undefined, reply));
-  app.get<{ Params: { name: string } }>('/profiles/:name/credentials', async (request, reply) => credentials(request.params.name, reply));
-  app.get<{ Params: { name: string } }>('/profiles/:name/token', async (request, reply) => token(request.params.name, reply));
+  app.get('/credentials', (_request, reply) => credentials(undefined, reply));
+  app.get('/token', (_request, reply) => token(undefined, reply));
+  app.get<{ Params: { name: string } }>('/profiles/:name/credentials', (request, reply) => credentials(request.params.name, reply));
+  app.get<{ Params: { name: string } }>('/profiles/:name/token', (request, reply) => token(request.params.name, reply));
 
   app.setNotFoundHandler(async (request, reply) => {
     guard(request);
@@ -134,7 +148,11 @@ function answerClientError(this: FastifyInstance, error: NodeJS.ErrnoException, 
   const status = (error.code && CLIENT_ERROR_STATUS[error.code]) || 400;
   // The code only: never the error object, whose rawPacket holds the request's bytes.
   this.log.debug({ code: error.code, status }, 'malformed request refused');
-  if (socket.writable) {
+  // As Node's own handler does: no answer while a response is being written on this
+  // socket (a 403 already sent for headers whose body turns out malformed); two
+  // interleaved answers would corrupt what the client reads. It is closed instead.
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  if (socket.writable && inFlight?.headersSent !== true) {
     const body = JSON.stringify(new BadRequestError(`Bad request: ${STATUS_CODES[status]} (${error.code ?? 'unparsable'})`).toJSON());
     socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   }

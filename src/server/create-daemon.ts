@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Broker } from '../broker/broker.js';
 import { type Clock, systemClock } from '../broker/clock.js';
+import { BorrowedSessionStore, BorrowedTokens } from '../broker/borrowed-sign-in.js';
 import { ProfileSession } from '../broker/profile-session.js';
 import { createCognitoClients } from '../cognito/create-cognito-clients.js';
 import type { CredentialExchanger, TokenRefresher } from '../cognito/types.js';
@@ -25,6 +26,8 @@ export interface DaemonDeps {
 /** What the broker needs of Cognito for one profile. */
 export interface UpstreamClients {
   readonly userPool: TokenRefresher;
+  /** Refreshes each session the way it was signed in (password, browser, OIDC); default: userPool. */
+  readonly refresher?: TokenRefresher;
   readonly identityPool: CredentialExchanger;
   destroy(): void;
 }
@@ -42,19 +45,36 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const clock = deps.clock ?? systemClock;
   const sessions = new SessionStore(deps.secrets);
   const createClients = deps.createClients ?? ((profile: ProfileConfig) => createCognitoClients(profile, () => clock.now()));
-  const clients = Object.values(deps.config.profiles).map((profile) => ({ profile, clients: createClients(profile) }));
-  const broker = new Broker(
-    deps.config,
-    clients.map(({ profile, clients: c }) => new ProfileSession({
+  const clients: { profile: ProfileConfig; clients: UpstreamClients }[] = [];
+  const byName = new Map<string, ProfileSession>();
+  const sessionOf = (profile: ProfileConfig): ProfileSession => {
+    const known = byName.get(profile.name);
+    if (known) return known;
+    const c = createClients(profile);
+    clients.push({ profile, clients: c });
+    const owner = profile.signInFrom;
+    // signInFrom: the owner's keychain entry and ID tokens, our own identity-pool calls.
+    // The owner is served too when the config has it; else (a command serving one profile
+    // in-process) it runs unlisted, for this profile's sake.
+    const ownerSession = owner ? (byName.get(owner.name) ?? sessionOf(owner)) : undefined;
+    const session = new ProfileSession({
       profile,
-      sessions,
-      userPool: c.userPool,
+      sessions: owner ? new BorrowedSessionStore(deps.secrets, owner) : sessions,
+      userPool: ownerSession ? new BorrowedTokens(profile.name, ownerSession, clock) : (c.refresher ?? c.userPool),
       identityPool: c.identityPool,
       clock,
       logger: deps.logger,
       random: deps.random,
-    })),
-  );
+    });
+    byName.set(profile.name, session);
+    return session;
+  };
+  // Owners first, so a borrowing profile finds its owner's session.
+  const profiles = Object.values(deps.config.profiles);
+  for (const profile of [...profiles.filter((p) => !p.signInFrom), ...profiles.filter((p) => p.signInFrom)]) sessionOf(profile);
+  // In the config's order; an unlisted owner last.
+  const ordered = [...profiles.map((p) => byName.get(p.name) as ProfileSession), ...[...byName.values()].filter((s) => !Object.hasOwn(deps.config.profiles, s.name))];
+  const broker = new Broker(deps.config, ordered);
   const app = buildApp({ broker, authToken: deps.authToken, logger: deps.logger, host: deps.config.server.host });
 
   return {

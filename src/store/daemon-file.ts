@@ -1,11 +1,16 @@
 import { readFile, rm } from 'node:fs/promises';
 import { writePrivateFile } from './atomic-file.js';
 
+/** Its name in the state directory. */
+export const DAEMON_FILE = 'daemon.json';
+
 /** Where a running daemon can be reached; no secrets (the token stays in its own file). */
 export interface DaemonInfo {
   readonly pid: number;
   readonly url: string;
   readonly tokenFile: string;
+  /** The config file it serves (absent in files from before this field existed). */
+  readonly config?: string;
   readonly defaultProfile: string;
   readonly profiles: readonly string[];
   readonly startedAt: string;

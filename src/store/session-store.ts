@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
-import type { ProfileConfig } from '../config/config.js';
+import type { ProfileConfig, SignInMethod } from '../config/config.js';
 import { KeychainEntryCorruptError, StoredSessionInvalidError } from '../errors.js';
 import type { SecretStore } from './secret-store.js';
 
 /** What sign-in leaves in the keychain for one profile. The refresh token is the secret. */
 export interface StoredSession {
   readonly v: 1;
+  /** Absent: 'password' (records written before other sign-in methods existed). */
+  readonly method?: SignInMethod | undefined;
   readonly refreshToken: string;
   /** As typed at sign-in, for `status` and the next `login` prompt. */
   readonly username: string;
@@ -13,11 +15,39 @@ export interface StoredSession {
   readonly cognitoUsername?: string | undefined;
   readonly userPoolId: string;
   readonly clientId: string;
+  /** The app client's secret, when it has one (SECRET_HASH); asked once at login. */
+  readonly clientSecret?: string | undefined;
+  /** The remembered device this session was signed in on (DEVICE_KEY on refresh). */
+  readonly deviceKey?: string | undefined;
   /** Epoch milliseconds. */
   readonly signedInAt: number;
 }
 
-/** One keychain entry per profile, holding a JSON StoredSession. */
+/**
+ * A device the user pool remembers (device tracking): with it, the next sign-in answers
+ * DEVICE_SRP_AUTH instead of asking for an MFA code. Kept apart from the session so a new
+ * `login` (which replaces the session) keeps it.
+ */
+export interface RememberedDevice {
+  readonly v: 1;
+  readonly userPoolId: string;
+  /** As typed at the sign-in that remembered it: the device is used only for the same user. */
+  readonly username: string;
+  /** The pool's own name for the user (USER_ID_FOR_SRP, `cognito:username`). */
+  readonly cognitoUsername: string;
+  readonly deviceKey: string;
+  readonly deviceGroupKey: string;
+  /** The random password whose SRP verifier the pool keeps (ConfirmDevice); a secret. */
+  readonly devicePassword: string;
+}
+
+/**
+ * The keychain entries of one profile, each a JSON record:
+ * - `profile:NAME`: the session (StoredSession), replaced by every `login`;
+ * - `device:NAME`: the remembered device (RememberedDevice), kept across logins;
+ * - `client-secret:NAME`: the app client's secret, when it has one, kept across logins
+ *   so `login` asks for it once.
+ */
 export class SessionStore {
   constructor(private readonly secrets: SecretStore) {}
 
@@ -39,9 +69,56 @@ export class SessionStore {
     await this.secrets.set(accountFor(profile), JSON.stringify(session));
   }
 
+  /**
+   * Removes every entry of the profile: the session, the remembered device and the client
+   * secret. Resolves true when anything was deleted.
+   */
   async delete(profile: ProfileConfig): Promise<boolean> {
-    return this.secrets.delete(accountFor(profile));
+    let deleted = false;
+    // One after the other: a keychain that locks half-way leaves the session gone first.
+    for (const account of [accountFor(profile), deviceAccountFor(profile), clientSecretAccountFor(profile)]) {
+      if (await this.secrets.delete(account)) deleted = true;
+    }
+    return deleted;
   }
+
+  /** The remembered device for this profile's pool, or undefined (none, another pool, or not ours). */
+  async loadDevice(profile: ProfileConfig): Promise<RememberedDevice | undefined> {
+    const text = await this.secrets.get(deviceAccountFor(profile)).catch(ignoreCorrupt);
+    const device = text === undefined ? undefined : parseDevice(text);
+    return device?.userPoolId === profile.userPoolId ? device : undefined;
+  }
+
+  async saveDevice(profile: ProfileConfig, device: RememberedDevice): Promise<void> {
+    await this.secrets.set(deviceAccountFor(profile), JSON.stringify(device));
+  }
+
+  async deleteDevice(profile: ProfileConfig): Promise<boolean> {
+    return this.secrets.delete(deviceAccountFor(profile));
+  }
+
+  /** The app client's secret kept by an earlier login, when it was for the same client id. */
+  async loadClientSecret(profile: ProfileConfig): Promise<string | undefined> {
+    const text = await this.secrets.get(clientSecretAccountFor(profile)).catch(ignoreCorrupt);
+    if (text === undefined) return undefined;
+    try {
+      const value = JSON.parse(text) as { v?: unknown; clientId?: unknown; secret?: unknown };
+      const ok = value.v === 1 && value.clientId === profile.clientId && typeof value.secret === 'string' && value.secret !== '';
+      return ok ? (value.secret as string) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async saveClientSecret(profile: ProfileConfig, secret: string): Promise<void> {
+    await this.secrets.set(clientSecretAccountFor(profile), JSON.stringify({ v: 1, clientId: profile.clientId, secret }));
+  }
+}
+
+/** An unreadable device or secret entry is as good as none: login asks again and rewrites it. */
+function ignoreCorrupt(error: unknown): undefined {
+  if (error instanceof KeychainEntryCorruptError) return undefined;
+  throw error;
 }
 
 /**
@@ -54,6 +131,24 @@ export function sessionFingerprint(session: StoredSession): string {
 
 function accountFor(profile: ProfileConfig): string {
   return `profile:${profile.name}`;
+}
+
+function deviceAccountFor(profile: ProfileConfig): string {
+  return `device:${profile.name}`;
+}
+
+function clientSecretAccountFor(profile: ProfileConfig): string {
+  return `client-secret:${profile.name}`;
+}
+
+function parseDevice(text: string): RememberedDevice | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<Record<keyof RememberedDevice, unknown>>;
+    const strings = [value.userPoolId, value.username, value.cognitoUsername, value.deviceKey, value.deviceGroupKey, value.devicePassword];
+    return value.v === 1 && strings.every((s) => typeof s === 'string' && s !== '') ? (value as RememberedDevice) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function parse(text: string): StoredSession | undefined {

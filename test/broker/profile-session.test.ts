@@ -328,3 +328,85 @@ t.test('the keychain locked while login is required: still login required after 
   t.equal(h.upstream.calls.refresh, refreshes, 'the refused refresh token was never sent again');
   h.session.stop();
 });
+
+t.test('a rotated refresh token reaches the keychain and replaces the old one for every later refresh', async (t) => {
+  const h = await createHarness();
+  h.upstream.rotateRefreshTokens = true;
+  h.session.start();
+  await h.session.credentials();
+  const stored = await h.sessions.load(PROFILE);
+  t.equal(stored?.refreshToken, 'rotated-refresh-token-1', 'the keychain holds the new token once the first refresh is done');
+  await h.clock.advance(2 * HOUR);
+  const sent = h.upstream.refreshRequests.map((r) => r.refreshToken);
+  const issued = h.upstream.issuedRefreshTokens;
+  t.ok(sent.length >= 3, `refreshed ${sent.length} times`);
+  t.same(sent, ['refresh-token-one', ...issued.slice(0, -1)], 'each refresh sends the token the one before it returned');
+  t.equal((await h.sessions.load(PROFILE))?.refreshToken, issued.at(-1), 'the keychain follows every rotation');
+  t.equal(h.session.phase, 'ready');
+  h.session.stop();
+});
+
+t.test('a keychain that refuses the rotated token: the session goes on with it and the write is retried', async (t) => {
+  const h = await createHarness();
+  h.upstream.rotateRefreshTokens = true;
+  h.session.start();
+  await h.session.credentials();
+  h.secrets.available = false;
+  await h.clock.advance(HOUR);
+  t.equal(h.session.phase, 'ready', 'a locked keychain does not stop a rotating session');
+  const lastSent = h.upstream.refreshRequests.at(-1)?.refreshToken;
+  t.not(lastSent, 'refresh-token-one');
+  t.ok(h.logs.lines.some((l) => /could not be written to the keychain/.test(String(l.msg))), 'the refused write is logged');
+  t.notOk(h.logs.raw.join('\n').includes('rotated-refresh-token'), 'no refresh token in the log');
+  h.secrets.available = true;
+  await h.clock.advance(HOUR);
+  t.equal((await h.sessions.load(PROFILE))?.refreshToken, h.upstream.issuedRefreshTokens.at(-1), 'written once the keychain is back');
+  h.session.stop();
+});
+
+t.test('a refresh sends what the keychain holds for it: method, internal user name, client secret, device key', async (t) => {
+  const h = await createHarness({ signedIn: false });
+  await h.sessions.save(PROFILE, { ...storedSession(), cognitoUsername: 'uuid-alice', clientSecret: 'client-secret-x', deviceKey: 'eu-west-1_device-1' });
+  h.session.start();
+  await h.session.credentials();
+  t.same(h.upstream.refreshRequests[0], { method: undefined, refreshToken: 'refresh-token-one', cognitoUsername: 'uuid-alice', clientSecret: 'client-secret-x', deviceKey: 'eu-west-1_device-1' });
+  h.session.stop();
+});
+
+t.test('a logout while serving: within 5 s nothing from the deleted session is served', async (t) => {
+  const h = await createHarness();
+  h.session.start();
+  await h.session.credentials();
+  await h.sessions.delete(PROFILE);
+  await h.clock.advance(STORE_POLL_MS + 10);
+  t.equal(h.session.phase, 'signed-out');
+  await t.rejects(h.session.credentials(), { code: 'BRK_ERR_NOT_SIGNED_IN' });
+  await t.rejects(h.session.tokens(), { code: 'BRK_ERR_NOT_SIGNED_IN' });
+  h.session.stop();
+});
+
+t.test('another user signs in while serving: the first user\'s credentials are dropped and the new session refreshed', async (t) => {
+  const h = await createHarness();
+  h.session.start();
+  const alice = await h.session.credentials();
+  await h.sessions.save(PROFILE, { ...storedSession('refresh-token-bob'), username: 'bob' });
+  await h.clock.advance(STORE_POLL_MS + 10);
+  const bob = await h.session.credentials();
+  t.not(bob.accessKeyId, alice.accessKeyId);
+  t.equal(h.upstream.refreshRequests.at(-1)?.refreshToken, 'refresh-token-bob');
+  t.equal(h.upstream.calls.getId, 2, 'a new user gets a new IdentityId');
+  h.session.stop();
+});
+
+t.test('the same user signs in again while serving: the new refresh token is used, the credentials stay', async (t) => {
+  const h = await createHarness();
+  h.session.start();
+  const before = await h.session.credentials();
+  await h.sessions.save(PROFILE, storedSession('refresh-token-two'));
+  await h.clock.advance(STORE_POLL_MS + 10);
+  t.equal((await h.session.credentials()).accessKeyId, before.accessKeyId, 'no refresh just for a new sign-in');
+  t.equal(h.upstream.totalCalls, 3);
+  await h.clock.advance(HOUR);
+  t.equal(h.upstream.refreshRequests.at(-1)?.refreshToken, 'refresh-token-two');
+  h.session.stop();
+});

@@ -178,6 +178,30 @@ function generateCases(): Case[] {
       made += 1;
     }
   }
+  // Browser sign-in (hostedUi) and other OpenID Connect providers (oidc): every field.
+  const hostedUi = { domain: 'https://p.auth.eu-west-1.amazoncognito.com', redirectPort: 53682 };
+  const oidc = { issuer: 'https://login.example.com', clientId: 'app', redirectPort: 53683 };
+  const { userPoolId: _pool, clientId: _client, username: _user, ...noPool } = PROFILE;
+  const withHostedUi = (ui: Json) => ({ ...VALID, profiles: { default: { ...PROFILE, hostedUi: ui } } }) as unknown as Json;
+  const withOidc = (o: Json, extra: Record<string, Json> = {}) => ({ ...VALID, profiles: { default: { ...noPool, oidc: o, ...extra } } }) as unknown as Json;
+  const ui = '$.profiles.default.hostedUi';
+  const op = '$.profiles.default.oidc';
+  for (const domain of ['http://p.auth.eu-west-1.amazoncognito.com', 'p.auth.eu-west-1.amazoncognito.com', 'https://x/?a=1', 'ftp://x', '', 42] as Json[]) json(`hostedUi.domain = ${JSON.stringify(domain)}`, withHostedUi({ ...hostedUi, domain }), `${ui}.domain`);
+  for (const port of [0, -1, 65536, '53682', 1.5, null] as Json[]) json(`hostedUi.redirectPort = ${JSON.stringify(port)}`, withHostedUi({ ...hostedUi, redirectPort: port }), `${ui}.redirectPort`);
+  json('hostedUi without openid', withHostedUi({ ...hostedUi, scopes: ['email'] }), `${ui}.scopes`);
+  json('hostedUi scope with a space', withHostedUi({ ...hostedUi, scopes: ['openid', 'a b'] }), `${ui}.scopes[1]`);
+  json('hostedUi.redirectPath relative', withHostedUi({ ...hostedUi, redirectPath: 'cb' }), `${ui}.redirectPath`);
+  json('hostedUi missing redirectPort', withHostedUi({ domain: hostedUi.domain }), `${ui}.redirectPort`);
+  json('hostedUi unknown key', withHostedUi({ ...hostedUi, clientSecret: 'x' }), `${ui}: no key "clientSecret"`);
+  json('hostedUi = "x"', withHostedUi('x'), ui);
+  for (const issuer of ['http://login.example.com', 'https://u:p@login.example.com', 'login.example.com', ''] as Json[]) json(`oidc.issuer = ${JSON.stringify(issuer)}`, withOidc({ ...oidc, issuer }), `${op}.issuer`);
+  json('oidc.clientId with a space', withOidc({ ...oidc, clientId: 'a b' }), `${op}.clientId`);
+  json('oidc missing clientId', withOidc({ issuer: oidc.issuer, redirectPort: 1 }), `${op}.clientId`);
+  json('oidc.endpoints.token over http', withOidc({ ...oidc, endpoints: { token: 'http://idp.example.com/t' } }), `${op}.endpoints.token`);
+  json('oidc.loginsKey with a scheme', withOidc({ ...oidc, loginsKey: 'https://x' }), `${op}.loginsKey`);
+  json('oidc with a userPoolId', withOidc(oidc, { userPoolId: PROFILE.userPoolId }), '$.profiles.default.userPoolId');
+  json('oidc with a hostedUi', withOidc(oidc, { hostedUi }), '$.profiles.default.hostedUi');
+  json('neither a user pool nor oidc', { ...VALID, profiles: { default: noPool } } as unknown as Json, '$.profiles.default.userPoolId');
   return cases;
 }
 
@@ -241,7 +265,7 @@ t.test('a sample through the real binary: same exit code and message, no stack t
 
 t.test('the same config errors from every command that reads a config', async (t) => {
   const file = files[0] as string;
-  for (const command of [['env'], ['serve'], ['login', '--password-stdin']]) {
+  for (const command of [['env'], ['serve'], ['login', '--password-stdin'], ['login', '--browser'], ['logout']]) {
     const { out, io } = capture();
     const code = await runCli([...command, '--config', file], io);
     checkReport(t, cases[0] as Case, file, code, out.stdout, out.stderr);

@@ -1,7 +1,8 @@
 import { NotAuthorizedException, TooManyRequestsException, InvalidParameterException } from '@aws-sdk/client-cognito-identity-provider';
 import { ResourceNotFoundException } from '@aws-sdk/client-cognito-identity';
 import t from 'tap';
-import { IdentityPoolError, scrub, translateAwsError } from '../../src/cognito/translate-aws-error.js';
+import { IdentityPoolError, isUnknownOperation, scrub, SignInRefusedError, translateAwsError, UnsupportedByServerError } from '../../src/cognito/translate-aws-error.js';
+import { UpstreamUnavailableError } from '../../src/errors.js';
 
 const meta = { $metadata: {} };
 
@@ -73,4 +74,41 @@ t.test('Cognito\'s own errors, which the SDK also hands the raw response, keep t
   const refused = new NotAuthorizedException({ message: 'Refresh Token has been revoked', ...meta });
   Object.defineProperty(refused, '$response', { value: { statusCode: 400 }, enumerable: false });
   t.match(translateAwsError(refused, 'refresh', 'default'), { code: 'BRK_ERR_LOGIN_REQUIRED' });
+});
+
+t.test('a rotated refresh token used again (RefreshTokenReuseException) means login required, not a retry', async (t) => {
+  const reuse = Object.assign(new Error('Refresh token has been reused'), { name: 'RefreshTokenReuseException', $fault: 'client', $metadata: { httpStatusCode: 400 } });
+  t.match(translateAwsError(reuse, 'refresh', 'default', 'GetTokensFromRefreshToken'), { code: 'BRK_ERR_LOGIN_REQUIRED', retryable: false, message: /already replaced/ });
+});
+
+t.test('sign-in refusals: wrong codes, client secrets, and the error name kept for sign-in to act on', async (t) => {
+  const aws = (name: string, message: string) => Object.assign(new Error(message), { name, $fault: 'client', $metadata: { httpStatusCode: 400 } });
+  for (const name of ['CodeMismatchException', 'ExpiredCodeException', 'EnableSoftwareTokenMFAException']) {
+    t.match(translateAwsError(aws(name, 'Invalid code'), 'sign-in', 'default'), { code: 'BRK_ERR_MFA_CODE_MISMATCH', message: new RegExp(name) });
+  }
+  t.match(translateAwsError(aws('NotAuthorizedException', 'Client abc is configured for secret but secret was not received'), 'sign-in', 'default'), { code: 'BRK_ERR_CLIENT_SECRET', missing: true });
+  t.match(translateAwsError(aws('NotAuthorizedException', 'Unable to verify secret hash for client abc'), 'sign-in', 'default'), { code: 'BRK_ERR_CLIENT_SECRET', missing: false });
+  t.match(translateAwsError(aws('NotAuthorizedException', 'Unable to verify secret hash for client abc'), 'refresh', 'default'), { code: 'BRK_ERR_LOGIN_REQUIRED' }, 'on refresh the session is what is refused');
+  const policy = translateAwsError(aws('InvalidPasswordException', 'Password does not conform to policy'), 'sign-in', 'default');
+  t.type(policy, SignInRefusedError);
+  t.equal((policy as SignInRefusedError).awsName, 'InvalidPasswordException');
+});
+
+t.test('an operation the server does not implement is told apart from an outage', async (t) => {
+  const cognitoLocal = Object.assign(new Error('Cognito Local unsupported feature: Unsupported x-amz-target header "GlobalSignOut"'), { name: 'Unsupported', $fault: 'server', $metadata: { httpStatusCode: 500 } });
+  t.ok(isUnknownOperation(cognitoLocal));
+  const error = translateAwsError(cognitoLocal, 'global-sign-out', 'default');
+  t.type(error, UnsupportedByServerError);
+  t.match(error, { code: 'BRK_ERR_UPSTREAM_REJECTED', retryable: false, message: /does not support GlobalSignOut/ });
+  t.ok(isUnknownOperation(Object.assign(new Error(''), { name: 'UnknownOperationException', $metadata: { httpStatusCode: 400 } })));
+  t.ok(isUnknownOperation(Object.assign(new Error(''), { name: 'Error', $metadata: { httpStatusCode: 501 } })));
+  t.notOk(isUnknownOperation(Object.assign(new Error('oops'), { name: 'InternalErrorException', $metadata: { httpStatusCode: 500 } })));
+  t.notOk(isUnknownOperation(new UpstreamUnavailableError('down')));
+});
+
+t.test('revocation: a token already unusable is login required, an outage is retryable', async (t) => {
+  const refused = new NotAuthorizedException({ message: 'Access Token has been revoked', ...meta });
+  t.match(translateAwsError(refused, 'global-sign-out', 'work'), { code: 'BRK_ERR_LOGIN_REQUIRED', message: /GlobalSignOut/ });
+  t.match(translateAwsError(refused, 'revoke', 'work'), { code: 'BRK_ERR_LOGIN_REQUIRED', message: /RevokeToken/ });
+  t.match(translateAwsError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'revoke', 'work'), { code: 'BRK_ERR_UPSTREAM_UNAVAILABLE', retryable: true, message: /did not answer RevokeToken/ });
 });

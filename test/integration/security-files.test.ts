@@ -51,7 +51,7 @@ t.test('serve tightens a looser token file and state directory, keeps the token,
   const daemonFile = join(stateDir, 'daemon.json');
   t.equal(mode(daemonFile), 0o600, 'daemon.json is 0600 too');
   const info = JSON.parse(readFileSync(daemonFile, 'utf8')) as Record<string, unknown>;
-  t.same(Object.keys(info).sort(), ['defaultProfile', 'pid', 'profiles', 'startedAt', 'tokenFile', 'url']);
+  t.same(Object.keys(info).sort(), ['config', 'defaultProfile', 'pid', 'profiles', 'startedAt', 'tokenFile', 'url']);
   t.notOk(readFileSync(daemonFile, 'utf8').includes(token), 'daemon.json names the token file, never the token');
   t.equal(info.tokenFile, tokenFile);
   t.same(readdirSync(stateDir).sort(), ['daemon.json', 'endpoint-token'], 'no temp files left behind');

@@ -1,4 +1,4 @@
-import type { AwsCredentials, CredentialExchanger, TokenRefresher, UserPoolTokens } from '../../src/cognito/types.js';
+import type { AwsCredentials, CredentialExchanger, RefreshedTokens, RefreshRequest, TokenRefresher } from '../../src/cognito/types.js';
 import type { BrokerError } from '../../src/errors.js';
 import type { FakeClock } from './fake-clock.js';
 
@@ -12,6 +12,12 @@ export class FakeUpstream implements TokenRefresher, CredentialExchanger {
   readonly calls = { refresh: 0, getId: 0, getCredentials: 0 };
   readonly callTimes: { op: string; at: number }[] = [];
   refreshBehaviour: Behaviour = { kind: 'ok' };
+  /** Rotate refresh tokens like an app client with rotation on: every refresh returns a new one. */
+  rotateRefreshTokens = false;
+  /** Every refresh request, as the broker sent it. */
+  readonly refreshRequests: RefreshRequest[] = [];
+  /** Every rotated refresh token handed out, oldest first. */
+  readonly issuedRefreshTokens: string[] = [];
   identityBehaviour: Behaviour = { kind: 'ok' };
   private readonly hung: (() => void)[] = [];
   private serial = 0;
@@ -24,12 +30,15 @@ export class FakeUpstream implements TokenRefresher, CredentialExchanger {
     readonly latencyMs = 0,
   ) {}
 
-  async refresh(refreshToken: string): Promise<UserPoolTokens> {
+  async refresh(request: RefreshRequest): Promise<RefreshedTokens> {
     this.record('refresh');
+    this.refreshRequests.push(request);
     await this.behave(this.refreshBehaviour);
     const now = this.clock.now();
     this.serial += 1;
-    return { idToken: `id-token-${this.serial}-${refreshToken.slice(0, 4)}`, accessToken: `access-token-${this.serial}`, issuedAt: now, expiresAt: now + this.idTokenLifetimeMs };
+    const rotated = this.rotateRefreshTokens ? { refreshToken: `rotated-refresh-token-${this.serial}` } : {};
+    if (rotated.refreshToken) this.issuedRefreshTokens.push(rotated.refreshToken);
+    return { idToken: `id-token-${this.serial}-${request.refreshToken.slice(0, 4)}`, accessToken: `access-token-${this.serial}`, issuedAt: now, expiresAt: now + this.idTokenLifetimeMs, ...rotated };
   }
 
   async getId(_idToken: string): Promise<string> {

@@ -142,8 +142,15 @@ export async function startFaultDaemon(fs: FaultStack, options: FaultDaemonOptio
 export async function signInThrough(profile: ProfileConfig, username: string, password: string, clock: Clock): Promise<StoredSession> {
   const clients = createCognitoClients(profile, () => clock.now());
   try {
-    const tokens = await signIn(clients.userPool, username, password, async () => {
-      throw new Error('the test user was asked a challenge');
+    // cognito-local knows no SRP: USER_PASSWORD_AUTH, as `login --auth-flow user-password`.
+    const { tokens } = await signIn(clients.userPool, {
+      flow: 'user-password',
+      userPoolId: profile.userPoolId,
+      username,
+      password,
+      ask: async () => {
+        throw new Error('the test user was asked a challenge');
+      },
     });
     return {
       v: 1,

@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import type { Config, ProfileConfig } from '../config/config.js';
+import { ENDPOINT_TOKEN_BYTES } from '../store/endpoint-token-file.js';
+import { type CliIo, processIo } from './cli-io.js';
+import { type CommandOptions, type CredentialsBody, daemonCredentials, findDaemon, findDaemonOfConfigFile, loadConfigAndProfile, storedSessionExists } from './daemon-client.js';
+
+export const CREDENTIAL_PROCESS_HELP = `Usage: cognito-broker credential-process [--profile P] [--config PATH]
+
+Prints the profile's AWS credentials in the credential_process format, for tools that read
+only ~/.aws/config (the AWS CLI and every SDK do too):
+
+  [profile work]
+  credential_process = /usr/local/bin/cognito-broker credential-process --profile work
+
+(no shell runs it: give an absolute path, as 'command -v cognito-broker' shows). It prints
+  {"Version":1,"AccessKeyId":"...","SecretAccessKey":"...","SessionToken":"...","Expiration":"2026-...Z"}
+
+With the daemon running (cognito-broker serve, or cognito-broker service install) this is
+one call on loopback, and Cognito is asked only when the daemon's credentials are due.
+Without it, each run reads the keychain and asks Cognito itself (three calls, a few hundred
+milliseconds): the SDKs cache the answer until 15 minutes before it expires, but every new
+process (each 'aws' command) asks again. Errors go to stderr with exit code 1.
+
+  --profile P     profile from the config (default: the config's default profile)
+  --config PATH   config file (default: COGNITO_BROKER_CONFIG, else the platform's config dir)`;
+
+/** https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-sourcing-external.html */
+export interface ProcessCredentials {
+  readonly Version: 1;
+  readonly AccessKeyId: string;
+  readonly SecretAccessKey: string;
+  readonly SessionToken: string;
+  readonly Expiration: string;
+  readonly AccountId?: string;
+}
+
+export async function credentialProcess(argv: string[], io: CliIo = processIo): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { profile: { type: 'string' }, config: { type: 'string' } }, strict: true });
+  io.stdout(`${JSON.stringify(toProcessCredentials(await credentialsFor(values)))}\n`);
+}
+
+async function credentialsFor(options: CommandOptions): Promise<CredentialsBody> {
+  // Tools run this for every new process: with a daemon of this config, answer without
+  // loading the config schema, the keychain or the AWS SDK (see findDaemonOfConfigFile).
+  const fast = await findDaemonOfConfigFile(options.config, options.profile);
+  if (fast) {
+    const { daemon, profile } = fast;
+    const answer = await daemonCredentials(daemon, profile, async () => storedSessionExists((await loadConfigAndProfile(options)).profile));
+    if (answer.value) return answer.value;
+  }
+  const { config, profile } = await loadConfigAndProfile(options);
+  return fromDaemonOrInProcess(config, profile);
+}
+
+async function fromDaemonOrInProcess(config: Config, profile: ProfileConfig): Promise<CredentialsBody> {
+  const found = await findDaemon(config, { profile: profile.name });
+  if (found.daemon) {
+    const answer = await daemonCredentials(found.daemon, profile.name, () => storedSessionExists(profile));
+    if (answer.value) return answer.value;
+  }
+  return readInProcess(config, profile);
+}
+
+/** No daemon of ours: the keychain and Cognito, once, through the same broker code `serve` runs. */
+async function readInProcess(config: Config, profile: ProfileConfig): Promise<CredentialsBody> {
+  const { createInProcessDaemon, firstCredentials } = await import('./in-process-broker.js');
+  // Never listens: the token only satisfies createDaemon.
+  const daemon = createInProcessDaemon(config, profile, randomBytes(ENDPOINT_TOKEN_BYTES).toString('hex'));
+  try {
+    const c = await firstCredentials(daemon, profile.name);
+    const accountId = daemon.broker.session(profile.name).accountId;
+    return {
+      AccessKeyId: c.accessKeyId,
+      SecretAccessKey: c.secretAccessKey,
+      Token: c.sessionToken,
+      Expiration: new Date(c.expiresAt).toISOString(),
+      ...(accountId ? { AccountId: accountId } : {}),
+    };
+  } finally {
+    await daemon.close();
+  }
+}
+
+function toProcessCredentials(c: CredentialsBody): ProcessCredentials {
+  return {
+    Version: 1,
+    AccessKeyId: c.AccessKeyId,
+    SecretAccessKey: c.SecretAccessKey,
+    SessionToken: c.Token,
+    Expiration: c.Expiration,
+    ...(c.AccountId ? { AccountId: c.AccountId } : {}),
+  };
+}

@@ -1,0 +1,149 @@
+import { parseArgs } from 'node:util';
+import { BROWSER_LOGIN_TIMEOUT_MS, signInWithBrowser } from '../cognito/browser-sign-in.js';
+import { createOAuthClient } from '../cognito/create-cognito-clients.js';
+import { readIdTokenClaims } from '../cognito/jwt-claims.js';
+import { OAuthClientRefusedError } from '../cognito/oauth-token-client.js';
+import type { SignInTokens } from '../cognito/types.js';
+import type { ProfileConfig, SignInMethod } from '../config/config.js';
+import { BrowserLoginNotConfiguredError, ClientSecretError } from '../errors.js';
+import { SessionStore } from '../store/session-store.js';
+import { loadCliConfig, openKeychain, pickProfile, pickSignInProfile } from './cli-context.js';
+import { type CliIo, processIo } from './cli-io.js';
+import { askClientSecret } from './prompt.js';
+
+export const LOGIN_BROWSER_HELP = `Browser sign-in (the user pool's managed login, or an OpenID Connect provider):
+  cognito-broker login --browser [--no-browser] [--profile P] [--timeout SECONDS] [--client-secret]
+
+  --browser          sign in in the browser: the managed login page (also federated users:
+                     Google, SAML, OIDC behind the pool). Needs the profile's "hostedUi"
+                     section. A profile with an "oidc" section always signs in this way.
+  --no-browser       do not open a browser; print the URL to open (e.g. over SSH, after
+                     ssh -L PORT:127.0.0.1:PORT with the profile's redirectPort)
+  --timeout SECONDS  how long to wait for the browser to come back (default 300)
+  --client-secret    the app client has a secret: ask for it (masked) and keep it in the
+                     keychain. Or set COGNITO_BROKER_CLIENT_SECRET for this one login.`;
+
+/** The environment variable that carries a client secret into one login without a prompt (never argv). */
+export const CLIENT_SECRET_ENV = 'COGNITO_BROKER_CLIENT_SECRET';
+const TIMEOUT_MAX_S = 3_600;
+
+/**
+ * Whether `login` means the browser: --browser or --no-browser, or a profile that signs in
+ * through an OpenID Connect provider (it has no password flow).
+ */
+export async function wantsBrowserLogin(argv: readonly string[]): Promise<boolean> {
+  if (argv.includes('--browser') || argv.includes('--no-browser')) return true;
+  const { values } = parseArgs({ args: [...argv], options: { profile: { type: 'string' }, config: { type: 'string' } }, strict: false, allowPositionals: true });
+  if (typeof values.profile === 'boolean' || typeof values.config === 'boolean') return false;
+  const config = await loadCliConfig(values as { profile?: string; config?: string });
+  const profile = pickProfile(config, values.profile as string | undefined);
+  return (profile.signInFrom ?? profile).oidc !== undefined;
+}
+
+export async function loginWithBrowser(argv: string[], io: CliIo = processIo, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      browser: { type: 'boolean' },
+      'no-browser': { type: 'boolean' },
+      profile: { type: 'string' },
+      config: { type: 'string' },
+      timeout: { type: 'string' },
+      'client-secret': { type: 'boolean' },
+    },
+    strict: true,
+  });
+  const timeoutMs = parseTimeout(values.timeout);
+  const config = await loadCliConfig(values);
+  const profile = pickSignInProfile(config, values.profile, (line) => io.stderr(line));
+  const method: SignInMethod = profile.oidc ? 'oidc' : 'browser';
+  const oauth = createOAuthClient(profile);
+  const settings = profile.oidc ?? profile.hostedUi;
+  if (!oauth || !settings) throw new BrowserLoginNotConfiguredError(profile.name);
+
+  const sessions = new SessionStore(openKeychain(env));
+  // As for the password login: --client-secret asks (and replaces a kept one); else this one
+  // login's environment; else the secret an earlier login kept.
+  const kept = await sessions.loadClientSecret(profile);
+  const clientSecret = values['client-secret'] ? await askClientSecret() : (env[CLIENT_SECRET_ENV] || kept);
+
+  const tokens = await signInWithBrowser({
+    authorizationEndpoint: await oauth.authorizationEndpoint(),
+    clientId: profile.clientId,
+    redirect: { port: settings.redirectPort, path: settings.redirectPath },
+    scopes: settings.scopes,
+    extraParameters: profile.oidc?.authorizationParameters ?? (profile.hostedUi?.identityProvider ? { identity_provider: profile.hostedUi.identityProvider } : undefined),
+    clientSecret,
+    timeoutMs,
+    exchange: (exchange) => oauth.exchangeCode(exchange).catch((error: unknown) => {
+      throw error instanceof OAuthClientRefusedError ? secretError(error, clientSecret === undefined) : error;
+    }),
+    onAuthorizationUrl: (url, redirectUri) => showUrl(url, redirectUri, profile, timeoutMs, values['no-browser'] === true, io),
+    onRefused: (reason) => io.stderr(`cognito-broker: ${reason}; still waiting.\n`),
+  });
+
+  const username = displayName(tokens);
+  // Loaded on use: login.ts imports this module (for the dispatch and the help text).
+  const { saveSession } = await import('./login.js');
+  await saveSession(sessions, profile, {
+    v: 1,
+    method,
+    refreshToken: tokens.refreshToken,
+    username,
+    cognitoUsername: readIdTokenClaims(tokens.idToken)['cognito:username'],
+    userPoolId: profile.userPoolId,
+    clientId: profile.clientId,
+    clientSecret,
+    signedInAt: Date.now(),
+  }, io);
+  if (clientSecret !== undefined && clientSecret !== kept) await sessions.saveClientSecret(profile, clientSecret);
+  io.stderr(`Signed in as ${username} (profile "${profile.name}") through ${method === 'oidc' ? 'the OpenID Connect provider' : 'the managed login'}. The refresh token is in the OS keychain.\n`);
+}
+
+async function showUrl(url: string, redirectUri: string, profile: ProfileConfig, timeoutMs: number, noBrowser: boolean, io: CliIo): Promise<void> {
+  const wait = `Waiting up to ${formatDuration(timeoutMs)} for the browser to come back to ${redirectUri} (this exact URL must be an allowed callback / redirect URL of the client).`;
+  if (noBrowser) {
+    io.stderr(`To sign in to profile "${profile.name}", open this URL in a browser on this machine:\n\n  ${url}\n\n${wait}\n`);
+    return;
+  }
+  io.stderr(`Opening the browser to sign in to profile "${profile.name}". If it does not open, visit:\n\n  ${url}\n\n${wait}\n`);
+  try {
+    const { default: open } = await import('open');
+    const child = await open(url);
+    child.once('error', () => io.stderr('cognito-broker: no browser could be started; open the URL above yourself.\n'));
+  } catch {
+    io.stderr('cognito-broker: no browser could be started; open the URL above yourself.\n');
+  }
+}
+
+function parseTimeout(text: string | undefined): number {
+  if (text === undefined) return BROWSER_LOGIN_TIMEOUT_MS;
+  const seconds = Number(text);
+  if (!/^\d+$/.test(text) || seconds < 1 || seconds > TIMEOUT_MAX_S) {
+    // Reported like node:util's own argument errors: a usage error, exit code 2.
+    throw Object.assign(new Error(`--timeout takes a number of seconds from 1 to ${TIMEOUT_MAX_S}, not ${JSON.stringify(text.slice(0, 20))}`), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' });
+  }
+  return seconds * 1000;
+}
+
+function formatDuration(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Math.round(ms / 1000)} s`;
+}
+
+/** Who signed in, for the message and `status`: the most readable claim the token has. */
+function displayName(tokens: SignInTokens): string {
+  const claims = readIdTokenClaims(tokens.idToken);
+  for (const claim of ['email', 'preferred_username', 'cognito:username', 'sub'] as const) {
+    const value = claims[claim];
+    if (typeof value === 'string' && value !== '') return value.replace(/[^\x20-\x7e\u00a0-\uffff]/g, '?').slice(0, 128);
+  }
+  return 'unknown user';
+}
+
+/**
+ * The token endpoint refused the client: for a client with a secret, the secret is missing
+ * or wrong (the code is spent or soon expired, so the login is run again rather than retried).
+ */
+function secretError(error: OAuthClientRefusedError, missing: boolean): ClientSecretError {
+  return new ClientSecretError(missing, `the token endpoint answered ${error.said}; for a browser sign-in, run login --browser --client-secret to type it`, { cause: error });
+}

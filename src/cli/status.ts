@@ -1,0 +1,213 @@
+import { parseArgs } from 'node:util';
+import type { ProfileStatus } from '../broker/profile-session.js';
+import type { Config, ProfileConfig } from '../config/config.js';
+import { isBrokerError } from '../errors.js';
+import { loadCliConfig, openKeychain, pickProfile } from './cli-context.js';
+import { type CliIo, processIo } from './cli-io.js';
+import { findDaemon, getFromDaemon } from './daemon-client.js';
+
+export const STATUS_HELP = `Usage: cognito-broker status [--profile P] [--json | --table] [--config PATH]
+
+Says, for each profile (or the one named), what the broker is doing: its state, the user
+signed in, the IdentityId, when the ID token and the AWS credentials expire, the last
+refresh and the last error, and how many calls it made to Cognito. With the daemon
+running this comes from it (GET /status); without it, from the keychain alone (signed in
+or not, as whom, since when, how), with the state "daemon-not-running".
+
+A table on a terminal; JSON otherwise (or with --json), in the shape the README documents.
+Nothing secret is shown.
+
+Exit codes: 0 every profile shown is ready (ready or refreshing-ahead); 3 a profile needs
+'cognito-broker login' (not signed in, login required, unusable keychain entry); 4 the
+daemon is not running (and no login is needed); 5 a profile is starting, refreshing or
+degraded (Cognito failing; still-valid credentials are served); 1 another error.
+
+  --profile P     only this profile
+  --json          JSON even on a terminal
+  --table         the table even when not on a terminal
+  --config PATH   config file (default: COGNITO_BROKER_CONFIG, else the platform's config dir)`;
+
+/** status's exit codes (README "status"). */
+export const STATUS_EXIT = { ready: 0, loginNeeded: 3, daemonNotRunning: 4, notReady: 5 } as const;
+
+/** One profile in `status --json`. Every key is always present; null when not known. */
+export interface ProfileReport {
+  readonly profile: string;
+  /** The daemon's phase, or 'daemon-not-running'. */
+  readonly state: ProfileStatus['phase'] | 'daemon-not-running';
+  readonly signedIn: boolean | null;
+  readonly user: string | null;
+  readonly signInMethod: string | null;
+  readonly signedInAt: string | null;
+  readonly signInFrom: string | null;
+  readonly customRoleArn: string | null;
+  readonly identityId: string | null;
+  readonly idTokenExpiresAt: string | null;
+  readonly credentialsExpireAt: string | null;
+  readonly lastRefreshAt: string | null;
+  readonly retryAt: string | null;
+  readonly lastError: { readonly code: string; readonly message: string } | null;
+  readonly upstreamCalls: { readonly refresh: number; readonly getId: number; readonly getCredentials: number } | null;
+}
+
+export interface StatusReport {
+  readonly daemon: { readonly running: true; readonly url: string; readonly pid: number } | { readonly running: false; readonly reason: string };
+  readonly defaultProfile: string;
+  readonly profiles: readonly ProfileReport[];
+}
+
+export interface StatusOptions {
+  /** Whether stdout is a terminal (the table) or not (JSON). */
+  readonly isTty?: boolean;
+}
+
+export async function status(argv: string[], io: CliIo = processIo, options: StatusOptions = {}): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      profile: { type: 'string' },
+      config: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      table: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const config = await loadCliConfig(values);
+  const profiles = values.profile !== undefined ? [pickProfile(config, values.profile)] : Object.values(config.profiles);
+  const report = await buildReport(config, profiles);
+  const table = values.table || (!values.json && (options.isTty ?? process.stdout.isTTY === true));
+  io.stdout(table ? formatTable(report, Date.now()) : `${JSON.stringify(report)}\n`);
+  return exitCode(report);
+}
+
+export async function buildReport(config: Config, profiles: readonly ProfileConfig[]): Promise<StatusReport> {
+  const [daemon, keychain] = await Promise.all([daemonStatus(config), Promise.all(profiles.map(keychainView))]);
+  return {
+    daemon: daemon.running ? { running: true, url: daemon.url, pid: daemon.pid } : { running: false, reason: daemon.reason },
+    defaultProfile: config.defaultProfile,
+    profiles: profiles.map((profile, i) => {
+      const stored = keychain[i] as KeychainView;
+      const live = daemon.running ? daemon.profiles.find((p) => p.profile === profile.name) : undefined;
+      return {
+        profile: profile.name,
+        state: live?.phase ?? 'daemon-not-running',
+        signedIn: stored.signedIn,
+        user: stored.user,
+        signInMethod: stored.method,
+        signedInAt: stored.signedInAt,
+        signInFrom: profile.signInFrom?.name ?? null,
+        customRoleArn: profile.customRoleArn ?? null,
+        identityId: live?.identityId ?? null,
+        idTokenExpiresAt: live?.idTokenExpiresAt ?? null,
+        credentialsExpireAt: live?.credentialsExpireAt ?? null,
+        lastRefreshAt: live?.lastRefreshAt ?? null,
+        retryAt: live?.retryAt ?? null,
+        lastError: live?.lastError ?? stored.error,
+        upstreamCalls: live ? { ...live.upstreamCalls } : null,
+      };
+    }),
+  };
+}
+
+type DaemonView = { running: true; url: string; pid: number; profiles: readonly ProfileStatus[] } | { running: false; reason: string };
+
+async function daemonStatus(config: Config): Promise<DaemonView> {
+  const found = await findDaemon(config);
+  if (!found.daemon) return { running: false, reason: found.problem.message };
+  const { daemon } = found;
+  try {
+    const answer = await getFromDaemon(daemon, `${daemon.url}/status`);
+    const body = answer.body as { profiles?: unknown; pid?: unknown } | undefined;
+    if (answer.status === 200 && Array.isArray(body?.profiles)) {
+      return { running: true, url: daemon.url, pid: typeof body.pid === 'number' ? body.pid : daemon.info.pid, profiles: body.profiles as ProfileStatus[] };
+    }
+    const why = answer.status === 404 ? 'it has no /status route: it runs an older cognito-broker, restart it' : `it answered HTTP ${answer.status} to GET /status`;
+    return { running: false, reason: `The cognito-broker at ${daemon.url} (pid ${daemon.info.pid}) cannot say: ${why}.` };
+  } catch {
+    return { running: false, reason: `No cognito-broker answers at ${daemon.url}.` };
+  }
+}
+
+interface KeychainView {
+  signedIn: boolean | null;
+  user: string | null;
+  method: string | null;
+  signedInAt: string | null;
+  error: { code: string; message: string } | null;
+}
+
+/** What the keychain says of the profile's sign-in (the owner's, for a signInFrom profile). Never throws. */
+async function keychainView(profile: ProfileConfig): Promise<KeychainView> {
+  const { SessionStore } = await import('../store/session-store.js');
+  try {
+    const session = await new SessionStore(openKeychain()).load(profile.signInFrom ?? profile);
+    if (!session) return { signedIn: false, user: null, method: null, signedInAt: null, error: null };
+    return { signedIn: true, user: session.username, method: session.method ?? 'password', signedInAt: new Date(session.signedInAt).toISOString(), error: null };
+  } catch (error) {
+    const code = isBrokerError(error) ? error.code : 'BRK_ERR_INTERNAL';
+    const message = isBrokerError(error) ? error.message : 'The keychain entry could not be read.';
+    // An entry that cannot be used needs a new login; a locked keychain says nothing either way.
+    const signedIn = code === 'BRK_ERR_STORED_SESSION_INVALID' ? false : null;
+    return { signedIn, user: null, method: null, signedInAt: null, error: { code, message } };
+  }
+}
+
+export function exitCode(report: StatusReport): number {
+  const states = report.profiles.map((p) => p.state);
+  const needsLogin = report.profiles.some((p) =>
+    p.state === 'signed-out' || p.state === 'login-required' || p.signedIn === false ||
+    (p.state === 'degraded' && p.lastError?.code === 'BRK_ERR_STORED_SESSION_INVALID'));
+  if (needsLogin) return STATUS_EXIT.loginNeeded;
+  if (!report.daemon.running) return STATUS_EXIT.daemonNotRunning;
+  return states.every((s) => s === 'ready' || s === 'refreshing-ahead') ? STATUS_EXIT.ready : STATUS_EXIT.notReady;
+}
+
+const STATE_LABELS: Record<ProfileReport['state'], string> = {
+  starting: 'starting',
+  'signed-out': 'not signed in',
+  refreshing: 'refreshing',
+  ready: 'ready',
+  'refreshing-ahead': 'ready (refreshing)',
+  degraded: 'degraded',
+  'login-required': 'login required',
+  'daemon-not-running': 'daemon not running',
+};
+
+/** The table for people: one row per profile, then the details that do not fit a row. */
+export function formatTable(report: StatusReport, now: number): string {
+  const header = ['PROFILE', 'STATE', 'USER', 'ID TOKEN', 'CREDENTIALS', 'LAST REFRESH', 'CALLS (refresh/GetId/GetCredentials)'];
+  const rows = report.profiles.map((p) => [
+    p.profile + (p.profile === report.defaultProfile ? ' *' : ''),
+    STATE_LABELS[p.state] ?? p.state,
+    p.signedIn === null ? '?' : (p.user ?? (p.signedIn ? '(signed in)' : '-')),
+    relative(p.idTokenExpiresAt, now),
+    relative(p.credentialsExpireAt, now),
+    relative(p.lastRefreshAt, now),
+    p.upstreamCalls ? `${p.upstreamCalls.refresh}/${p.upstreamCalls.getId}/${p.upstreamCalls.getCredentials}` : '-',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  const out = [report.daemon.running ? `Daemon: pid ${report.daemon.pid} at ${report.daemon.url}` : `Daemon: not running (${report.daemon.reason})`, '', line(header), ...rows.map(line), ''];
+  for (const p of report.profiles) {
+    const details = [
+      p.signedIn && p.signedInAt ? `signed in ${p.signInMethod === 'password' ? 'with a password' : `through ${p.signInMethod}`} at ${p.signedInAt}` : '',
+      p.signInFrom ? `uses the sign-in of profile "${p.signInFrom}"` : '',
+      p.customRoleArn ? `role ${p.customRoleArn}` : '',
+      p.identityId ? `IdentityId ${p.identityId}` : '',
+      p.retryAt ? `next retry ${relative(p.retryAt, now)}` : '',
+      p.lastError ? `last error ${p.lastError.code}: ${p.lastError.message}` : '',
+    ].filter(Boolean);
+    if (details.length > 0) out.push(`${p.profile}:`, ...details.map((d) => `  ${d}`));
+  }
+  out.push('(* the default profile)');
+  return `${out.join('\n')}\n`;
+}
+
+/** "in 52m", "3m ago", "-". */
+export function relative(iso: string | null, now: number): string {
+  if (iso === null) return '-';
+  const delta = Date.parse(iso) - now;
+  const abs = Math.abs(delta);
+  const text = abs < 60_000 ? `${Math.round(abs / 1000)}s` : abs < 3_600_000 ? `${Math.round(abs / 60_000)}m` : abs < 172_800_000 ? `${Math.floor(abs / 3_600_000)}h${String(Math.round((abs % 3_600_000) / 60_000)).padStart(2, '0')}m` : `${Math.round(abs / 86_400_000)}d`;
+  return delta >= 0 ? `in ${text}` : `${text} ago`;
+}

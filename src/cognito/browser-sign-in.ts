@@ -1,0 +1,90 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { BrowserLoginTimeoutError } from '../errors.js';
+import { listenForRedirect, redirectUriFor } from './loopback-redirect.js';
+import type { CodeExchange } from './oauth-token-client.js';
+import type { SignInTokens } from './types.js';
+
+/** How long `login --browser` waits for the browser by default: time to type a password and an MFA code, not forever. */
+export const BROWSER_LOGIN_TIMEOUT_MS = 5 * 60_000;
+/** 32 random bytes: a 43-character PKCE verifier (RFC 7636 section 4.1 asks for 43-128) and a state no one guesses. */
+const RANDOM_BYTES = 32;
+
+export interface BrowserSignInOptions {
+  readonly authorizationEndpoint: string;
+  readonly clientId: string;
+  readonly redirect: { readonly port: number; readonly path: string };
+  readonly scopes: readonly string[];
+  /** More authorization request parameters: Cognito's identity_provider, Google's access_type. */
+  readonly extraParameters?: Readonly<Record<string, string>> | undefined;
+  readonly clientSecret?: string | undefined;
+  readonly exchange: (exchange: CodeExchange) => Promise<SignInTokens>;
+  /** Called once the redirect is listened for: open the browser at the URL, or print it. */
+  readonly onAuthorizationUrl: (url: string, redirectUri: string) => void | Promise<void>;
+  readonly onRefused?: (reason: string) => void;
+  readonly timeoutMs?: number;
+  readonly random?: (size: number) => Buffer;
+}
+
+/** The authorization request of RFC 6749 section 4.1.1 with PKCE S256 (RFC 7636 section 4.3). */
+export interface AuthorizationRequest {
+  readonly url: string;
+  readonly state: string;
+  readonly codeVerifier: string;
+}
+
+export function authorizationRequest(options: Pick<BrowserSignInOptions, 'authorizationEndpoint' | 'clientId' | 'scopes' | 'extraParameters' | 'random'> & { readonly redirectUri: string }): AuthorizationRequest {
+  const random = options.random ?? randomBytes;
+  const codeVerifier = random(RANDOM_BYTES).toString('base64url');
+  const state = random(RANDOM_BYTES).toString('base64url');
+  const url = new URL(options.authorizationEndpoint);
+  // Extra parameters first: they never replace the protocol's own.
+  for (const [name, value] of Object.entries(options.extraParameters ?? {})) url.searchParams.set(name, value);
+  const parameters = {
+    response_type: 'code',
+    client_id: options.clientId,
+    redirect_uri: options.redirectUri,
+    scope: options.scopes.join(' '),
+    state,
+    code_challenge: codeChallenge(codeVerifier),
+    code_challenge_method: 'S256',
+  };
+  for (const [name, value] of Object.entries(parameters)) url.searchParams.set(name, value);
+  return { url: url.toString(), state, codeVerifier };
+}
+
+export function codeChallenge(verifier: string): string {
+  return createHash('sha256').update(verifier).digest('base64url');
+}
+
+/**
+ * The whole browser sign-in: listen on the loopback redirect, hand the authorization URL
+ * out, wait for the browser's return with our state, exchange the code with the PKCE
+ * verifier. Gives up after `timeoutMs` with a clear error; the listener is always closed.
+ */
+export async function signInWithBrowser(options: BrowserSignInOptions): Promise<SignInTokens> {
+  const timeoutMs = options.timeoutMs ?? BROWSER_LOGIN_TIMEOUT_MS;
+  const redirectUri = redirectUriFor(options.redirect.port, options.redirect.path);
+  const request = authorizationRequest({ ...options, redirectUri });
+  let tokens: SignInTokens | undefined;
+  const receiver = await listenForRedirect({
+    port: options.redirect.port,
+    path: options.redirect.path,
+    state: request.state,
+    complete: async (code) => {
+      tokens = await options.exchange({ code, codeVerifier: request.codeVerifier, redirectUri, clientSecret: options.clientSecret });
+    },
+    onRefused: options.onRefused,
+  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await options.onAuthorizationUrl(request.url, redirectUri);
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new BrowserLoginTimeoutError(Math.round(timeoutMs / 1000), redirectUri)), timeoutMs);
+    });
+    await Promise.race([receiver.done, timeout]);
+    return tokens as SignInTokens;
+  } finally {
+    clearTimeout(timer);
+    await receiver.close();
+  }
+}

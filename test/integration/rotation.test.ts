@@ -1,0 +1,236 @@
+/**
+ * Refresh after an SRP login, through the compiled CLI and a real gnome-keyring: refresh-
+ * token rotation over several rotations, a daemon killed between receiving a rotated token
+ * and storing it, a reused token, and cognito-local (no GetTokensFromRefreshToken) as it
+ * really answers.
+ */
+import { execFile, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { CognitoIdentityProviderClient, GetTokensFromRefreshTokenCommand, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
+import t from 'tap';
+import { startLocalStack } from '../../scripts/local-stack.js';
+import { createCognitoClients } from '../../src/cognito/create-cognito-clients.js';
+import { signIn } from '../../src/cognito/sign-in.js';
+import type { ProfileConfig } from '../../src/config/config.js';
+import { requireSecretService, TEST_KEYCHAIN_SERVICE } from '../support/broker-env.js';
+import { runCli, spawnCli, startServe } from '../support/cli.js';
+import { type EmulatorEnv, startEmulatorEnv } from '../support/emulator-env.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
+import { type KeychainWorker, startKeychainWorker } from '../support/secret-service.js';
+
+const run = promisify(execFile);
+/** Short ID/access tokens: the broker renews at half the lifetime, so a rotation every ~6 s. */
+const LIFETIME_S = 12;
+
+let env: EmulatorEnv;
+let keychain: KeychainWorker;
+const secretServiceReady = requireSecretService(t);
+
+t.before(async () => {
+  if (!secretServiceReady) return;
+  env = await startEmulatorEnv({
+    rotating: { rotation: true, gracePeriodSeconds: 60, lifetimes: { idTokenSeconds: LIFETIME_S, accessTokenSeconds: LIFETIME_S } },
+    crashy: { rotation: true, gracePeriodSeconds: 60 },
+    strict: { rotation: true, gracePeriodSeconds: 0 },
+  });
+  keychain = await startKeychainWorker(env.be.secretService.env, { service: TEST_KEYCHAIN_SERVICE });
+  env.emu.createUser({ username: 'rita', password: PASSWORD });
+});
+t.teardown(async () => {
+  await keychain?.stop();
+  await env?.stop();
+});
+
+const PASSWORD = 'Rotat1ng-passw0rd!';
+const refreshTokenOf = async (profile: string) => (JSON.parse((await keychain.get(`profile:${profile}`)) ?? '{}') as { refreshToken?: string }).refreshToken;
+const login = (profile: string) => runCli(['login', '--profile', profile, '--username', 'rita', '--password-stdin'], env.be.env, PASSWORD);
+
+t.test('after an SRP login, serve keeps refreshing through several rotations, each new token in the keychain', { skip: !secretServiceReady }, async (t) => {
+  const signedIn = await login('rotating');
+  t.equal(signedIn.code, 0, signedIn.stderr);
+  const first = await refreshTokenOf('rotating');
+  const calls = env.emu.calls.GetTokensFromRefreshToken;
+
+  const serve = await startServe([], env.be.env);
+  t.teardown(() => serve.stop());
+  const base = (serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string).replace(/\/credentials$/, '');
+  const headers = { authorization: serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string };
+  const idTokens = new Set<string>();
+  const stored = new Set<string>();
+  const refused: number[] = [];
+  const until = Date.now() + 4 * LIFETIME_S * 1000;
+  while (Date.now() < until) {
+    const response = await fetch(`${base}/profiles/rotating/token`, { headers });
+    if (response.status === 200) {
+      const body = (await response.json()) as { IdToken: string; Expiration: string };
+      idTokens.add(body.IdToken);
+      if (Date.parse(body.Expiration) <= Date.now()) refused.push(-1);
+    } else if (idTokens.size > 0) {
+      refused.push(response.status);
+    }
+    const token = await refreshTokenOf('rotating');
+    if (token) stored.add(token);
+    await sleep(1000);
+  }
+  const rotations = env.emu.calls.GetTokensFromRefreshToken - calls;
+  t.ok(rotations >= 5, `${rotations} refreshes, each a rotation`);
+  t.ok(idTokens.size >= 5, `${idTokens.size} ID tokens served`);
+  t.same(refused, [], 'every request after the first answer was served, never an expired token');
+  t.ok(stored.size >= 5, `${stored.size} refresh tokens seen in the keychain`);
+  t.not(await refreshTokenOf('rotating'), first, 'the keychain holds a rotated token');
+  t.match(serve.stderr(), /session refreshed/);
+  t.notMatch(serve.stderr(), /could not be written to the keychain/);
+  await serve.stop();
+  await keychain.delete('profile:rotating');
+});
+
+/** The gnome-keyring daemon of this test's Secret Service (the owner of org.freedesktop.secrets on its bus). */
+async function keyringPid(): Promise<number> {
+  const { stdout } = await run('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.GetConnectionUnixProcessID', 'string:org.freedesktop.secrets'], {
+    env: { PATH: process.env.PATH ?? '', ...env.be.secretService.env },
+  });
+  const pid = Number(/uint32 (\d+)/.exec(stdout)?.[1]);
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no keyring pid in: ${stdout}`);
+  return pid;
+}
+
+t.test('killed (kill -9) after receiving a rotated token and before storing it, the next start still refreshes', { skip: !secretServiceReady }, async (t) => {
+  const stack = env.be.stack;
+  const proxy = await startFaultProxy({ userPoolUrl: env.emu.url, identityPoolUrl: stack.cognitoIdentityUrl });
+  t.teardown(() => proxy.close());
+  const clientId = (await readProfile('crashy')).clientId as string;
+  env.addProfiles({ crashy: { clientId, endpoints: { cognitoIdp: proxy.url, cognitoIdentity: proxy.url } } });
+  const signedIn = await login('crashy');
+  t.equal(signedIn.code, 0, signedIn.stderr);
+  const original = await refreshTokenOf('crashy');
+
+  // The moment the rotated token is on its way to the daemon, the keychain stops answering:
+  // the daemon holds the new token in memory, its keychain write hangs.
+  const pid = await keyringPid();
+  let rotated: string | undefined;
+  t.teardown(() => void process.kill(pid, 'SIGCONT'));
+  proxy.inject('GetTokensFromRefreshToken', {
+    kind: 'rewrite',
+    rewrite: (body) => {
+      rotated = (body.AuthenticationResult as { RefreshToken?: string } | undefined)?.RefreshToken;
+      process.kill(pid, 'SIGSTOP');
+      return body;
+    },
+  }, { times: 1 });
+
+  const daemon = spawnCli(['serve'], env.be.env);
+  t.teardown(() => void daemon.kill('SIGKILL'));
+  await until(() => rotated !== undefined, 20_000, 'the daemon to receive a rotated token');
+  t.not(rotated, original, 'the pool rotated the token');
+  await sleep(1000);
+  t.equal(daemon.exitCode, null, 'the daemon is still waiting on its keychain write');
+  await kill9(daemon);
+  process.kill(pid, 'SIGCONT');
+
+  const after = await refreshTokenOf('crashy');
+  t.ok(after === original || after === rotated, `the keychain holds the old or the new token, whole (${after === original ? 'the old one' : 'the new one'})`);
+  t.comment(`after the crash the keychain held ${after === original ? 'the old token (inside its grace period)' : 'the rotated token (the queued write landed)'}`);
+
+  const calls = proxy.count('GetTokensFromRefreshToken');
+  const serve = await startServe([], env.be.env);
+  t.teardown(() => serve.stop());
+  const base = (serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string).replace(/\/credentials$/, '');
+  const status = await waitForStatus(`${base}/profiles/crashy/credentials`, serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string, 200);
+  t.equal(status, 200, 'credentials served after the restart');
+  t.ok(proxy.count('GetTokensFromRefreshToken') > calls, 'the restarted daemon refreshed with what the keychain held');
+  t.notMatch(serve.stderr(), /BRK_ERR_LOGIN_REQUIRED/);
+  await serve.stop();
+  await keychain.delete('profile:crashy');
+});
+
+t.test('a rotated-out token used after the grace period: RefreshTokenReuseException, login required after one call', { skip: !secretServiceReady }, async (t) => {
+  const signedIn = await login('strict');
+  t.equal(signedIn.code, 0, signedIn.stderr);
+  const stale = await refreshTokenOf('strict');
+  if (!stale) throw new Error('no session stored');
+  // Another copy of the session (another machine, a restored backup) rotates it first.
+  const profile = { ...(await readProfile('strict')), name: 'strict' } as unknown as ProfileConfig;
+  const other = createCognitoClients(profile);
+  const newer = await other.userPool.refresh({ refreshToken: stale });
+  other.destroy();
+  t.ok(newer.refreshToken && newer.refreshToken !== stale, 'rotated elsewhere; grace period 0');
+
+  const calls = env.emu.calls.GetTokensFromRefreshToken;
+  const serve = await startServe([], env.be.env);
+  t.teardown(() => serve.stop());
+  const base = (serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string).replace(/\/credentials$/, '');
+  const headers = { authorization: serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string };
+  const status = await waitForStatus(`${base}/profiles/strict/token`, headers.authorization, 503, (body) => body.includes('BRK_ERR_LOGIN_REQUIRED'));
+  t.equal(status, 503);
+  const response = await fetch(`${base}/profiles/strict/token`, { headers });
+  t.match(await response.json(), { Code: 'BRK_ERR_LOGIN_REQUIRED', Message: /RefreshTokenReuseException.*cognito-broker login --profile strict/ });
+  await sleep(8000);
+  t.equal(env.emu.calls.GetTokensFromRefreshToken - calls, 1, 'one refresh call, no retry loop');
+  const health = (await (await fetch(`${base}/healthz`)).json()) as { profiles: Record<string, string> };
+  t.equal(health.profiles.strict, 'login-required');
+  await serve.stop();
+});
+
+t.test('cognito-local: GetTokensFromRefreshToken is a 500 "CognitoLocal#Unsupported", and refresh falls back to REFRESH_TOKEN_AUTH', async (t) => {
+  const stack = await startLocalStack();
+  t.teardown(() => stack.stop());
+  const sdk = new CognitoIdentityProviderClient({ region: stack.region, endpoint: stack.cognitoIdpUrl, credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
+  t.teardown(() => sdk.destroy());
+  const auth = await sdk.send(new InitiateAuthCommand({ AuthFlow: 'USER_PASSWORD_AUTH', ClientId: stack.clientId, AuthParameters: { USERNAME: stack.username, PASSWORD: stack.password } }));
+  const refreshToken = auth.AuthenticationResult?.RefreshToken as string;
+  const error = await sdk.send(new GetTokensFromRefreshTokenCommand({ ClientId: stack.clientId, RefreshToken: refreshToken })).then(() => undefined, (e: unknown) => e);
+  t.match(error, { name: 'Unsupported', $fault: 'server', $metadata: { httpStatusCode: 500 }, message: /Cognito Local unsupported feature: Unsupported x-amz-target header "GetTokensFromRefreshToken"/ }, 'exactly what cognito-local 5.3 answers');
+
+  const clients = createCognitoClients({ name: 'default', ...stack.profile });
+  t.teardown(() => clients.destroy());
+  const refreshed = await clients.userPool.refresh({ refreshToken });
+  t.ok(refreshed.idToken, 'refreshed through REFRESH_TOKEN_AUTH');
+  t.equal(refreshed.refreshToken, undefined, 'no rotation there');
+  const srp = await signIn(clients.userPool, {
+    flow: 'srp',
+    userPoolId: stack.userPoolId,
+    username: stack.username,
+    password: stack.password,
+    ask: async () => 'x',
+    onSrpUnsupported: () => t.pass('told that SRP is not implemented there'),
+  });
+  t.ok(srp.tokens.refreshToken, 'SRP not implemented by cognito-local: USER_PASSWORD_AUTH when allowed');
+  await t.rejects(clients.userPool.globalSignOut(srp.tokens.accessToken), { code: 'BRK_ERR_UPSTREAM_REJECTED', message: /does not support GlobalSignOut/ });
+  await clients.userPool.revokeToken(srp.tokens.refreshToken);
+  await t.rejects(clients.userPool.refresh({ refreshToken: srp.tokens.refreshToken }), { code: 'BRK_ERR_LOGIN_REQUIRED' }, 'RevokeToken works there');
+});
+
+async function readProfile(name: string): Promise<Record<string, unknown>> {
+  const { readFile } = await import('node:fs/promises');
+  const config = JSON.parse(await readFile(env.be.configFile, 'utf8')) as { profiles: Record<string, Record<string, unknown>> };
+  return config.profiles[name] as Record<string, unknown>;
+}
+
+async function until(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+async function kill9(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+}
+
+async function waitForStatus(url: string, token: string, wanted: number, check: (body: string) => boolean = () => true, timeoutMs = 15_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let status = 0;
+  while (Date.now() < deadline) {
+    const response = await fetch(url, { headers: { authorization: token } });
+    status = response.status;
+    if (status === wanted && check(await response.text())) return status;
+    await sleep(200);
+  }
+  return status;
+}

@@ -1,0 +1,160 @@
+import { readFileSync } from 'node:fs';
+import t from 'tap';
+import { decodeJwt } from 'jose';
+import { requireSecretService, startBrokerEnv, TEST_KEYCHAIN_SERVICE } from '../support/broker-env.js';
+import { runCli, spawnCli, startServe } from '../support/cli.js';
+import { startSigv4Verifier } from '../support/sigv4-verifier.js';
+
+const STATUS_KEYS = [
+  'profile', 'state', 'signedIn', 'user', 'signInMethod', 'signedInAt', 'signInFrom', 'customRoleArn', 'identityId',
+  'idTokenExpiresAt', 'credentialsExpireAt', 'lastRefreshAt', 'retryAt', 'lastError', 'upstreamCalls',
+];
+
+interface StatusJson {
+  daemon: { running: boolean; url?: string; pid?: number; reason?: string };
+  defaultProfile: string;
+  profiles: Record<string, unknown>[];
+}
+
+async function waitFor<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (ok(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+t.test('status, token and request, without and with the daemon, through the compiled CLI', async (t) => {
+  if (!requireSecretService(t)) return;
+  const be = await startBrokerEnv();
+  t.teardown(() => be.stop());
+  const verifier = await startSigv4Verifier(be.stack.emulator, { service: 'execute-api', region: be.stack.region });
+  t.teardown(() => verifier.close());
+  const api = `${verifier.url}/prod/items?b=2&a=1`;
+  const sigv4 = ['--service', 'execute-api', '--region', be.stack.region];
+
+  // Not signed in, no daemon.
+  const before = await runCli(['status', '--json'], be.env);
+  t.equal(before.code, 3, `not signed in: exit 3 ${before.stderr}`);
+  const beforeJson = JSON.parse(before.stdout) as StatusJson;
+  t.equal(beforeJson.daemon.running, false);
+  t.match(beforeJson.profiles, [{ profile: 'default', state: 'daemon-not-running', signedIn: false, user: null }]);
+  t.same(Object.keys(beforeJson.profiles[0] ?? {}), STATUS_KEYS, 'every key, always, in this order');
+  t.match(await runCli(['token'], be.env), { code: 1, stdout: '', stderr: /not signed in.*BRK_ERR_NOT_SIGNED_IN/ });
+
+  t.equal((await runCli(['login', '--password-stdin'], be.env, `${be.stack.password}\n`)).code, 0);
+
+  // Signed in, no daemon: status from the keychain alone.
+  const keychainOnly = await runCli(['status', '--json'], be.env);
+  t.equal(keychainOnly.code, 4, 'signed in, daemon not running: exit 4');
+  t.match(JSON.parse(keychainOnly.stdout), {
+    daemon: { running: false, reason: /No cognito-broker answers/ },
+    profiles: [{ profile: 'default', state: 'daemon-not-running', signedIn: true, user: be.stack.username, signInMethod: 'password', signedInAt: /^\d{4}-.*Z$/, identityId: null, upstreamCalls: null }],
+  });
+
+  // token without the daemon: exactly the token and a newline, from Cognito in-process.
+  const idToken = await runCli(['token'], be.env);
+  t.equal(idToken.code, 0, idToken.stderr);
+  t.match(idToken.stdout, /^[\w-]+\.[\w-]+\.[\w-]+\n$/, 'one JWT, one newline, nothing else');
+  t.equal(idToken.stderr, '', 'nothing on stderr');
+  const claims = decodeJwt(idToken.stdout.trim());
+  t.equal(claims.iss, be.stack.issuer);
+  t.equal(claims.token_use, 'id');
+  const access = await runCli(['token', '--access'], be.env);
+  t.equal(decodeJwt(access.stdout.trim()).token_use, 'access', '--access: the access token');
+
+  // request with the token, as for a Cognito authorizer.
+  // (Like a Cognito authorizer: an ID token of this pool; each in-process run refreshes anew.)
+  verifier.acceptToken = (value) => {
+    try {
+      const c = decodeJwt(value);
+      return c.iss === be.stack.issuer && c.token_use === 'id';
+    } catch {
+      return false;
+    }
+  };
+  const withToken = await runCli(['request', '--auth', 'id-token', `${verifier.url}/prod/me`], be.env);
+  t.equal(withToken.code, 0, withToken.stderr);
+  t.match(JSON.parse(withToken.stdout), { ok: true, auth: 'token' });
+  const withAccess = await runCli(['request', '--auth', 'access-token', '--bearer', `${verifier.url}/prod/me`], be.env);
+  t.equal(withAccess.code, 22, 'an access token is not an ID token: refused');
+  t.match(verifier.requests.at(-1), { outcome: 'refused', authorization: /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/ }, '--bearer');
+
+  // request signed with SigV4, credentials from Cognito in-process.
+  const signed = await runCli(['request', ...sigv4, '-X', 'PUT', '-H', 'Content-Type: application/json', '-H', 'X-Custom: one', '-d', '{"name":"x y"}', api], be.env);
+  t.equal(signed.code, 0, signed.stderr);
+  t.match(JSON.parse(signed.stdout), { ok: true, auth: 'sigv4', body: '{"name":"x y"}' });
+  const accepted = verifier.requests.at(-1);
+  t.match(accepted, { outcome: 'ok', method: 'PUT' });
+  t.ok(be.stack.emulator.issued.has(accepted?.accessKeyId as string), 'signed with credentials the identity pool issued');
+  t.match(accepted?.headers['authorization'], /SignedHeaders=[^,]*content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token;x-custom/);
+
+  // A request altered on the way is refused: exit 22, the body still printed.
+  verifier.tamper = (r) => void (r.body = Buffer.concat([r.body, Buffer.from(' ')]));
+  const tampered = await runCli(['request', ...sigv4, '-d', 'a=1', '-v', api], be.env);
+  verifier.tamper = (r) => void (r.path = r.path.replace('a=1', 'a=2'));
+  const tamperedQuery = await runCli(['request', ...sigv4, api], be.env);
+  verifier.tamper = undefined;
+  t.equal(tampered.code, 22, 'HTTP 403: exit 22 as curl --fail-with-body');
+  t.match(tampered.stdout, /payload hash mismatch|SignatureDoesNotMatch/);
+  t.match(tampered.stderr, /^< HTTP\/1\.1 403 Forbidden\n< content-type: application\/json/im, '-v: status and headers on stderr');
+  t.notMatch(tampered.stderr, /AWS4-HMAC|Signature=|X-Amz-Security-Token/i, '-v never shows the request\'s signature or token');
+  t.match(tamperedQuery, { code: 22, stdout: /SignatureDoesNotMatch/ });
+
+  // Usage errors.
+  t.match(await runCli(['request', `${verifier.url}/x`], be.env), { code: 2, stderr: /names no AWS service and region.*--service/ });
+  t.match(await runCli(['request', '-H', 'Authorization: x', ...sigv4, `${verifier.url}/x`], be.env), { code: 2, stderr: /--auth sets it/ });
+  t.match(await runCli(['request', ...sigv4, 'http://127.0.0.1:1/x'], be.env), { code: 1, stderr: /no response from http:\/\/127\.0\.0\.1:1: ECONNREFUSED.*BRK_ERR_REQUEST_FAILED/ });
+
+  // With the daemon.
+  const serve = await startServe([], be.env);
+  t.teardown(() => serve.stop());
+  const status = await waitFor('ready', () => runCli(['status', '--json'], be.env), (r) => r.code === 0);
+  const live = JSON.parse(status.stdout) as StatusJson;
+  t.match(live, { daemon: { running: true, url: /^http:\/\/127\.0\.0\.1:\d+$/, pid: serve.child.pid }, defaultProfile: 'default' });
+  t.same(Object.keys(live.profiles[0] ?? {}), STATUS_KEYS);
+  t.match(live.profiles[0], {
+    state: 'ready', signedIn: true, user: be.stack.username, identityId: /^us-east-1:/, lastError: null,
+    idTokenExpiresAt: /Z$/, credentialsExpireAt: /Z$/, lastRefreshAt: /Z$/, upstreamCalls: { refresh: 1, getId: 1, getCredentials: 1 },
+  });
+  const table = await runCli(['status', '--table'], be.env);
+  t.match(table.stdout, /^Daemon: pid \d+ at http:\/\/127\.0\.0\.1:\d+\n\nPROFILE\s+STATE\s+USER\s+ID TOKEN\s+CREDENTIALS\s+LAST REFRESH\s+CALLS.*\ndefault \*\s+ready\s+test-user\s+in \d+m\s+in \d+m\s+\d+s ago\s+1\/1\/1\n/);
+  t.match(table.stdout, /IdentityId us-east-1:/);
+
+  const tokenUrl = (serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string).replace(/\/credentials$/, '/token');
+  const auth = { authorization: serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string };
+  const served = (await (await fetch(tokenUrl, { headers: auth })).json()) as { IdToken: string };
+  const fromDaemon = await runCli(['token'], be.env);
+  t.equal(fromDaemon.stdout, `${served.IdToken}\n`, 'token: the daemon\'s ID token');
+  const creds = (await (await fetch(tokenUrl.replace(/\/token$/, '/credentials'), { headers: auth })).json()) as { AccessKeyId: string; SecretAccessKey: string; Token: string };
+  const callsBefore = be.stack.emulator.calls.GetCredentialsForIdentity;
+  const viaDaemon = await runCli(['request', ...sigv4, api], be.env);
+  t.equal(viaDaemon.code, 0, viaDaemon.stderr);
+  t.equal(verifier.requests.at(-1)?.accessKeyId, creds.AccessKeyId, 'signed with the daemon\'s credentials');
+  t.equal(be.stack.emulator.calls.GetCredentialsForIdentity, callsBefore, 'no Cognito call of its own');
+
+  // /status: authenticated, no secrets.
+  const statusUrl = tokenUrl.replace(/\/token$/, '/status');
+  t.equal((await fetch(statusUrl)).status, 401, 'GET /status needs the token');
+  const statusBody = await (await fetch(statusUrl, { headers: auth })).text();
+  const session = JSON.parse(readFileSync(be.configFile, 'utf8')) as unknown;
+  t.ok(session);
+  const secrets = [served.IdToken, creds.SecretAccessKey, creds.Token, creds.AccessKeyId, auth.authorization, be.stack.password];
+  for (const output of [statusBody, status.stdout, table.stdout, viaDaemon.stdout, viaDaemon.stderr, tampered.stderr, serve.stderr()]) {
+    for (const secret of secrets) t.notOk(output.includes(secret), 'no secret in status, request output or the daemon log');
+  }
+
+  // Secrets never in argv: the running CLI's /proc/PID/cmdline while it waits for a slow body on stdin.
+  const slow = spawnCli(['request', ...sigv4, '-d', '@-', api], be.env);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const cmdline = readFileSync(`/proc/${slow.pid}/cmdline`, 'utf8');
+  slow.stdin?.end('late body');
+  await new Promise((resolve) => slow.once('exit', resolve));
+  for (const secret of secrets) t.notOk(cmdline.includes(secret), 'no secret in argv');
+  t.ok(cmdline.includes('request'), `read the right process: ${cmdline.replaceAll('\0', ' ')}`);
+  t.match(verifier.requests.at(-1), { outcome: 'ok', body: 'late body' }, '-d @-: the body from stdin');
+  t.equal(TEST_KEYCHAIN_SERVICE, be.env.COGNITO_BROKER_KEYCHAIN_SERVICE);
+  t.equal(await serve.stop(), 0);
+});

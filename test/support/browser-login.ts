@@ -1,0 +1,72 @@
+/**
+ * Helpers for the browser sign-in tests: a config with a hostedUi or oidc profile, the
+ * cognito-local app client allowed to use the code flow, and `login --browser --no-browser`
+ * driven through a form-filling "browser".
+ */
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { CognitoIdentityProviderClient, UpdateUserPoolClientCommand } from '@aws-sdk/client-cognito-identity-provider';
+import type { LocalStack } from '../../scripts/local-stack.js';
+import type { BrokerEnv } from './broker-env.js';
+import { type CliResult, spawnCli } from './cli.js';
+import { authorizationUrlFrom, type BrowserVisit, signInWithForm } from './fake-browser.js';
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** cognito-local's app client gets the code flow and our exact callback URL, as an admin would set them. */
+export async function allowCodeFlow(stack: LocalStack, redirectUri: string): Promise<void> {
+  const admin = new CognitoIdentityProviderClient({ region: stack.region, endpoint: stack.cognitoIdpUrl, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+  try {
+    await admin.send(new UpdateUserPoolClientCommand({
+      UserPoolId: stack.userPoolId,
+      ClientId: stack.clientId,
+      CallbackURLs: [redirectUri],
+      AllowedOAuthFlows: ['code'],
+      AllowedOAuthFlowsUserPoolClient: true,
+      AllowedOAuthScopes: ['openid', 'email', 'profile'],
+    }));
+  } finally {
+    admin.destroy();
+  }
+}
+
+/** Rewrites the broker env's config with these profiles (the first one is the default). */
+export function writeProfiles(be: BrokerEnv, profiles: Record<string, unknown>): void {
+  writeFileSync(be.configFile, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, profiles }, null, 2));
+}
+
+export interface BrowserLogin {
+  readonly result: CliResult;
+  readonly visit?: BrowserVisit | undefined;
+  readonly url: string;
+}
+
+/**
+ * Runs `login --browser --no-browser ...args`, reads the URL it prints, and lets `drive`
+ * play the browser (by default: fill in the form as `username`).
+ */
+export async function browserLogin(
+  be: BrokerEnv,
+  args: readonly string[],
+  user: { username: string; password: string },
+  drive?: (url: string) => Promise<BrowserVisit | undefined>,
+): Promise<BrowserLogin> {
+  const child = spawnCli(['login', '--browser', '--no-browser', ...args], be.env);
+  child.stdin?.end();
+  let stdout = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  const exited = once(child, 'exit');
+  const { url, stderr } = await authorizationUrlFrom(child);
+  const visit = await (drive ? drive(url) : signInWithForm(url, user.username, user.password));
+  const [code] = (await exited) as [number | null];
+  return { result: { code, stdout, stderr: stderr() }, visit, url };
+}
