@@ -85,7 +85,9 @@ t.test('wrong or missing state, another path or another Host are refused, and th
     onRefused: (reason) => refusals.push(reason),
     onAuthorizationUrl: browser(async (url, redirectUri) => {
       const state = url.searchParams.get('state') as string;
-      statuses.push((await fetch(`${redirectUri}?code=x&state=${state.slice(0, -1)}A`)).status);
+      // Another state: its last character changed (to one it is not, or 1 run in 64 would match).
+      const wrong = `${state.slice(0, -1)}${state.endsWith('A') ? 'B' : 'A'}`;
+      statuses.push((await fetch(`${redirectUri}?code=x&state=${wrong}`)).status);
       statuses.push((await fetch(`${redirectUri}?code=x`)).status);
       statuses.push((await fetch(`http://127.0.0.1:${port}/other?code=x&state=${state}`)).status);
       statuses.push((await fetch(`${redirectUri}?code=x&state=${state}`, { method: 'POST' })).status);
