@@ -112,12 +112,20 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // Plain functions that send, not async ones that return: each async layer is another
   // promise turn between the request and its answer. A throw (unknown profile) and a
   // rejection both reach the error handler (fastify routes an Error given to send() there).
+  // Fresh credentials (nearly every request) are sent without waiting on any promise.
   const credentials = (profile: string | undefined, reply: FastifyReply): void => {
     const session = deps.broker.session(profile);
-    session.credentials().then((c) => sendJson(reply, 200, credentialsBody(c, session.accountId)), (error: unknown) => reply.send(error));
+    const send = (c: AwsCredentials): unknown => sendJson(reply, 200, credentialsBody(c, session.accountId));
+    const fresh = session.freshCredentials();
+    if (fresh) send(fresh);
+    else session.credentials().then(send, (error: unknown) => reply.send(error));
   };
   const token = (profile: string | undefined, reply: FastifyReply): void => {
-    deps.broker.session(profile).tokens().then((t) => sendJson(reply, 200, tokenBody(t)), (error: unknown) => reply.send(error));
+    const session = deps.broker.session(profile);
+    const send = (t: UserPoolTokens): unknown => sendJson(reply, 200, tokenBody(t));
+    const fresh = session.freshTokens();
+    if (fresh) send(fresh);
+    else session.tokens().then(send, (error: unknown) => reply.send(error));
   };
 
   app.get('/credentials', (_request, reply) => credentials(undefined, reply));
