@@ -28,7 +28,30 @@ t.test('help, version and usage errors: exit codes 0 and 2, text on the right st
   t.match(await run([]), { code: 2, stdout: /Usage: cognito-broker <command>/ });
   t.match(await run(['--help']), { code: 0, stdout: /Commands:/ });
   t.match(await run(['--version']), { code: 0, stdout: /^\d+\.\d+\.\d+\n$/ });
-  for (const command of ['login', 'serve', 'env']) t.match(await run([command, '--help']), { code: 0, stdout: new RegExp(`Usage: cognito-broker ${command}`) });
+  // Each command's help: its usage line and every option it takes, on stdout, exit 0.
+  const flags: Record<string, readonly string[]> = {
+    login: ['--profile', '--username', '--auth-flow', '--password-stdin', '--mfa-code', '--mfa-method', '--client-secret', '--no-remember-device', '--config'],
+    serve: ['--config', '--log-level'],
+    env: ['--profile', '--config'],
+    logout: ['--profile', '--global', '--config'],
+    status: ['--profile', '--json', '--table', '--config'],
+    token: ['--profile', '--access', '--config'],
+    exec: ['--profile', '--config', '-- COMMAND'],
+    'credential-process': ['--profile', '--config', 'credential_process'],
+    roles: ['--profile', '--json', '--config'],
+    request: ['--profile', '--auth sigv4', '--auth id-token', '--auth access-token', '--bearer', '-X', '-H', '-d', '--service', '--region', '-v', '--max-time', '--config'],
+    service: ['install', 'uninstall', 'status', '--config'],
+  };
+  for (const [command, names] of Object.entries(flags)) {
+    for (const help of ['--help', '-h']) {
+      const result = await run([command, help]);
+      t.match(result, { code: 0, stderr: '', stdout: new RegExp(`^Usage: cognito-broker ${command} `) }, `${command} ${help}`);
+      const missing = names.filter((name) => !new RegExp(`(^|[\\s\\[|,])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`, 'm').test(result.stdout));
+      t.same(missing, [], `${command} --help names each of its options`);
+    }
+  }
+  const main = await run(['--help']);
+  for (const command of Object.keys(flags)) t.match(main.stdout, new RegExp(`^  ${command}\\b`, 'm'), `the main help lists ${command}`);
   t.match(await run(['env', '--bogus']), { code: 2, stderr: /Unknown option '--bogus'.*See --help/ });
   t.match(await run(['frobnicate']), { code: 2, stderr: /unknown command "frobnicate"/ });
 });
