@@ -216,12 +216,26 @@ t.test('systemdQuote: plain words as they are, others quoted and escaped', async
   t.throws(() => systemdQuote('two\nlines', true));
 });
 
+/**
+ * A systemctl first on PATH that records its arguments and answers as systemctl does with no
+ * user manager to talk to (a container, an ssh session without lingering): so the binary's
+ * test never reaches this machine's real user manager, whatever it has.
+ */
+function fakeSystemctl(dir: string): { bin: string; calls: () => string[] } {
+  const bin = join(dir, 'bin');
+  const log = join(dir, 'systemctl-calls');
+  mkdirSync(bin);
+  writeFileSync(join(bin, 'systemctl'), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\necho 'Failed to connect to bus: No medium found' >&2\nexit 1\n`, { mode: 0o755 });
+  return { bin, calls: () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : []) };
+}
+
 t.test('through the CLI binary, in a temp HOME with no systemd user session', async (t) => {
   const home = mkdtempSync(join(tmpdir(), 'cb-service-bin-'));
   t.teardown(() => rmSync(home, { recursive: true, force: true }));
   const configFile = join(home, 'config.json');
   writeFileSync(configFile, JSON.stringify({ profiles: { default: PROFILE } }));
-  const env = { PATH: process.env.PATH, HOME: home, COGNITO_BROKER_CONFIG: configFile, COGNITO_BROKER_CLIENT_SECRET: SECRET };
+  const systemctl = fakeSystemctl(home);
+  const env = { PATH: `${systemctl.bin}:${process.env.PATH}`, HOME: home, COGNITO_BROKER_CONFIG: configFile, COGNITO_BROKER_CLIENT_SECRET: SECRET };
 
   const install = await runCli(['service', 'install'], env);
   t.equal(install.code, 0, install.stderr);
@@ -230,16 +244,18 @@ t.test('through the CLI binary, in a temp HOME with no systemd user session', as
   t.match(unit, `ExecStart=${process.execPath} ${realpathSync(MAIN)} serve --config ${configFile}\n`, 'this node, the real path of the built CLI, the config');
   t.notMatch(unit, SECRET);
   t.notMatch(unit, /^Environment=/m, 'nothing to copy from this environment');
-  // This machine has no systemd user manager (a container): install says what to run.
-  t.match(install.stderr, /(Not started: could not reach .*\nStart it yourself, in your login session:\n  systemctl --user daemon-reload && )|(Enabled and started)/);
+  // No user manager answers: install says so and what to run.
+  t.match(install.stderr, /Not started: could not reach the systemd user manager \(systemctl --user daemon-reload: Failed to connect to bus: No medium found\)[^]*\nStart it yourself, in your login session:\n  systemctl --user daemon-reload && /);
+  t.same(systemctl.calls(), ['--user daemon-reload'], 'the fake systemctl was the one run, and install stopped at its failure');
   verifyUnit(t, unitFile);
 
   const status = await runCli(['service', 'status'], env);
   t.equal(status.code, 3);
-  t.match(status.stdout, /\(installed\)[^]*Daemon: not running/);
+  t.match(status.stdout, /\(installed\)[^]*Failed to connect to bus[^]*Daemon: not running/);
   const uninstall = await runCli(['service', 'uninstall'], env);
   t.equal(uninstall.code, 0, uninstall.stderr);
   t.notOk(existsSync(unitFile));
+  t.same(systemctl.calls().slice(1), ['--user is-enabled cognito-broker.service', '--user is-active cognito-broker.service', '--user disable --now cognito-broker.service', '--user daemon-reload'], 'status and uninstall asked the fake too');
   const help = await runCli(['service', '--help'], env);
   t.match(help.stdout, /Usage: cognito-broker service install\|uninstall\|status/);
   t.ok((await run(process.execPath, [MAIN, '--help'])).stdout.includes('service '), 'listed in the main help');
