@@ -47,8 +47,17 @@ export async function freshTokens(options: ReadOptions): Promise<TokenBody> {
   });
 }
 
-/** The profile's AWS credentials, from the daemon or in-process (as credential-process gets them). */
+/**
+ * The profile's AWS credentials, found as freshTokens finds tokens (and credential-process
+ * credentials): the running daemon of this config file, before the config is parsed; else
+ * the daemon the loaded config names; else the keychain and Cognito in this process.
+ */
 export async function freshCredentials(options: ReadOptions): Promise<CredentialsBody> {
+  const fast = await findDaemonOfConfigFile(options.config, options.profile);
+  if (fast) {
+    const answer = await daemonCredentials(fast.daemon, fast.profile, async () => storedSessionExists(await ownerOf(options)));
+    if (answer.value) return answer.value;
+  }
   const { config, profile } = await loadProfile(options);
   const found = await findDaemon(config, { profile: profile.name });
   if (found.daemon) {
