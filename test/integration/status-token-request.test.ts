@@ -1,9 +1,15 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { decodeJwt } from 'jose';
 import { requireSecretService, startBrokerEnv, TEST_KEYCHAIN_SERVICE } from '../support/broker-env.js';
 import { runCli, spawnCli, startServe } from '../support/cli.js';
+import { onTerminal } from '../support/pty.js';
+import { startKeychainWorker } from '../support/secret-service.js';
 import { startSigv4Verifier } from '../support/sigv4-verifier.js';
+
+const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+const JWT = /^[\w-]+\.[\w-]+\.[\w-]+$/;
 
 const STATUS_KEYS = [
   'profile', 'state', 'signedIn', 'user', 'signInMethod', 'signedInAt', 'signInFrom', 'customRoleArn', 'identityId',
@@ -53,6 +59,15 @@ t.test('status, token and request, without and with the daemon, through the comp
     daemon: { running: false, reason: /No cognito-broker answers/ },
     profiles: [{ profile: 'default', state: 'daemon-not-running', signedIn: true, user: be.stack.username, signInMethod: 'password', signedInAt: /^\d{4}-.*Z$/, identityId: null, upstreamCalls: null }],
   });
+  // Bare status picks by what stdout is: the table on a terminal, JSON through a pipe.
+  const ttyKeychainOnly = await statusOnTerminal(be.env);
+  t.equal(ttyKeychainOnly.exit, 4, ttyKeychainOnly.output);
+  t.match(ttyKeychainOnly.output, /^Daemon: not running \(No cognito-broker answers.*\)\n\nPROFILE\s+STATE\s+USER/, 'on a terminal: the table');
+  t.match(ttyKeychainOnly.output, new RegExp(`^default \\*\\s+daemon not running\\s+${be.stack.username}\\s`, 'm'));
+  t.notMatch(ttyKeychainOnly.output, /[{}"]/, 'no JSON on a terminal');
+  const pipedKeychainOnly = await runCli(['status'], be.env);
+  t.equal(pipedKeychainOnly.code, 4);
+  t.match(JSON.parse(pipedKeychainOnly.stdout), { daemon: { running: false }, profiles: [{ profile: 'default', state: 'daemon-not-running', signedIn: true }] }, 'through a pipe: JSON');
 
   // token without the daemon: exactly the token and a newline, from Cognito in-process.
   const idToken = await runCli(['token'], be.env);
@@ -63,24 +78,57 @@ t.test('status, token and request, without and with the daemon, through the comp
   t.equal(claims.iss, be.stack.issuer);
   t.equal(claims.token_use, 'id');
   const access = await runCli(['token', '--access'], be.env);
-  t.equal(decodeJwt(access.stdout.trim()).token_use, 'access', '--access: the access token');
+  t.equal(access.code, 0, access.stderr);
+  t.match(access.stdout, /^[\w-]+\.[\w-]+\.[\w-]+\n$/, '--access: one JWT, one newline');
+  t.match(decodeJwt(access.stdout.trim()), { iss: be.stack.issuer, token_use: 'access' }, '--access: the access token');
 
-  // request with the token, as for a Cognito authorizer.
-  // (Like a Cognito authorizer: an ID token of this pool; each in-process run refreshes anew.)
-  verifier.acceptToken = (value) => {
-    try {
-      const c = decodeJwt(value);
-      return c.iss === be.stack.issuer && c.token_use === 'id';
-    } catch {
-      return false;
-    }
+  // request with a token. The verifier takes only the kind of token it is told to (an ID
+  // token, as a Cognito authorizer; an access token, as an authorizer checking scopes) in
+  // the form it is told to (bare, or after "Bearer " as HTTP API JWT authorizers take it).
+  // Each in-process run refreshes anew, so the token itself is not known in advance.
+  const expectToken = (use: 'id' | 'access', form: 'bare' | 'bearer') => {
+    verifier.acceptToken = (value) => {
+      if (value.startsWith('Bearer ') !== (form === 'bearer')) return false;
+      try {
+        const claims = decodeJwt(form === 'bearer' ? value.slice('Bearer '.length) : value);
+        return claims.iss === be.stack.issuer && claims.token_use === use;
+      } catch {
+        return false;
+      }
+    };
   };
-  const withToken = await runCli(['request', '--auth', 'id-token', `${verifier.url}/prod/me`], be.env);
-  t.equal(withToken.code, 0, withToken.stderr);
-  t.match(JSON.parse(withToken.stdout), { ok: true, auth: 'token' });
-  const withAccess = await runCli(['request', '--auth', 'access-token', '--bearer', `${verifier.url}/prod/me`], be.env);
-  t.equal(withAccess.code, 22, 'an access token is not an ID token: refused');
-  t.match(verifier.requests.at(-1), { outcome: 'refused', authorization: /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/ }, '--bearer');
+  const me = `${verifier.url}/prod/me`;
+  const tokenRuns: Record<string, { stdout: string; stderr: string }> = {};
+  const acceptedForms: [string, 'id' | 'access', 'bare' | 'bearer', string[]][] = [
+    ['id-token', 'id', 'bare', []],
+    ['id-token --bearer', 'id', 'bearer', ['--bearer']],
+    ['access-token', 'access', 'bare', []],
+    ['access-token --bearer', 'access', 'bearer', ['--bearer']],
+  ];
+  for (const [label, use, form, extra] of acceptedForms) {
+    expectToken(use, form);
+    const run = await runCli(['request', '--auth', label.split(' ')[0] as string, ...extra, me], be.env);
+    tokenRuns[label] = run;
+    t.equal(run.code, 0, `--auth ${label}: accepted (${run.stdout} ${run.stderr})`);
+    t.same(JSON.parse(run.stdout), { ok: true, auth: 'token', path: '/prod/me', body: '' }, `--auth ${label}: the API's body on stdout`);
+    const sent = verifier.requests.at(-1)?.authorization ?? '';
+    t.match(form === 'bearer' ? sent.replace(/^Bearer /, '') : sent, JWT, `--auth ${label}: Authorization is ${form === 'bearer' ? '"Bearer " and ' : ''}the token alone`);
+    t.equal(decodeJwt(sent.replace(/^Bearer /, '')).token_use, use);
+  }
+  // Refused: the other kind of token, and the right one without the "Bearer " the API wants.
+  const refused: [string, 'id' | 'access', 'bare' | 'bearer', string[]][] = [
+    ['access-token', 'id', 'bare', []],
+    ['id-token', 'access', 'bare', []],
+    ['access-token', 'access', 'bearer', []],
+    ['access-token --bearer', 'access', 'bare', ['--bearer']],
+  ];
+  for (const [label, use, form, extra] of refused) {
+    expectToken(use, form);
+    const run = await runCli(['request', '--auth', label.split(' ')[0] as string, ...extra, me], be.env);
+    t.equal(run.code, 22, `--auth ${label} where the API wants a ${form} ${use} token: refused, exit 22`);
+    t.same(JSON.parse(run.stdout), { message: 'token refused' }, 'the refusal\'s body still printed');
+    t.match(verifier.requests.at(-1), { outcome: 'refused', path: '/prod/me' });
+  }
 
   // request signed with SigV4, credentials from Cognito in-process.
   const signed = await runCli(['request', ...sigv4, '-X', 'PUT', '-H', 'Content-Type: application/json', '-H', 'X-Custom: one', '-d', '{"name":"x y"}', api], be.env);
@@ -122,12 +170,23 @@ t.test('status, token and request, without and with the daemon, through the comp
   const table = await runCli(['status', '--table'], be.env);
   t.match(table.stdout, /^Daemon: pid \d+ at http:\/\/127\.0\.0\.1:\d+\n\nPROFILE\s+STATE\s+USER\s+ID TOKEN\s+CREDENTIALS\s+LAST REFRESH\s+CALLS.*\ndefault \*\s+ready\s+test-user\s+in \d+m\s+in \d+m\s+\d+s ago\s+1\/1\/1\n/);
   t.match(table.stdout, /IdentityId us-east-1:/);
+  const ttyLive = await statusOnTerminal(be.env);
+  t.equal(ttyLive.exit, 0, ttyLive.output);
+  t.match(ttyLive.output, /^Daemon: pid \d+ at http:\/\/127\.0\.0\.1:\d+\n\nPROFILE\s+STATE\s+USER\s+ID TOKEN\s+CREDENTIALS\s+LAST REFRESH\s+CALLS.*\ndefault \*\s+ready\s+test-user\s+in \d+m\s+in \d+m/, 'bare status on a terminal: the table');
+  t.notMatch(ttyLive.output, /[{}"]/, 'no JSON on a terminal');
+  const pipedLive = await runCli(['status'], be.env);
+  t.equal(pipedLive.code, 0, pipedLive.stderr);
+  t.same(Object.keys((JSON.parse(pipedLive.stdout) as StatusJson).profiles[0] ?? {}), STATUS_KEYS, 'bare status through a pipe: the JSON');
 
   const tokenUrl = (serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string).replace(/\/credentials$/, '/token');
   const auth = { authorization: serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string };
-  const served = (await (await fetch(tokenUrl, { headers: auth })).json()) as { IdToken: string };
+  const served = (await (await fetch(tokenUrl, { headers: auth })).json()) as { IdToken: string; AccessToken: string };
   const fromDaemon = await runCli(['token'], be.env);
   t.equal(fromDaemon.stdout, `${served.IdToken}\n`, 'token: the daemon\'s ID token');
+  const accessFromDaemon = await runCli(['token', '--access'], be.env);
+  t.equal(accessFromDaemon.code, 0, accessFromDaemon.stderr);
+  t.equal(accessFromDaemon.stdout, `${served.AccessToken}\n`, 'token --access: the daemon\'s access token');
+  t.not(served.AccessToken, served.IdToken);
   const creds = (await (await fetch(tokenUrl.replace(/\/token$/, '/credentials'), { headers: auth })).json()) as { AccessKeyId: string; SecretAccessKey: string; Token: string };
   const callsBefore = be.stack.emulator.calls.GetCredentialsForIdentity;
   const viaDaemon = await runCli(['request', ...sigv4, api], be.env);
@@ -139,11 +198,23 @@ t.test('status, token and request, without and with the daemon, through the comp
   const statusUrl = tokenUrl.replace(/\/token$/, '/status');
   t.equal((await fetch(statusUrl)).status, 401, 'GET /status needs the token');
   const statusBody = await (await fetch(statusUrl, { headers: auth })).text();
-  const session = JSON.parse(readFileSync(be.configFile, 'utf8')) as unknown;
-  t.ok(session);
-  const secrets = [served.IdToken, creds.SecretAccessKey, creds.Token, creds.AccessKeyId, auth.authorization, be.stack.password];
-  for (const output of [statusBody, status.stdout, table.stdout, viaDaemon.stdout, viaDaemon.stderr, tampered.stderr, serve.stderr()]) {
-    for (const secret of secrets) t.notOk(output.includes(secret), 'no secret in status, request output or the daemon log');
+  const keychain = await startKeychainWorker(be.secretService.env, { service: TEST_KEYCHAIN_SERVICE });
+  const { refreshToken } = JSON.parse((await keychain.get('profile:default')) as string) as { refreshToken: string };
+  await keychain.stop();
+  t.ok(refreshToken.length >= 16, 'the refresh token, read from the keychain to search for');
+  const secrets: Record<string, string> = {
+    'refresh token': refreshToken, 'ID token': served.IdToken, 'access token': served.AccessToken, 'secret key': creds.SecretAccessKey,
+    'session token': creds.Token, 'access key id': creds.AccessKeyId, 'endpoint token': auth.authorization, password: be.stack.password,
+  };
+  const outputs: Record<string, string> = {
+    'GET /status': statusBody, 'status --json': status.stdout, 'status --table': table.stdout, 'status on a terminal': ttyLive.output,
+    'status piped': pipedLive.stdout, 'request via the daemon': viaDaemon.stdout + viaDaemon.stderr, 'request -v': tampered.stderr,
+    'token stderr': idToken.stderr + access.stderr + fromDaemon.stderr + accessFromDaemon.stderr,
+    ...Object.fromEntries(Object.entries(tokenRuns).map(([label, run]) => [`request --auth ${label} stderr`, run.stderr])),
+    'daemon log': serve.stderr(),
+  };
+  for (const [where, output] of Object.entries(outputs)) {
+    t.same(Object.keys(secrets).filter((what) => output.includes(secrets[what] as string)), [], `no secret in ${where}`);
   }
 
   // Secrets never in argv: the running CLI's /proc/PID/cmdline while it waits for a slow body on stdin.
@@ -152,9 +223,16 @@ t.test('status, token and request, without and with the daemon, through the comp
   const cmdline = readFileSync(`/proc/${slow.pid}/cmdline`, 'utf8');
   slow.stdin?.end('late body');
   await new Promise((resolve) => slow.once('exit', resolve));
-  for (const secret of secrets) t.notOk(cmdline.includes(secret), 'no secret in argv');
+  t.same(Object.keys(secrets).filter((what) => cmdline.includes(secrets[what] as string)), [], 'no secret in argv');
   t.ok(cmdline.includes('request'), `read the right process: ${cmdline.replaceAll('\0', ' ')}`);
   t.match(verifier.requests.at(-1), { outcome: 'ok', body: 'late body' }, '-d @-: the body from stdin');
   t.equal(TEST_KEYCHAIN_SERVICE, be.env.COGNITO_BROKER_KEYCHAIN_SERVICE);
   t.equal(await serve.stop(), 0);
 });
+
+/** Bare `status` on a real pseudo-terminal: what a person at a terminal sees. */
+async function statusOnTerminal(env: NodeJS.ProcessEnv): Promise<{ exit: number | null; output: string }> {
+  const result = await onTerminal([process.execPath, MAIN, 'status'], { ...env, NODE_NO_WARNINGS: '1' }, []);
+  // The terminal ends lines with CR LF.
+  return { exit: result.exit, output: result.output.replaceAll('\r\n', '\n') };
+}
