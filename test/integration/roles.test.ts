@@ -58,6 +58,15 @@ t.test('roles, and one sign-in served under several roles at once (signInFrom), 
   const asReader = await runCli(['request', '--profile', 'reader', ...sigv4], be.env);
   t.equal(asReader.code, 0, asReader.stderr);
   t.match(JSON.parse(asReader.stdout), { roleArn: READER });
+  // credential-process for a profile that names its role: AccountId too, from the role's ARN.
+  const readerProcess = await runCli(['credential-process', '--profile', 'reader'], be.env);
+  t.equal(readerProcess.code, 0, readerProcess.stderr);
+  const rp = JSON.parse(readerProcess.stdout) as { AccessKeyId: string; AccountId?: string };
+  t.same(Object.keys(rp), ['Version', 'AccessKeyId', 'SecretAccessKey', 'SessionToken', 'Expiration', 'AccountId'], 'credential-process, in-process: AccountId last');
+  t.equal(rp.AccountId, '111122223333');
+  t.equal(be.stack.emulator.issued.get(rp.AccessKeyId)?.roleArn, READER, 'credentials for the reader role');
+  const ownProcess = JSON.parse((await runCli(['credential-process'], be.env)).stdout) as Record<string, unknown>;
+  t.notOk('AccountId' in ownProcess, 'no customRoleArn: no AccountId (the preferred role is not known before the call)');
 
   // The daemon: three profiles, one sign-in, one refresh stream.
   const refreshesBefore = upstream.calls.GetTokensFromRefreshToken + upstream.calls.InitiateAuth;
@@ -93,6 +102,9 @@ t.test('roles, and one sign-in served under several roles at once (signInFrom), 
   t.equal(new Set(idTokens).size, 1, 'one ID token, shared');
   const roleCheck = await runCli(['request', '--profile', 'admin', ...sigv4], be.env);
   t.match(JSON.parse(roleCheck.stdout), { roleArn: ADMIN }, 'request --profile admin through the daemon');
+  const adminProcess = JSON.parse((await runCli(['credential-process', '--profile', 'admin'], be.env)).stdout) as { AccessKeyId: string; AccountId?: string };
+  // (Compared by role, not key: the daemon may have renewed them since the fetch above.)
+  t.same([issued.get(adminProcess.AccessKeyId)?.roleArn, adminProcess.AccountId], [ADMIN, '111122223333'], 'credential-process --profile admin through the daemon: the admin role\'s credentials and AccountId');
   t.notMatch(serve.stderr(), /RefreshTokenReuse|"level":50/, 'no refresh-token reuse, no error in the daemon log');
 
   // logout of the owner: the borrowing profiles follow it.
