@@ -194,6 +194,7 @@ t.test('cognito-local: GetTokensFromRefreshToken is a 500 "CognitoLocal#Unsuppor
     username: stack.username,
     password: stack.password,
     ask: async () => 'x',
+    userPoolEndpoint: stack.cognitoIdpUrl,
     onSrpUnsupported: () => t.pass('told that SRP is not implemented there'),
   });
   t.ok(srp.tokens.refreshToken, 'SRP not implemented by cognito-local: USER_PASSWORD_AUTH when allowed');
