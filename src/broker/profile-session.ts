@@ -413,8 +413,8 @@ function userOf(session: StoredSession): string {
 }
 
 function refreshRequestFor(session: StoredSession): RefreshRequest {
-  const { method, refreshToken, cognitoUsername, clientSecret, deviceKey } = session;
-  return { method, refreshToken, cognitoUsername, clientSecret, deviceKey };
+  const { method, refreshToken, username, cognitoUsername, clientSecret, deviceKey } = session;
+  return { method, refreshToken, username, cognitoUsername, clientSecret, deviceKey };
 }
 
 function asBrokerError(error: unknown): BrokerError {

@@ -369,7 +369,7 @@ t.test('a refresh sends what the keychain holds for it: method, internal user na
   await h.sessions.save(PROFILE, { ...storedSession(), cognitoUsername: 'uuid-alice', clientSecret: 'client-secret-x', deviceKey: 'eu-west-1_device-1' });
   h.session.start();
   await h.session.credentials();
-  t.same(h.upstream.refreshRequests[0], { method: undefined, refreshToken: 'refresh-token-one', cognitoUsername: 'uuid-alice', clientSecret: 'client-secret-x', deviceKey: 'eu-west-1_device-1' });
+  t.same(h.upstream.refreshRequests[0], { method: undefined, refreshToken: 'refresh-token-one', username: 'alice', cognitoUsername: 'uuid-alice', clientSecret: 'client-secret-x', deviceKey: 'eu-west-1_device-1' });
   h.session.stop();
 });
 
