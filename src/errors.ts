@@ -101,6 +101,18 @@ export class ChallengeUnsupportedError extends BrokerError {
   }
 }
 
+export class SrpUnsupportedError extends BrokerError {
+  readonly code = 'BRK_ERR_SRP_UNSUPPORTED';
+  override readonly statusCode = 502;
+  /** `endpoint`: where the user pool was called (the profile's endpoints.cognitoIdp, or AWS). */
+  constructor(endpoint: string, options?: { cause?: unknown }) {
+    super(
+      `The user pool at ${endpoint} says it does not implement SRP sign-in (USER_SRP_AUTH). Real Cognito never answers so; the password is not sent in its place to a server that is not on this machine. If you trust this endpoint with the password in plain text, sign in with --auth-flow user-password.`,
+      options,
+    );
+  }
+}
+
 export class NoTerminalError extends BrokerError {
   readonly code = 'BRK_ERR_NO_TERMINAL';
   /** `alternative`: the non-interactive way to give it, e.g. 'pass --mfa-code CODE'. */

@@ -27,6 +27,13 @@ export const STORE_POLL_MS = 5_000;
  * stop during suspend) the wall clock is looked at again within this time.
  */
 export const TIMER_MAX_MS = 5 * 60_000;
+/**
+ * A rotated refresh token's keychain write is waited for at most this long. A keychain
+ * that never answers (its daemon stopped, an unlock prompt nobody sees) must not stall the
+ * session: the new token is already in memory, and the write goes on in the background
+ * and is tried again at the next cycle. Keychain calls take a few ms when they work.
+ */
+export const ROTATED_SAVE_TIMEOUT_MS = 3_000;
 
 export interface ProfileSessionDeps {
   readonly profile: ProfileConfig;
@@ -66,8 +73,10 @@ export class ProfileSession {
   private inFlight: Promise<void> | undefined;
   private timer: TimerHandle | undefined;
   private stopped = false;
-  /** A rotated session the keychain refused to store: written again at every cycle. */
+  /** A rotated session not known to be in the keychain (refused, or not answered yet): written again at every cycle. */
   private unsaved: StoredSession | undefined;
+  /** The keychain write of a rotated session still under way; at most one at a time, so an older token never lands last. */
+  private writing: Promise<void> | undefined;
   private readonly calls: UpstreamCalls = { refresh: 0, getId: 0, getCredentials: 0 };
   private readonly random: () => number;
 
@@ -187,7 +196,8 @@ export class ProfileSession {
     let tokens = this.state.tokens;
     let identityId = this.state.identityId;
     try {
-      if (this.unsaved) await this.saveRotated(this.unsaved);
+      // A write still under way (a keychain that hangs) is not waited for again: it ends on its own.
+      if (this.unsaved && !this.writing) await this.saveRotated(this.unsaved);
       session = await this.loadSession();
       if (!session) return;
       this.dispatch({ type: 'refresh-started' });
@@ -243,10 +253,11 @@ export class ProfileSession {
   /**
    * The app client rotates refresh tokens: the old one works only for its grace period
    * (up to 60 s), so the new one replaces it in memory at once and goes to the keychain
-   * before the tokens are used. A crash before the write leaves the old token, still
-   * inside its grace period at the next start. A keychain that refuses the write does not
-   * stop the session: the new token is all that will keep working, so it is kept in memory
-   * and written again at every cycle.
+   * before the tokens are used. A crash before the write leaves the old token, which works
+   * at the next start only inside its grace period. A keychain that refuses the write, or
+   * does not answer within ROTATED_SAVE_TIMEOUT_MS, does not stop the session: the new
+   * token is all that will keep working, so it is kept in memory and written again at
+   * every cycle.
    */
   private async keepRotated(session: StoredSession): Promise<void> {
     this.dispatch({ type: 'session-loaded', session });
@@ -254,14 +265,50 @@ export class ProfileSession {
   }
 
   private async saveRotated(session: StoredSession): Promise<void> {
+    this.unsaved = session;
+    const written = this.writeUnsaved();
+    let timer: TimerHandle | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = this.deps.clock.setTimeout(() => resolve(true), ROTATED_SAVE_TIMEOUT_MS);
+    });
     try {
-      await this.deps.sessions.save(this.deps.profile, session);
-      this.unsaved = undefined;
-    } catch (error) {
-      this.unsaved = session;
-      const code = isBrokerError(error) ? error.code : 'an unexpected error';
-      this.deps.logger.warn({ profile: this.name, code }, 'the rotated refresh token could not be written to the keychain; it is kept in memory and written again at the next refresh');
+      if (await Promise.race([written.then(() => false), timedOut])) {
+        this.deps.logger.warn(
+          { profile: this.name, code: 'BRK_ERR_KEYCHAIN_UNAVAILABLE', timeoutMs: ROTATED_SAVE_TIMEOUT_MS },
+          'the keychain did not answer the write of the rotated refresh token in time; it is kept in memory and written again at the next refresh',
+        );
+      }
+    } finally {
+      if (timer) this.deps.clock.clearTimeout(timer);
     }
+  }
+
+  /**
+   * Writes the newest unsaved session, one write at a time: a write that hangs and lands
+   * late must not overwrite a newer token, so a newer one waits for it and follows it.
+   * Resolves when the newest one was tried. Never rejects; a refusal is logged and leaves
+   * `unsaved` for the next cycle.
+   */
+  private writeUnsaved(): Promise<void> {
+    if (this.writing) return this.writing;
+    const session = this.unsaved;
+    if (!session) return Promise.resolve();
+    const write = this.deps.sessions.save(this.deps.profile, session).then(
+      () => {
+        if (this.unsaved === session) this.unsaved = undefined;
+      },
+      (error: unknown) => {
+        const code = isBrokerError(error) ? error.code : 'BRK_ERR_INTERNAL';
+        this.deps.logger.warn({ profile: this.name, code }, 'the rotated refresh token could not be written to the keychain; it is kept in memory and written again at the next refresh');
+      },
+    );
+    this.writing = write.then(() => {
+      this.writing = undefined;
+      // A newer token came while this write hung: it goes next, now that the keychain answers.
+      if (this.unsaved !== undefined && this.unsaved !== session) return this.writeUnsaved();
+      return undefined;
+    });
+    return this.writing;
   }
 
   /**
@@ -413,8 +460,8 @@ function userOf(session: StoredSession): string {
 }
 
 function refreshRequestFor(session: StoredSession): RefreshRequest {
-  const { method, refreshToken, cognitoUsername, clientSecret, deviceKey } = session;
-  return { method, refreshToken, cognitoUsername, clientSecret, deviceKey };
+  const { method, refreshToken, username, cognitoUsername, clientSecret, deviceKey } = session;
+  return { method, refreshToken, username, cognitoUsername, clientSecret, deviceKey };
 }
 
 function asBrokerError(error: unknown): BrokerError {

@@ -28,9 +28,13 @@ few seconds; no restart needed.
   --profile P          profile from the config (default: the config's default profile)
   --username U         user to sign in as (default: the profile's "username", else asked)
   --auth-flow F        srp (default): USER_SRP_AUTH, the password never leaves this machine;
-                       user-password: USER_PASSWORD_AUTH (the app client must allow it).
-                       Without this flag, a server that does not implement SRP at all (such as
-                       cognito-local) is signed in to with user-password, and login says so.
+                       user-password: USER_PASSWORD_AUTH, the password goes to the pool (over
+                       TLS to AWS; the app client must allow it). Without this flag, a user
+                       pool on this machine (endpoints.cognitoIdp on 127.0.0.1, ::1 or
+                       localhost, such as cognito-local) that does not implement SRP is signed
+                       in to with user-password, and login says so; any other server that
+                       says so is an error (BRK_ERR_SRP_UNSUPPORTED), and only an explicit
+                       --auth-flow user-password sends it the password.
   --password-stdin     read the password from standard input instead of asking
   --mfa-code CODE      answer the MFA challenge with CODE without asking (an authenticator
                        app's code, or one already received). Visible in 'ps' while login runs:
@@ -120,8 +124,10 @@ export async function login(argv: string[], io: CliIo = processIo, env: NodeJS.P
           device: stored.device,
           ask,
           totpIssuer: `Cognito ${profile.userPoolId}`,
+          // signIn downgrades only for a user pool on this machine (a local emulator).
+          userPoolEndpoint: profile.endpoints?.cognitoIdp,
           onSrpUnsupported: values['auth-flow'] === undefined
-            ? () => io.stderr('cognito-broker: this user pool does not implement SRP (USER_SRP_AUTH); signing in with USER_PASSWORD_AUTH instead. Pass --auth-flow srp to refuse that.\n')
+            ? () => io.stderr('cognito-broker: the local user pool at endpoints.cognitoIdp does not implement SRP (USER_SRP_AUTH); signing in with USER_PASSWORD_AUTH instead (the password stays on this machine). Pass --auth-flow srp to refuse that.\n')
             : undefined,
         });
         break;

@@ -87,8 +87,8 @@ async function noteRunningDaemon(config: Config, profile: ProfileConfig, io: Cli
 async function revoke(profile: ProfileConfig, session: StoredSession, global: boolean): Promise<SignOutOutcome> {
   const clients = createCognitoClients(profile);
   try {
-    const { method, refreshToken, cognitoUsername, clientSecret, deviceKey } = session;
-    return await revokeSession({ method, refreshToken, cognitoUsername, clientSecret, deviceKey }, clients, { global });
+    const { method, refreshToken, username, cognitoUsername, clientSecret, deviceKey } = session;
+    return await revokeSession({ method, refreshToken, username, cognitoUsername, clientSecret, deviceKey }, clients, { global });
   } finally {
     clients.destroy();
   }

@@ -1,4 +1,5 @@
-import { type BrokerError, ChallengeUnsupportedError, ClientSecretError, isBrokerError, MfaCodeMismatchError, SignInFailedError, UpstreamRejectedError } from '../errors.js';
+import { isLoopbackUrl } from '../config/config-schema.js';
+import { type BrokerError, ChallengeUnsupportedError, ClientSecretError, isBrokerError, MfaCodeMismatchError, SignInFailedError, SrpUnsupportedError, UpstreamRejectedError } from '../errors.js';
 import { createDeviceSecrets, type DeviceSecrets, type SrpExchange, startDeviceSrp, startPasswordSrp } from './srp.js';
 import { SignInRefusedError, UnsupportedByServerError } from './translate-aws-error.js';
 import type { AuthChallenge, NewDeviceMetadata, SignInContext, SignInStep, UserPoolClient } from './user-pool-client.js';
@@ -41,10 +42,17 @@ export interface SignInRequest {
   /** The issuer shown by authenticator apps for a TOTP enrolled during MFA_SETUP. */
   readonly totpIssuer?: string | undefined;
   /**
-   * Called when `srp` was not chosen explicitly and the server does not implement
-   * USER_SRP_AUTH at all (cognito-local): the sign-in then uses USER_PASSWORD_AUTH. Without
-   * it, such a server is an error. Real Cognito never answers so (it refuses a disabled flow
-   * with InvalidParameterException, which is never downgraded).
+   * The user pool's endpoint (the profile's endpoints.cognitoIdp); undefined for AWS's own.
+   * Decides whether onSrpUnsupported may be used.
+   */
+  readonly userPoolEndpoint?: string | undefined;
+  /**
+   * Called when `srp` was not chosen explicitly and a user pool on this machine (cognito-local,
+   * a local emulator: userPoolEndpoint is a loopback URL) does not implement USER_SRP_AUTH at
+   * all: the sign-in then uses USER_PASSWORD_AUTH. Anywhere else, or without it, such an
+   * answer is SrpUnsupportedError: real Cognito never gives it (it refuses a disabled flow
+   * with InvalidParameterException), so a server that does could be anything, and the
+   * password is not sent to it in plain text without the user's explicit choice.
    */
   readonly onSrpUnsupported?: (() => void) | undefined;
 }
@@ -161,8 +169,10 @@ class SignInConversation {
     try {
       return await this.client.initiateAuth('USER_SRP_AUTH', username, { SRP_A: this.passwordSrp.srpA }, this.context);
     } catch (error) {
-      if (!(error instanceof UnsupportedByServerError) || !this.request.onSrpUnsupported) throw error;
-      this.request.onSrpUnsupported();
+      if (!(error instanceof UnsupportedByServerError)) throw error;
+      const { userPoolEndpoint, onSrpUnsupported } = this.request;
+      if (!onSrpUnsupported || !isLoopbackUrl(userPoolEndpoint)) throw new SrpUnsupportedError(describeEndpoint(userPoolEndpoint), { cause: error });
+      onSrpUnsupported();
       this.passwordSrp = undefined;
       return this.client.initiateAuth('USER_PASSWORD_AUTH', username, { PASSWORD: password }, this.context);
     }
@@ -302,6 +312,12 @@ function isWrongCode(error: unknown): boolean {
 function isDeviceRefusal(error: unknown): boolean {
   if (error instanceof DeviceRefusedError) return true;
   return (error instanceof SignInRefusedError || error instanceof UpstreamRejectedError) && /device/i.test(error.message);
+}
+
+/** Where the pool was called, for messages: the origin only (a URL could carry more). */
+function describeEndpoint(endpoint: string | undefined): string {
+  if (endpoint === undefined) return 'the AWS endpoint of its region';
+  return URL.canParse(endpoint) ? new URL(endpoint).origin : 'the configured endpoints.cognitoIdp';
 }
 
 /** Cognito sends lists inside ChallengeParameters as JSON text: '["SMS_MFA","SOFTWARE_TOKEN_MFA"]'. */

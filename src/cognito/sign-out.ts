@@ -24,14 +24,20 @@ export type SignOutOutcome =
  * revocation endpoint (Cognito's /oauth2/revoke, an OIDC provider's RFC 7009 endpoint) for a
  * browser or OIDC session. `global` ends every session of the user (GlobalSignOut, with an
  * access token fresh from the refresh token); if that fails this session's token is still
- * revoked. Never throws for an upstream failure: the caller deletes the keychain entries
- * either way and reports what did not happen.
+ * revoked (the rotated one, when that refresh rotated it). Never throws for an upstream
+ * failure: the caller deletes the keychain entries either way and reports what did not happen.
  */
 export async function revokeSession(request: RefreshRequest, clients: SignOutClients, options: { readonly global?: boolean } = {}): Promise<SignOutOutcome> {
   if (!options.global) return revokeOne(request, clients);
   let accessToken = '';
+  // With refresh-token rotation the refresh hands back a new refresh token, and the one
+  // we hold works only for the grace period (60 s at most): the new one is what stays
+  // valid, for its whole lifetime, so it is the one to revoke if GlobalSignOut fails.
+  let current = request;
   const refreshed = await attempt(async () => {
-    ({ accessToken } = await clients.refresher.refresh(request));
+    const fresh = await clients.refresher.refresh(request);
+    accessToken = fresh.accessToken;
+    if (fresh.refreshToken !== undefined && fresh.refreshToken !== request.refreshToken) current = { ...request, refreshToken: fresh.refreshToken };
   });
   if (refreshed === 'already-invalid') {
     return { done: false, what: 'the global sign-out did not happen: the refresh token was already refused, so there is no access token to sign out with (this session is over; others of the user may not be)' };
@@ -41,7 +47,7 @@ export async function revokeSession(request: RefreshRequest, clients: SignOutCli
   const reason = global === 'already-invalid'
     ? 'the user pool refused the access token (a browser session needs the scope aws.cognito.signin.user.admin in hostedUi.scopes)'
     : describe(global);
-  const single = await revokeOne(request, clients);
+  const single = await revokeOne(current, clients);
   const rest = single.done ? `only this session ended: ${single.what}` : `and ${single.what}`;
   return { done: false, what: `the global sign-out did not happen (${reason}); ${rest}`, cause: global === 'already-invalid' ? undefined : global };
 }

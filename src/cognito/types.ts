@@ -35,6 +35,8 @@ export interface RefreshRequest {
   /** Absent means 'password' (sessions stored before browser sign-in existed). */
   readonly method?: SignInMethod | undefined;
   readonly refreshToken: string;
+  /** The name the user signed in with: SECRET_HASH's user when the pool's own name was not stored. */
+  readonly username?: string | undefined;
   /** The pool's own name for the user: SECRET_HASH on refresh is computed with it, not an alias. */
   readonly cognitoUsername?: string | undefined;
   /** App clients with a secret; kept in the keychain, never in the config. */

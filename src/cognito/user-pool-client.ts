@@ -12,7 +12,7 @@ import {
   UpdateDeviceStatusCommand,
   VerifySoftwareTokenCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { UpstreamMalformedError } from '../errors.js';
+import { LoginRequiredError, UpstreamMalformedError } from '../errors.js';
 import { readIdTokenClaims } from './jwt-claims.js';
 import { secretHash } from './secret-hash.js';
 import { type CognitoOperation, isUnknownOperation, translateAwsError } from './translate-aws-error.js';
@@ -160,7 +160,7 @@ export class UserPoolClient implements TokenRefresher {
       }
     }
     const parameters: Record<string, string> = { REFRESH_TOKEN: request.refreshToken };
-    if (request.clientSecret && request.cognitoUsername) parameters.SECRET_HASH = secretHash(request.cognitoUsername, this.clientId, request.clientSecret);
+    if (request.clientSecret) parameters.SECRET_HASH = secretHash(this.refreshHashUser(request), this.clientId, request.clientSecret);
     if (request.deviceKey) parameters.DEVICE_KEY = request.deviceKey;
     const response = await this.call('refresh', 'InitiateAuth', () => this.sdk.send(new InitiateAuthCommand({
       AuthFlow: 'REFRESH_TOKEN_AUTH',
@@ -168,6 +168,19 @@ export class UserPoolClient implements TokenRefresher {
       AuthParameters: parameters,
     })));
     return tokensFrom(response.AuthenticationResult, this.now());
+  }
+
+  /**
+   * SECRET_HASH on refresh is of the pool's own name for the user (`cognitoUsername`). A
+   * session stored without it falls back to the name signed in with, which is the same
+   * unless that was an alias (the pool then refuses the hash, and a new login stores the
+   * right name). Without either, the hash cannot be made, and a refresh without it would be
+   * refused as if the session had expired: the reason is named, and only a login can help.
+   */
+  private refreshHashUser(request: RefreshRequest): string {
+    const user = request.cognitoUsername || request.username;
+    if (!user) throw new LoginRequiredError(this.profile, 'the app client has a client secret, and the stored session names no user to compute SECRET_HASH with');
+    return user;
   }
 
   /** RevokeToken: ends this refresh token and the tokens issued from it. */

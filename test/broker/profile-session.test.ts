@@ -1,7 +1,9 @@
 import t from 'tap';
-import { REQUEST_WAIT_MS, STORE_POLL_MS } from '../../src/broker/profile-session.js';
+import { REQUEST_WAIT_MS, ROTATED_SAVE_TIMEOUT_MS, STORE_POLL_MS } from '../../src/broker/profile-session.js';
 import { LoginRequiredError, UpstreamUnavailableError, UpstreamRejectedError } from '../../src/errors.js';
 import { IdentityPoolError } from '../../src/cognito/translate-aws-error.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import { settle } from '../support/fake-clock.js';
 import { createHarness, PROFILE, storedSession } from '../support/session-harness.js';
 
 const MINUTE = 60_000;
@@ -364,12 +366,65 @@ t.test('a keychain that refuses the rotated token: the session goes on with it a
   h.session.stop();
 });
 
-t.test('a refresh sends what the keychain holds for it: method, internal user name, client secret, device key', async (t) => {
+/** A keychain whose writes, once `hangWrites` is set, never answer until `release()` (a Secret Service that stopped). */
+class HangingStore extends MemoryStore {
+  hangWrites = false;
+  readonly held: (() => void)[] = [];
+
+  override async set(account: string, value: string): Promise<void> {
+    if (!this.hangWrites) return super.set(account, value);
+    await new Promise<void>((resolve) => this.held.push(resolve));
+    return super.set(account, value);
+  }
+
+  release(): void {
+    for (const go of this.held.splice(0)) go();
+  }
+}
+
+t.test('a keychain write that never answers does not stall rotation: after ROTATED_SAVE_TIMEOUT_MS the session goes on with the new token in memory', async (t) => {
+  const secrets = new HangingStore();
+  const h = await createHarness({ secrets });
+  h.upstream.rotateRefreshTokens = true;
+  h.session.start();
+  await h.session.credentials();
+  t.equal((await h.sessions.load(PROFILE))?.refreshToken, 'rotated-refresh-token-1');
+  secrets.hangWrites = true;
+  const before = h.upstream.calls.refresh;
+  const lastRefreshAt = () => Date.parse(h.session.status().lastRefreshAt ?? '');
+
+  // Up to the next rotation, in steps shorter than the timeout.
+  for (let waited = 0; h.upstream.calls.refresh === before && waited < 2 * HOUR; waited += 1000) await h.clock.advance(1000);
+  const rotatedAt = h.upstream.callTimes.filter((c) => c.op === 'refresh').at(-1)?.at ?? NaN;
+  t.equal(secrets.held.length, 1, 'the rotated token\'s keychain write hangs');
+  await h.clock.advance(rotatedAt + ROTATED_SAVE_TIMEOUT_MS - 1 - h.clock.now());
+  t.ok(lastRefreshAt() < rotatedAt, 'the cycle waits for the keychain up to ROTATED_SAVE_TIMEOUT_MS');
+  await h.clock.advance(1);
+  t.equal(lastRefreshAt(), rotatedAt + ROTATED_SAVE_TIMEOUT_MS, 'then goes on without the write');
+
+  await h.clock.advance(3 * HOUR);
+  t.ok(h.upstream.calls.refresh - before >= 3, `${h.upstream.calls.refresh - before} refreshes while the keychain hung: rotation did not stall`);
+  t.same(h.upstream.refreshRequests.map((r) => r.refreshToken), ['refresh-token-one', ...h.upstream.issuedRefreshTokens.slice(0, -1)], 'each refresh sent the newest token, held in memory');
+  t.equal(h.session.phase, 'ready', 'the still-valid session is kept');
+  t.ok((await h.session.credentials()).expiresAt - h.clock.now() >= 15 * MINUTE, 'and served');
+  t.equal(secrets.held.length, 1, 'one keychain write at a time: newer tokens wait behind the hung one');
+  t.ok(h.logs.lines.some((l) => /did not answer the write of the rotated refresh token in time/.test(String(l.msg))), 'the timeout is logged');
+  t.notOk(h.logs.raw.join('\n').includes('rotated-refresh-token'), 'no refresh token in the log');
+  t.equal((await h.sessions.load(PROFILE))?.refreshToken, 'rotated-refresh-token-1', 'the keychain still holds the last token it took');
+
+  secrets.hangWrites = false;
+  secrets.release();
+  await settle();
+  t.equal((await h.sessions.load(PROFILE))?.refreshToken, h.upstream.issuedRefreshTokens.at(-1), 'once the keychain answers, the hung write lands and the newest token after it');
+  h.session.stop();
+});
+
+t.test('a refresh sends what the keychain holds for it: method, user names, client secret, device key', async (t) => {
   const h = await createHarness({ signedIn: false });
   await h.sessions.save(PROFILE, { ...storedSession(), cognitoUsername: 'uuid-alice', clientSecret: 'client-secret-x', deviceKey: 'eu-west-1_device-1' });
   h.session.start();
   await h.session.credentials();
-  t.same(h.upstream.refreshRequests[0], { method: undefined, refreshToken: 'refresh-token-one', cognitoUsername: 'uuid-alice', clientSecret: 'client-secret-x', deviceKey: 'eu-west-1_device-1' });
+  t.same(h.upstream.refreshRequests[0], { method: undefined, refreshToken: 'refresh-token-one', username: 'alice', cognitoUsername: 'uuid-alice', clientSecret: 'client-secret-x', deviceKey: 'eu-west-1_device-1' });
   h.session.stop();
 });
 

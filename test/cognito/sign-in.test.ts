@@ -244,17 +244,35 @@ t.test('a wrong password with a remembered device is not retried without it', as
   t.equal(pool.calls.length, 1);
 });
 
-t.test('a server without SRP at all gets USER_PASSWORD_AUTH only when the caller allows it', async (t) => {
-  const unsupported = () => new UnsupportedByServerError('InitiateAuth', 'does not support InitiateAuth (Unsupported: InitAuth with AuthFlow=USER_SRP_AUTH)');
-  const pool = scriptedPool([unsupported(), done]);
-  let told = 0;
-  await signIn(pool, request({ flow: 'srp', onSrpUnsupported: () => (told += 1) }));
-  t.same(pool.calls.map((c) => c.flow), ['USER_SRP_AUTH', 'USER_PASSWORD_AUTH']);
-  t.equal(told, 1);
+const srpUnsupported = () => new UnsupportedByServerError('InitiateAuth', 'does not support InitiateAuth (Unsupported: InitAuth with AuthFlow=USER_SRP_AUTH)');
 
-  const strict = scriptedPool([unsupported()]);
-  await t.rejects(signIn(strict, request({ flow: 'srp' })), { code: 'BRK_ERR_UPSTREAM_REJECTED' });
-  t.equal(strict.calls.length, 1);
+t.test('a local server without SRP at all (cognito-local) gets USER_PASSWORD_AUTH only when the caller allows it', async (t) => {
+  for (const endpoint of ['http://127.0.0.1:9229', 'http://localhost:9229/', 'http://[::1]:9229', 'https://127.0.0.2:8443']) {
+    const pool = scriptedPool([srpUnsupported(), done]);
+    let told = 0;
+    await signIn(pool, request({ flow: 'srp', userPoolEndpoint: endpoint, onSrpUnsupported: () => (told += 1) }));
+    t.same(pool.calls.map((c) => c.flow), ['USER_SRP_AUTH', 'USER_PASSWORD_AUTH'], endpoint);
+    t.equal(told, 1, 'and the caller is told');
+  }
+
+  const strict = scriptedPool([srpUnsupported()]);
+  await t.rejects(signIn(strict, request({ flow: 'srp', userPoolEndpoint: 'http://127.0.0.1:9229' })), { code: 'BRK_ERR_SRP_UNSUPPORTED', message: /--auth-flow user-password/ });
+  t.equal(strict.calls.length, 1, 'SRP chosen explicitly: never downgraded');
+});
+
+t.test('any other server that says it has no SRP is an error naming --auth-flow user-password, and never gets the password', async (t) => {
+  const endpoints = [undefined, 'https://cognito-idp.eu-west-1.amazonaws.com', 'http://10.0.0.5:9229', 'http://192.168.1.20', 'https://proxy.example.com/cognito', 'http://localhost.example.com:9229', 'http://user:secret@evil.example.com'];
+  for (const endpoint of endpoints) {
+    const pool = scriptedPool([srpUnsupported(), done]);
+    let told = 0;
+    const signingIn = signIn(pool, request({ flow: 'srp', password: 'the-password', userPoolEndpoint: endpoint, onSrpUnsupported: () => (told += 1) }));
+    await t.rejects(signingIn, { code: 'BRK_ERR_SRP_UNSUPPORTED', message: /does not implement SRP.*--auth-flow user-password/ }, String(endpoint));
+    t.same(pool.calls.map((c) => c.flow), ['USER_SRP_AUTH'], 'no USER_PASSWORD_AUTH');
+    t.notOk(JSON.stringify(pool.calls).includes('the-password'), 'the password was not sent');
+    t.equal(told, 0);
+    const message = await signingIn.then(() => '', (e: Error) => e.message);
+    t.notOk(message.includes('secret'), 'the message names the origin only');
+  }
 });
 
 t.test('an unsupported challenge is a clear error', async (t) => {

@@ -5,7 +5,7 @@ import { LoginRequiredError, UpstreamRejectedError, UpstreamUnavailableError } f
 type Step = 'ok' | Error | boolean;
 
 /** Records what was called; each call does what its script says (ok, throw, or revoke's boolean). */
-function clients(script: { revokeToken?: Step; globalSignOut?: Step; refresh?: Step; oauthRevoke?: Step; noOauth?: boolean } = {}) {
+function clients(script: { revokeToken?: Step; globalSignOut?: Step; refresh?: Step; oauthRevoke?: Step; noOauth?: boolean; rotateTo?: string } = {}) {
   const calls: string[] = [];
   const run = <T>(name: string, step: Step | undefined, value: T): Promise<T> => {
     calls.push(name);
@@ -18,7 +18,9 @@ function clients(script: { revokeToken?: Step; globalSignOut?: Step; refresh?: S
       globalSignOut: (access) => run(`globalSignOut ${access}`, script.globalSignOut, undefined),
     },
     oauth: script.noOauth ? undefined : { revoke: (token, secret) => run(`oauth.revoke ${token}${secret ? ` ${secret}` : ''}`, script.oauthRevoke, true) },
-    refresher: { refresh: (request) => run(`refresh ${request.method ?? 'password'}`, script.refresh, { idToken: 'id', accessToken: 'fresh-access', expiresAt: 2, issuedAt: 1 }) },
+    refresher: {
+      refresh: (request) => run(`refresh ${request.method ?? 'password'}`, script.refresh, { idToken: 'id', accessToken: 'fresh-access', expiresAt: 2, issuedAt: 1, ...(script.rotateTo ? { refreshToken: script.rotateTo } : {}) }),
+    },
   };
   return { c, calls };
 }
@@ -75,4 +77,24 @@ t.test('--global that fails still revokes this session, and says the global part
   const dead = clients({ refresh: new LoginRequiredError('p', 'NotAuthorizedException') });
   t.match(await revokeSession({ refreshToken: 'r' }, dead.c, { global: true }), { done: false, what: /already refused, so there is no access token/ });
   t.same(dead.calls, ['refresh password']);
+});
+
+t.test('--global on a client that rotates refresh tokens: when GlobalSignOut fails, the rotated token is the one revoked', async (t) => {
+  const rotating = clients({ rotateTo: 'rotated-r2', globalSignOut: new UpstreamRejectedError('The Cognito user pool refused the request (UnsupportedOperation).') });
+  const outcome = await revokeSession({ refreshToken: 'r1', clientSecret: 's' }, rotating.c, { global: true });
+  t.same(rotating.calls, ['refresh password', 'globalSignOut fresh-access', 'revokeToken rotated-r2 s'], 'the token that stays valid is revoked, with the client secret');
+  t.match(outcome, { done: false, what: /only this session ended: the refresh token was revoked \(RevokeToken\)$/ });
+  t.notOk(JSON.stringify(outcome).includes('rotated-r2'), 'the rotated token is not in what logout prints');
+
+  const offlineAfter = clients({ rotateTo: 'rotated-r2', globalSignOut: offline(), revokeToken: offline() });
+  t.match(await revokeSession({ refreshToken: 'r1' }, offlineAfter.c, { global: true }), { done: false, what: /NOT revoked/ });
+  t.same(offlineAfter.calls, ['refresh password', 'globalSignOut fresh-access', 'revokeToken rotated-r2']);
+
+  const browser = clients({ rotateTo: 'rotated-b2', globalSignOut: new LoginRequiredError('p', 'NotAuthorizedException') });
+  await revokeSession({ method: 'browser', refreshToken: 'b1' }, browser.c, { global: true });
+  t.same(browser.calls, ['refresh browser', 'globalSignOut fresh-access', 'oauth.revoke rotated-b2'], 'at the provider too');
+
+  const same = clients({ rotateTo: 'r1', globalSignOut: offline() });
+  await revokeSession({ refreshToken: 'r1' }, same.c, { global: true });
+  t.same(same.calls, ['refresh password', 'globalSignOut fresh-access', 'revokeToken r1'], 'no rotation: the token held is revoked');
 });

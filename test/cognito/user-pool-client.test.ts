@@ -83,6 +83,22 @@ t.test('against a server without GetTokensFromRefreshToken (cognito-local\'s 500
   }, 'SECRET_HASH of cognito:username, and DEVICE_KEY');
 });
 
+t.test('REFRESH_TOKEN_AUTH with a client secret: without the pool\'s name for the user, SECRET_HASH is of the stored user name; without any name, login required and nothing sent', async (t) => {
+  const pool = await wirePool(t, { GetTokensFromRefreshToken: unsupported('GetTokensFromRefreshToken'), InitiateAuth: { body: result() } });
+  await pool.userPool.refresh({ refreshToken: 'refresh-1', username: 'alice', clientSecret: 'shh' });
+  t.same(pool.received[1]?.body, {
+    AuthFlow: 'REFRESH_TOKEN_AUTH',
+    ClientId: 'client123',
+    AuthParameters: { REFRESH_TOKEN: 'refresh-1', SECRET_HASH: secretHash('alice', 'client123', 'shh') },
+  }, 'the hash is never left out');
+  await pool.userPool.refresh({ refreshToken: 'refresh-1', username: 'alice@example.com', cognitoUsername: 'internal-id', clientSecret: 'shh' });
+  t.equal((pool.received[2]?.body.AuthParameters as Record<string, string>).SECRET_HASH, secretHash('internal-id', 'client123', 'shh'), 'cognito:username wins over the name typed');
+
+  const sent = pool.received.length;
+  await t.rejects(pool.userPool.refresh({ refreshToken: 'refresh-1', clientSecret: 'shh' }), { code: 'BRK_ERR_LOGIN_REQUIRED', message: /names no user to compute SECRET_HASH with.*cognito-broker login --profile work/ });
+  t.equal(pool.received.length, sent, 'no refresh without the hash is sent');
+});
+
 t.test('the fallback also covers AWS\'s own UnknownOperationException and 501, but never an outage', async (t) => {
   const unknown = await wirePool(t, { GetTokensFromRefreshToken: { status: 400, body: { __type: 'UnknownOperationException', message: '' } }, InitiateAuth: { body: result() } });
   await unknown.userPool.refresh({ refreshToken: 'r' });

@@ -1,8 +1,9 @@
 /**
  * Refresh after an SRP login, through the compiled CLI and a real gnome-keyring: refresh-
  * token rotation over several rotations, a daemon killed between receiving a rotated token
- * and storing it, a reused token, and cognito-local (no GetTokensFromRefreshToken) as it
- * really answers.
+ * and storing it (with its write hung, and with the write made impossible, so that the
+ * restart must use the old token inside its grace period), a reused token, and cognito-local
+ * (no GetTokensFromRefreshToken) as it really answers.
  */
 import { execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -18,6 +19,7 @@ import { requireSecretService, TEST_KEYCHAIN_SERVICE } from '../support/broker-e
 import { runCli, spawnCli, startServe } from '../support/cli.js';
 import { type EmulatorEnv, startEmulatorEnv } from '../support/emulator-env.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
+import { keychainControl, type KeychainControl } from '../support/fault-keychain.js';
 import { type KeychainWorker, startKeychainWorker } from '../support/secret-service.js';
 
 const run = promisify(execFile);
@@ -26,6 +28,7 @@ const LIFETIME_S = 12;
 
 let env: EmulatorEnv;
 let keychain: KeychainWorker;
+let control: KeychainControl;
 const secretServiceReady = requireSecretService(t);
 
 t.before(async () => {
@@ -33,13 +36,17 @@ t.before(async () => {
   env = await startEmulatorEnv({
     rotating: { rotation: true, gracePeriodSeconds: 60, lifetimes: { idTokenSeconds: LIFETIME_S, accessTokenSeconds: LIFETIME_S } },
     crashy: { rotation: true, gracePeriodSeconds: 60 },
+    unstorable: { rotation: true, gracePeriodSeconds: 60 },
     strict: { rotation: true, gracePeriodSeconds: 0 },
   });
   keychain = await startKeychainWorker(env.be.secretService.env, { service: TEST_KEYCHAIN_SERVICE });
+  control = keychainControl(env.be.secretService);
   env.emu.createUser({ username: 'rita', password: PASSWORD });
 });
 t.teardown(async () => {
   await keychain?.stop();
+  // The keyring daemons an unlock started, before the Secret Service itself.
+  await control?.stop();
   await env?.stop();
 });
 
@@ -145,6 +152,69 @@ t.test('killed (kill -9) after receiving a rotated token and before storing it, 
   await keychain.delete('profile:crashy');
 });
 
+t.test('killed (kill -9) after the pool rotated, the new token unstorable: the keychain holds exactly the original, and the restart refreshes with it inside the grace period', { skip: !secretServiceReady }, async (t) => {
+  const proxy = await startFaultProxy({ userPoolUrl: env.emu.url, identityPoolUrl: env.be.stack.cognitoIdentityUrl });
+  t.teardown(() => proxy.close());
+  const clientId = (await readProfile('unstorable')).clientId as string;
+  env.addProfiles({ unstorable: { clientId, endpoints: { cognitoIdp: proxy.url, cognitoIdentity: proxy.url } } });
+  const signedIn = await login('unstorable');
+  t.equal(signedIn.code, 0, signedIn.stderr);
+  const original = await refreshTokenOf('unstorable');
+  if (!original) throw new Error('no session stored');
+  t.teardown(async () => {
+    if (await control.isLocked().catch(() => false)) await control.unlock();
+  });
+
+  // The rotated token is on its way to the daemon: the keychain is locked before it
+  // arrives, so no write of it can succeed (a hung write could still land after a kill).
+  let sentBefore: unknown;
+  let rotated: string | undefined;
+  proxy.inject('GetTokensFromRefreshToken', {
+    kind: 'rewrite',
+    rewrite: async (body, request) => {
+      sentBefore = request.RefreshToken;
+      await control.lock();
+      rotated = (body.AuthenticationResult as { RefreshToken?: string } | undefined)?.RefreshToken;
+      return body;
+    },
+  }, { times: 1 });
+  const daemon = spawnCli(['serve'], env.be.env);
+  let log = '';
+  daemon.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  t.teardown(() => void daemon.kill('SIGKILL'));
+  await until(() => /rotated refresh token could not be written to the keychain|did not answer the write of the rotated refresh token/.test(log), 20_000, 'the daemon to fail to store the rotated token');
+  t.equal(sentBefore, original, 'the daemon refreshed with the token from the login');
+  t.ok(rotated !== undefined && rotated !== original, 'the pool rotated it');
+  await kill9(daemon);
+  await control.unlock();
+  t.equal(await refreshTokenOf('unstorable'), original, 'after the crash the keychain holds exactly the original token');
+
+  let sentAfter: unknown;
+  let answered: string | undefined;
+  proxy.inject('GetTokensFromRefreshToken', {
+    kind: 'rewrite',
+    rewrite: (body, request) => {
+      sentAfter = request.RefreshToken;
+      answered = (body.AuthenticationResult as { RefreshToken?: string } | undefined)?.RefreshToken;
+      return body;
+    },
+  }, { times: 1 });
+  const serve = await startServe([], env.be.env);
+  t.teardown(() => serve.stop());
+  const base = (serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string).replace(/\/credentials$/, '');
+  const status = await waitForStatus(`${base}/profiles/unstorable/credentials`, serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string, 200);
+  t.equal(status, 200, 'credentials served after the restart');
+  t.equal(sentAfter, original, 'the restarted daemon refreshed with the original token');
+  t.equal(answered, rotated, 'which the pool accepted inside its grace period, answering with the successor it had issued');
+  const stored = async () => (await refreshTokenOf('unstorable')) === rotated;
+  const deadline = Date.now() + 10_000;
+  while (!(await stored()) && Date.now() < deadline) await sleep(200);
+  t.ok(await stored(), 'and the successor is now in the keychain');
+  t.notMatch(serve.stderr(), /BRK_ERR_LOGIN_REQUIRED/);
+  await serve.stop();
+  await keychain.delete('profile:unstorable');
+});
+
 t.test('a rotated-out token used after the grace period: RefreshTokenReuseException, login required after one call', { skip: !secretServiceReady }, async (t) => {
   const signedIn = await login('strict');
   t.equal(signedIn.code, 0, signedIn.stderr);
@@ -194,6 +264,7 @@ t.test('cognito-local: GetTokensFromRefreshToken is a 500 "CognitoLocal#Unsuppor
     username: stack.username,
     password: stack.password,
     ask: async () => 'x',
+    userPoolEndpoint: stack.cognitoIdpUrl,
     onSrpUnsupported: () => t.pass('told that SRP is not implemented there'),
   });
   t.ok(srp.tokens.refreshToken, 'SRP not implemented by cognito-local: USER_PASSWORD_AUTH when allowed');

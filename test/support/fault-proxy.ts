@@ -36,10 +36,12 @@ export type Fault =
   /** Accept and read the request, never answer (until `releaseHung()` or `close()`). */
   | { readonly kind: 'hang' }
   /**
-   * Forward, then replace upstream's JSON answer by what `rewrite` returns: an object is
-   * sent as JSON, a string as is (non-JSON). Status and headers stay upstream's.
+   * Forward, then replace upstream's JSON answer by what `rewrite` returns (or resolves to):
+   * an object is sent as JSON, a string as is (non-JSON). Status and headers stay upstream's.
+   * `request` is the JSON the client sent (what a test checks the client sent); until
+   * `rewrite` settles the client waits, so a test can change the world in between.
    */
-  | { readonly kind: 'rewrite'; readonly rewrite: (body: Record<string, unknown>) => unknown };
+  | { readonly kind: 'rewrite'; readonly rewrite: (body: Record<string, unknown>, request: Record<string, unknown>) => unknown };
 
 export interface ProxiedRequest {
   /** X-Amz-Target, e.g. `AWSCognitoIdentityService.GetId`. */
@@ -151,7 +153,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         return;
       case 'rewrite': {
         const upstreamAnswer = await forward(upstream, req, body);
-        const replaced = fault.rewrite(JSON.parse(upstreamAnswer.body.toString('utf8')) as Record<string, unknown>);
+        const sent = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
+        const replaced: unknown = await fault.rewrite(JSON.parse(upstreamAnswer.body.toString('utf8')) as Record<string, unknown>, sent);
         const text = typeof replaced === 'string' ? replaced : JSON.stringify(replaced);
         return relay(res, { ...upstreamAnswer, body: Buffer.from(text, 'utf8') });
       }

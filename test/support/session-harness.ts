@@ -48,13 +48,15 @@ export interface HarnessOptions {
   readonly latencyMs?: number;
   readonly random?: () => number;
   readonly profile?: ProfileConfig;
+  /** The keychain: a MemoryStore, or a test's subclass of it (one that hangs, say). */
+  readonly secrets?: MemoryStore;
 }
 
 /** A ProfileSession on fake time, fake Cognito and an in-memory keychain. */
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const clock = new FakeClock();
   const upstream = new FakeUpstream(clock, options.idTokenLifetimeMs, options.credentialsLifetimeMs, options.latencyMs);
-  const secrets = new MemoryStore();
+  const secrets = options.secrets ?? new MemoryStore();
   const sessions = new SessionStore(secrets);
   const profile = options.profile ?? PROFILE;
   if (options.signedIn !== false) await sessions.save(profile, storedSession());
