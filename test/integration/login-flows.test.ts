@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { requireSecretService, TEST_KEYCHAIN_SERVICE } from '../support/broker-env.js';
 import { runCli, startServe } from '../support/cli.js';
+import { waitForStatus } from '../support/wait-for-status.js';
 import { converse, type EmulatorEnv, secretsIn, startEmulatorEnv } from '../support/emulator-env.js';
 import { startTerminal } from '../support/pty-session.js';
 import { type KeychainWorker, startKeychainWorker } from '../support/secret-service.js';
@@ -206,7 +207,7 @@ t.test('a client secret is asked once (masked), kept in the keychain, and never 
   const serve = await startServe(['--log-level', 'trace'], env.be.env);
   t.teardown(() => serve.stop());
   const base = (serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string).replace(/\/credentials$/, '');
-  const response = await waitForOk(`${base}/profiles/secret/credentials`, serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string);
+  const response = await waitForStatus(`${base}/profiles/secret/credentials`, serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string);
   t.equal(response, 200, 'credentials served for the secret client');
   t.ok(env.emu.calls.GetTokensFromRefreshToken > calls, 'refreshed with the secret');
   const session = await storedSession('secret');
@@ -249,7 +250,7 @@ t.test('a remembered device: confirmed after the first login, the next login ask
   const serve = await startServe(['--log-level', 'trace'], env.be.env);
   t.teardown(() => serve.stop());
   const base = (serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string).replace(/\/credentials$/, '');
-  t.equal(await waitForOk(`${base}/profiles/devices/token`, serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string), 200, 'refreshed: the pool accepted DEVICE_KEY');
+  t.equal(await waitForStatus(`${base}/profiles/devices/token`, serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string), 200, 'refreshed: the pool accepted DEVICE_KEY');
   t.ok(env.emu.calls.GetTokensFromRefreshToken > calls);
   await serve.stop();
   const session = await storedSession('devices');
@@ -257,13 +258,3 @@ t.test('a remembered device: confirmed after the first login, the next login ask
   t.same(secretsIn(outputs, { 'device password': device.devicePassword as string, 'SMS code': code, password: PASSWORD, 'client secret': env.secrets.devices as string, 'refresh token': session?.refreshToken as string }), [], 'no secret in outputs, logs or argv');
 });
 
-async function waitForOk(url: string, token: string, timeoutMs = 15_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  let status = 0;
-  while (Date.now() < deadline) {
-    status = (await fetch(url, { headers: { authorization: token } })).status;
-    if (status === 200) return status;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return status;
-}

@@ -17,6 +17,7 @@ import { signIn } from '../../src/cognito/sign-in.js';
 import type { ProfileConfig } from '../../src/config/config.js';
 import { requireSecretService, TEST_KEYCHAIN_SERVICE } from '../support/broker-env.js';
 import { runCli, spawnCli, startServe } from '../support/cli.js';
+import { waitForStatus } from '../support/wait-for-status.js';
 import { type EmulatorEnv, startEmulatorEnv } from '../support/emulator-env.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 import { keychainControl, type KeychainControl } from '../support/fault-keychain.js';
@@ -294,14 +295,3 @@ async function kill9(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-async function waitForStatus(url: string, token: string, wanted: number, check: (body: string) => boolean = () => true, timeoutMs = 15_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  let status = 0;
-  while (Date.now() < deadline) {
-    const response = await fetch(url, { headers: { authorization: token } });
-    status = response.status;
-    if (status === wanted && check(await response.text())) return status;
-    await sleep(200);
-  }
-  return status;
-}

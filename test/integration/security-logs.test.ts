@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { requireSecretService, startBrokerEnv, TEST_KEYCHAIN_SERVICE } from '../support/broker-env.js';
 import { runCli, startServe } from '../support/cli.js';
+import { waitForStatus } from '../support/wait-for-status.js';
 import { startKeychainWorker } from '../support/secret-service.js';
 import { rawRequest } from '../support/raw-http.js';
 
@@ -49,6 +50,8 @@ t.test('no secret in any log line at trace level, in any output, argv, environme
     t.equal(k.status, 200, 'tokens served');
     served.tokens.push((await k.json()) as Served['tokens'][number]);
   };
+  // The first refresh may still run (a 503 to retry, as SDKs do); the test is about logs.
+  t.equal(await waitForStatus(url, endpointToken), 200, 'serving after the first refresh');
   await fetchBoth();
   const first = served.tokens[0] as Served['tokens'][number];
 
