@@ -30,15 +30,16 @@ const BODY_LIMIT_BYTES = 1024;
 // one small request in one packet and read an answer given from memory within 750 ms, so
 // the limits can be tight: a client that trickles its headers (slowloris) is cut off after
 // HEADERS_TIMEOUT_MS, one whose body never ends after REQUEST_TIMEOUT_MS, and an idle
-// keep-alive socket after KEEP_ALIVE_TIMEOUT_MS.
+// keep-alive socket after KEEP_ALIVE_TIMEOUT_MS. A socket that sends nothing at all is cut off
+// by the headers timeout too (Node counts it from the connection), so there is no socket
+// timeout (fastify's connectionTimeout): one re-arms a timer on every read and write, 12% of
+// a request's CPU at 50 connections (BENCHMARKS.md).
 /** Whole header block received within this (Node answers 408 and closes otherwise). */
 export const HEADERS_TIMEOUT_MS = 2_000;
 /** Whole request, body included, received within this. */
 export const REQUEST_TIMEOUT_MS = 3_000;
 /** Idle keep-alive connections are closed after this (fastify's default is 72 s). */
 export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
-/** A socket with no traffic at all for this long is destroyed. */
-export const CONNECTION_TIMEOUT_MS = 10_000;
 /** How often Node checks the two timeouts above (its default, 30 s, would let slow clients stay 30 s). */
 export const CONNECTIONS_CHECKING_INTERVAL_MS = 250;
 /** An SDK's request headers are a few hundred bytes; Node's default is 16 KiB. */
@@ -59,7 +60,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     childLoggerFactory: (logger) => logger,
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: true,
-    connectionTimeout: CONNECTION_TIMEOUT_MS,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     requestTimeout: REQUEST_TIMEOUT_MS,
     http: {
