@@ -39,6 +39,7 @@ export async function serve(argv: string[], io: CliIo = processIo): Promise<void
   }
   const authToken = await loadOrCreateEndpointToken(config.server.tokenFile);
   const daemon = createDaemon({ config, secrets: openKeychain(), authToken, logger });
+  // Starts the sessions, then loads fastify: the first refresh's waits overlap the load.
   const url = await daemon.listen();
 
   const daemonFile = join(config.stateDir, DAEMON_FILE);

@@ -36,6 +36,17 @@ export function platformPaths(from: PathEnvironment = currentEnvironment()): Pla
   return { configFile: join(config, APP, 'config.json'), stateDir: join(state, APP) };
 }
 
+/**
+ * The user's own cache directory for us (files that only save time, safe to delete):
+ * $XDG_CACHE_HOME or ~/.cache on Linux, ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows.
+ */
+export function cacheDir(from: PathEnvironment = currentEnvironment()): string {
+  const { platform, env, home } = from;
+  if (platform === 'darwin') return join(home, 'Library', 'Caches', APP);
+  if (platform === 'win32') return join(env.LOCALAPPDATA ?? join(home, 'AppData', 'Local'), APP, 'cache');
+  return join(nonEmpty(env.XDG_CACHE_HOME) ?? join(home, '.cache'), APP);
+}
+
 function currentEnvironment(): PathEnvironment {
   return { platform: process.platform, env: process.env, home: homedir() };
 }

@@ -10,7 +10,6 @@ import type { Config, ProfileConfig } from '../config/config.js';
 import { PortInUseError } from '../errors.js';
 import type { SecretStore } from '../store/secret-store.js';
 import { SessionStore } from '../store/session-store.js';
-import { buildApp } from './build-app.js';
 
 export interface DaemonDeps {
   readonly config: Config;
@@ -33,9 +32,12 @@ export interface UpstreamClients {
 }
 
 export interface Daemon {
-  readonly app: FastifyInstance;
   readonly broker: Broker;
-  /** Starts the sessions and listens; resolves with the base URL, e.g. http://127.0.0.1:9911 */
+  /** The HTTP app, once ready() or listen() has resolved (before, reading it throws). */
+  readonly app: FastifyInstance;
+  /** Builds the HTTP app and readies it, without starting the sessions or listening. */
+  ready(): Promise<FastifyInstance>;
+  /** Starts the sessions, builds the app and listens; resolves with the base URL, e.g. http://127.0.0.1:9911 */
   listen(): Promise<string>;
   close(): Promise<void>;
 }
@@ -75,15 +77,35 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   // In the config's order; an unlisted owner last.
   const ordered = [...profiles.map((p) => byName.get(p.name) as ProfileSession), ...[...byName.values()].filter((s) => !Object.hasOwn(deps.config.profiles, s.name))];
   const broker = new Broker(deps.config, ordered);
-  const app = buildApp({ broker, authToken: deps.authToken, logger: deps.logger, host: deps.config.server.host });
+
+  // fastify (build-app, ~200 ms to load) is imported only once the sessions have started, so
+  // the first refresh's waits (keychain over D-Bus, Cognito round trips) overlap with loading
+  // it. The AWS SDK clients stay static imports: the refresh needs them at once.
+  let building: Promise<FastifyInstance> | undefined;
+  let built: FastifyInstance | undefined;
+  const build = (): Promise<FastifyInstance> =>
+    (building ??= import('./build-app.js').then(({ buildApp }) => {
+      built = buildApp({ broker, authToken: deps.authToken, logger: deps.logger, host: deps.config.server.host });
+      return built;
+    }));
 
   return {
-    app,
     broker,
+    get app(): FastifyInstance {
+      if (!built) throw new Error('Daemon.app is there once ready() or listen() has resolved');
+      return built;
+    },
+    async ready() {
+      const app = await build();
+      await app.ready();
+      return app;
+    },
     async listen() {
       const { host, port } = deps.config.server;
       broker.start();
+      let app: FastifyInstance;
       try {
+        app = await build();
         await app.listen({ host, port, listenTextResolver: (address) => `listening on ${address}` });
       } catch (error) {
         broker.stop();
@@ -94,7 +116,9 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     },
     async close() {
       broker.stop();
-      await app.close();
+      // A command that never listened (credential-process) never loaded fastify.
+      const app = await building?.catch(() => undefined);
+      await app?.close();
       for (const c of clients) c.clients.destroy();
     },
   };

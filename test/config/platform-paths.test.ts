@@ -1,5 +1,5 @@
 import t from 'tap';
-import { platformPaths } from '../../src/config/platform-paths.js';
+import { cacheDir, platformPaths } from '../../src/config/platform-paths.js';
 
 t.test('Linux follows XDG, falling back to ~/.config and ~/.local/state', async (t) => {
   t.same(platformPaths({ platform: 'linux', env: {}, home: '/home/a' }), {
@@ -18,4 +18,12 @@ t.test('macOS uses Application Support; Windows APPDATA and LOCALAPPDATA', async
   const win = platformPaths({ platform: 'win32', env: { APPDATA: 'C:/R', LOCALAPPDATA: 'C:/L' }, home: 'C:/U' });
   t.match(win.configFile, /^C:\/R.cognito-broker.config\.json$/);
   t.match(win.stateDir, /^C:\/L.cognito-broker$/);
+});
+
+t.test('the cache directory: XDG_CACHE_HOME or ~/.cache, ~/Library/Caches, LOCALAPPDATA', async (t) => {
+  t.equal(cacheDir({ platform: 'linux', env: {}, home: '/home/a' }), '/home/a/.cache/cognito-broker');
+  t.equal(cacheDir({ platform: 'linux', env: { XDG_CACHE_HOME: '/c' }, home: '/home/a' }), '/c/cognito-broker');
+  t.equal(cacheDir({ platform: 'linux', env: { XDG_CACHE_HOME: '' }, home: '/h' }), '/h/.cache/cognito-broker', 'empty counts as unset');
+  t.equal(cacheDir({ platform: 'darwin', env: {}, home: '/Users/a' }), '/Users/a/Library/Caches/cognito-broker');
+  t.match(cacheDir({ platform: 'win32', env: { LOCALAPPDATA: 'C:/L' }, home: 'C:/U' }), /^C:\/L.cognito-broker.cache$/);
 });

@@ -120,10 +120,12 @@ t.test('exec with two profiles, without and with a running daemon: a real SDK ch
   t.not(identityOf(be, aw.accessKeyId), identityOf(be, a.accessKeyId), '--profile work: the other user\'s identity');
 
   // With the daemon: exec points the command at it, at the profile's own route.
+  // Counted before serve starts: its first refresh may end before it prints the exports
+  // (it starts before the HTTP app loads).
+  const issuedBefore = be.stack.emulator.issued.size;
   const serve = await startServe([], be.env);
   t.teardown(() => serve.stop());
   const daemonUri = serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string;
-  const issuedBefore = be.stack.emulator.issued.size;
 
   const viaDaemon = await execSdkChild(be, sdkChildArgs(), STALE);
   t.equal(viaDaemon.code, 0, exited0(viaDaemon));

@@ -329,7 +329,7 @@ t.test('malformed Cognito answers: a clear error without secrets, a running brok
       t.ok(secrets.size >= 3, `secrets to look for: ${secrets.size}`);
       t.same([...secrets].filter((s) => everything.includes(s)), [], 'none of them in the error or the log');
       t.equal(d.proxy.count(op), 1, 'the SDK did not retry it');
-      const health = await d.daemon.app.inject({ method: 'GET', url: '/healthz' });
+      const health = await d.app.inject({ method: 'GET', url: '/healthz' });
       t.same(health.json(), { status: 'ok', profiles: { default: 'degraded' } }, 'the broker runs on');
 
       d.proxy.clear();

@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../src/broker/clock.js';
 import type { ProfileSession } from '../../src/broker/profile-session.js';
 import type { SessionPhase } from '../../src/broker/session-state.js';
@@ -41,6 +42,8 @@ export interface FaultDaemon {
   readonly sessions: SessionStore;
   readonly stored: StoredSession;
   readonly daemon: Daemon;
+  /** The daemon's HTTP app, built and ready (never listening). */
+  readonly app: FastifyInstance;
   readonly session: ProfileSession;
   readonly logs: LogCapture;
   /** GET with the endpoint token, through app.inject. */
@@ -99,8 +102,8 @@ export async function startFaultDaemon(fs: FaultStack, options: FaultDaemonOptio
     ...(options.random ? { random: options.random } : {}),
   });
   const session = daemon.broker.session();
-  // listen() readies the app in production; here the first inject would, and be slower.
-  await daemon.app.ready();
+  // Builds the app (listen() does in production); else the first inject would, and be slower.
+  const app = await daemon.ready();
 
   const settled = async () => {
     const deadline = Date.now() + SETTLE_TIMEOUT_MS;
@@ -121,11 +124,12 @@ export async function startFaultDaemon(fs: FaultStack, options: FaultDaemonOptio
     sessions,
     stored,
     daemon,
+    app,
     session,
     logs,
     async get(path) {
       const started = performance.now();
-      const res = await daemon.app.inject({ method: 'GET', url: path, headers: { authorization: ENDPOINT_TOKEN } });
+      const res = await app.inject({ method: 'GET', url: path, headers: { authorization: ENDPOINT_TOKEN } });
       return { status: res.statusCode, contentType: res.headers['content-type'] as string | undefined, body: res.json(), ms: performance.now() - started };
     },
     settled,

@@ -1,0 +1,94 @@
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import type { Config } from '../../src/config/config.js';
+import { PortInUseError } from '../../src/errors.js';
+import { createLogger } from '../../src/log/create-logger.js';
+import { createDaemon, type Daemon } from '../../src/server/create-daemon.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import { SessionStore } from '../../src/store/session-store.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { FakeUpstream } from '../support/fake-upstream.js';
+import { LogCapture, PROFILE, storedSession } from '../support/session-harness.js';
+
+const TOKEN = 'd'.repeat(64);
+const HOUR_MS = 60 * 60_000;
+
+/** A store that notes whether the daemon's HTTP app existed when the first refresh read the keychain. */
+class WatchedStore extends MemoryStore {
+  appBuiltAtFirstRead: boolean | undefined;
+  daemon: Daemon | undefined;
+  override async get(account: string): Promise<string | undefined> {
+    if (this.appBuiltAtFirstRead === undefined && this.daemon) this.appBuiltAtFirstRead = appBuilt(this.daemon);
+    return super.get(account);
+  }
+}
+
+function appBuilt(daemon: Daemon): boolean {
+  try {
+    return daemon.app !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+async function daemonOn(t: Test, port = 0) {
+  const clock = new FakeClock();
+  const upstream = new FakeUpstream(clock);
+  const secrets = new WatchedStore();
+  await new SessionStore(secrets).save(PROFILE, storedSession());
+  const config: Config = {
+    file: join(tmpdir(), 'cognito-broker-create-daemon-test.json'),
+    stateDir: tmpdir(),
+    server: { host: '127.0.0.1', port, tokenFile: join(tmpdir(), 'cognito-broker-create-daemon-unused-token') },
+    defaultProfile: PROFILE.name,
+    profiles: { [PROFILE.name]: PROFILE },
+  };
+  const daemon = createDaemon({
+    config,
+    secrets,
+    authToken: TOKEN,
+    logger: createLogger({ level: 'silent', destination: new LogCapture() }),
+    clock,
+    createClients: () => ({ userPool: upstream, identityPool: upstream, destroy: () => undefined }),
+  });
+  secrets.daemon = daemon;
+  t.teardown(() => daemon.close());
+  return { clock, upstream, secrets, daemon };
+}
+
+t.test('listen() starts the first refresh before it builds the HTTP app, then serves', async (t) => {
+  const { secrets, daemon } = await daemonOn(t);
+  t.throws(() => daemon.app, /ready\(\) or listen\(\)/, 'no app before listen()');
+  const url = await daemon.listen();
+  t.equal(secrets.appBuiltAtFirstRead, false, 'the keychain read began while the app was still to be loaded');
+  t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  const res = await fetch(`${url}/credentials`, { headers: { authorization: TOKEN } });
+  t.equal(res.status, 200);
+});
+
+t.test('ready() builds the app without starting the sessions', async (t) => {
+  const { upstream, daemon } = await daemonOn(t);
+  const app = await daemon.ready();
+  t.equal(daemon.app, app);
+  t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
+  t.same(upstream.calls, { refresh: 0, getId: 0, getCredentials: 0 });
+});
+
+t.test('close() before the app was ever built (a command that never listens)', async (t) => {
+  const { daemon } = await daemonOn(t);
+  await daemon.close();
+  t.throws(() => daemon.app);
+});
+
+t.test('a port in use: PortInUseError, and the sessions stop', async (t) => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+  const port = (taken.address() as { port: number }).port;
+  const { clock, upstream, daemon } = await daemonOn(t, port);
+  await t.rejects(daemon.listen(), PortInUseError);
+  await clock.advance(3 * HOUR_MS);
+  t.equal(upstream.calls.refresh, 1, 'no refresh after the first one: the broker was stopped');
+});
