@@ -31,7 +31,11 @@ export class BorrowedSessionStore extends SessionStore {
     return super.load(this.owner);
   }
 
-  /** Never called: BorrowedTokens returns no rotated refresh token. */
+  override get writable(): boolean {
+    return false;
+  }
+
+  /** Never called: BorrowedTokens returns no rotated refresh token, and writable is false. */
   override async save(profile: ProfileConfig): Promise<void> {
     throw new InternalError(`Profile "${profile.name}" uses the sign-in of "${this.owner.name}" and must not write it.`);
   }

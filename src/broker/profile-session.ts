@@ -12,7 +12,7 @@ import {
   StoredSessionInvalidError,
   UpstreamMalformedError,
 } from '../errors.js';
-import { type SessionStore, type StoredSession, sessionFingerprint } from '../store/session-store.js';
+import { type SessionStore, type StoredSession, sessionFingerprint, sessionUser, storedIdentityId } from '../store/session-store.js';
 import { backoffDelay } from './backoff.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { CREDENTIALS_POLICY, type Expiring, type FreshnessPolicy, ID_TOKEN_POLICY, isDue, isFresh, isUsable, refreshAt } from './freshness-policy.js';
@@ -73,9 +73,9 @@ export class ProfileSession {
   private inFlight: Promise<void> | undefined;
   private timer: TimerHandle | undefined;
   private stopped = false;
-  /** A rotated session not known to be in the keychain (refused, or not answered yet): written again at every cycle. */
+  /** A session (rotated token, new IdentityId) not known to be in the keychain (refused, or not answered yet): written again at every cycle. */
   private unsaved: StoredSession | undefined;
-  /** The keychain write of a rotated session still under way; at most one at a time, so an older token never lands last. */
+  /** The keychain write of such a session still under way; at most one at a time, so an older token never lands last. */
   private writing: Promise<void> | undefined;
   private readonly calls: UpstreamCalls = { refresh: 0, getId: 0, getCredentials: 0 };
   private readonly random: () => number;
@@ -193,13 +193,16 @@ export class ProfileSession {
   private async runCycle(): Promise<void> {
     this.clearTimer();
     let session: StoredSession | undefined;
-    let tokens = this.state.tokens;
-    let identityId = this.state.identityId;
+    let tokens: UserPoolTokens | undefined;
+    let identityId: string | undefined;
     try {
       // A write still under way (a keychain that hangs) is not waited for again: it ends on its own.
       if (this.unsaved && !this.writing) await this.saveRotated(this.unsaved);
       session = await this.loadSession();
       if (!session) return;
+      // Read after the load: a sign-in by another user has dropped the first user's.
+      tokens = this.state.tokens;
+      identityId = this.state.identityId ?? storedIdentityId(session, this.deps.profile);
       this.dispatch({ type: 'refresh-started' });
       const now = this.deps.clock.now();
       if (isDue(tokens, ID_TOKEN_POLICY, now) || !isUsable(tokens, ID_TOKEN_POLICY, now)) {
@@ -210,6 +213,7 @@ export class ProfileSession {
         ({ credentials, tokens, identityId } = await this.exchange(session, tokens, identityId));
       }
       this.dispatch({ type: 'refresh-succeeded', at: this.deps.clock.now(), tokens, credentials: credentials as AwsCredentials, identityId: identityId as string });
+      this.keepIdentity(identityId as string);
     } catch (error) {
       this.fail(asBrokerError(error), session, tokens, identityId);
     }
@@ -299,7 +303,7 @@ export class ProfileSession {
       },
       (error: unknown) => {
         const code = isBrokerError(error) ? error.code : 'BRK_ERR_INTERNAL';
-        this.deps.logger.warn({ profile: this.name, code }, 'the rotated refresh token could not be written to the keychain; it is kept in memory and written again at the next refresh');
+        this.deps.logger.warn({ profile: this.name, code }, 'the session (a rotated refresh token, a new IdentityId) could not be written to the keychain; it is kept in memory and written again at the next refresh');
       },
     );
     this.writing = write.then(() => {
@@ -313,23 +317,49 @@ export class ProfileSession {
 
   /**
    * GetId once, then GetCredentialsForIdentity. Cognito's advice, followed once each: an
-   * unknown IdentityId means GetId again; a refused ID token means refresh it first.
+   * unknown IdentityId means GetId again; a refused ID token means refresh it first. Still
+   * refused with a fresh token and a kept IdentityId ("Logins don't match": the IdentityId
+   * is another login's): GetId says which is this login's.
    */
-  private async exchange(session: StoredSession, tokens: UserPoolTokens | undefined, cachedId: string | undefined) {
+  private async exchange(session: StoredSession, tokens: UserPoolTokens | undefined, keptId: string | undefined) {
     let idTokens = tokens ?? (await this.refreshTokens(session));
-    let identityId = cachedId ?? (await this.getId(idTokens));
-    for (let attempt = 0; ; attempt += 1) {
+    let identityId = keptId ?? (await this.getId(idTokens));
+    let askedGetId = keptId === undefined;
+    let renewedTokens = false;
+    for (;;) {
       try {
         this.calls.getCredentials += 1;
         const credentials = await this.deps.identityPool.getCredentials(identityId, idTokens.idToken, this.deps.profile.customRoleArn);
         return { credentials: this.usableOnArrival(credentials, CREDENTIALS_POLICY, 'identity pool', 'credentials that expire'), tokens: idTokens, identityId };
       } catch (error) {
-        if (attempt > 0 || !(error instanceof IdentityPoolError)) throw error;
-        if (error.awsName === 'ResourceNotFoundException') identityId = await this.getId(idTokens);
-        else if (error.awsName === 'NotAuthorizedException') idTokens = await this.refreshTokens(session);
-        else throw error;
+        if (!(error instanceof IdentityPoolError)) throw error;
+        const refused = error.awsName === 'NotAuthorizedException';
+        if (refused && !renewedTokens) {
+          idTokens = await this.refreshTokens(session);
+          renewedTokens = true;
+        } else if ((refused || error.awsName === 'ResourceNotFoundException') && !askedGetId) {
+          identityId = await this.getId(idTokens);
+          askedGetId = true;
+        } else {
+          throw error;
+        }
       }
     }
+  }
+
+  /**
+   * A newly learned IdentityId goes into the session's keychain record, so the next start
+   * skips GetId. In the background, through the same one-at-a-time writes as a rotated
+   * token: a keychain that refuses or hangs only costs a GetId at the next start.
+   */
+  private keepIdentity(identityId: string): void {
+    const session = this.state.session;
+    const { identityPoolId } = this.deps.profile;
+    if (!session || !this.deps.sessions.writable || storedIdentityId(session, this.deps.profile) === identityId) return;
+    const updated: StoredSession = { ...session, identity: { identityPoolId, identityId } };
+    this.dispatch({ type: 'session-loaded', session: updated });
+    this.unsaved = updated;
+    void this.writeUnsaved();
   }
 
   /**
@@ -444,7 +474,7 @@ export class ProfileSession {
       return;
     }
     if (sessionFingerprint(stored.found) === sessionFingerprint(current)) return;
-    const sameUser = userOf(stored.found) === userOf(current);
+    const sameUser = sessionUser(stored.found) === sessionUser(current);
     this.dispatch({ type: 'session-replaced', session: stored.found, sameUser });
     if (!sameUser) void this.refresh();
   }
@@ -453,10 +483,6 @@ export class ProfileSession {
     if (this.timer) this.deps.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
-}
-
-function userOf(session: StoredSession): string {
-  return session.cognitoUsername ?? session.username;
 }
 
 function refreshRequestFor(session: StoredSession): RefreshRequest {

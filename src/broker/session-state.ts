@@ -1,6 +1,6 @@
 import type { AwsCredentials, UserPoolTokens } from '../cognito/types.js';
 import type { BrokerError } from '../errors.js';
-import type { StoredSession } from '../store/session-store.js';
+import { type StoredSession, sessionUser } from '../store/session-store.js';
 
 /**
  * The phases of one profile's session.
@@ -18,6 +18,11 @@ export interface SessionState {
   readonly phase: SessionPhase;
   /** Held in memory once read, so a keychain that locks later does not stop a running session. */
   readonly session?: StoredSession | undefined;
+  /**
+   * The user the tokens, credentials and IdentityId below belong to. Kept when a refused
+   * session is forgotten (login-required), so a sign-in by another user drops them.
+   */
+  readonly user?: string | undefined;
   readonly tokens?: UserPoolTokens | undefined;
   readonly credentials?: AwsCredentials | undefined;
   /** GetId once per user: cached for the life of the session. */
@@ -62,12 +67,27 @@ export function nextSessionState(state: SessionState, event: SessionEvent): Sess
   switch (event.type) {
     case 'refresh-started':
       return { ...state, phase: state.credentials ? 'refreshing-ahead' : 'refreshing' };
-    case 'session-loaded':
-      return { ...state, session: event.session };
+    case 'session-loaded': {
+      const user = sessionUser(event.session);
+      // After login-required: a sign-in by another user; nothing of the first one is served on.
+      if (state.user !== undefined && state.user !== user) return { ...state, session: event.session, user, tokens: undefined, credentials: undefined, identityId: undefined };
+      return { ...state, session: event.session, user };
+    }
     case 'session-replaced':
       // Another user's tokens and credentials must not be served a moment longer.
       if (event.sameUser) return { ...state, session: event.session };
-      return { ...state, phase: 'refreshing', session: event.session, tokens: undefined, credentials: undefined, identityId: undefined, failures: 0, retryAt: undefined, lastError: undefined };
+      return {
+        ...state,
+        phase: 'refreshing',
+        session: event.session,
+        user: sessionUser(event.session),
+        tokens: undefined,
+        credentials: undefined,
+        identityId: undefined,
+        failures: 0,
+        retryAt: undefined,
+        lastError: undefined,
+      };
     case 'refresh-succeeded':
       return {
         ...state,
@@ -109,6 +129,7 @@ export function nextSessionState(state: SessionState, event: SessionEvent): Sess
         ...state,
         phase: 'signed-out',
         session: undefined,
+        user: undefined,
         tokens: undefined,
         credentials: undefined,
         identityId: undefined,

@@ -12,7 +12,8 @@ Says, for each profile (or the one named), what the broker is doing: its state, 
 signed in, the IdentityId, when the ID token and the AWS credentials expire, the last
 refresh and the last error, and how many calls it made to Cognito. With the daemon
 running this comes from it (GET /status); without it, from the keychain alone (signed in
-or not, as whom, since when, how), with the state "daemon-not-running".
+or not, as whom, since when, how, and the IdentityId once one was learned), with the
+state "daemon-not-running".
 
 A table on a terminal; JSON otherwise (or with --json), in the shape the README documents.
 Nothing secret is shown.
@@ -97,7 +98,7 @@ export async function buildReport(config: Config, profiles: readonly ProfileConf
         signedInAt: stored.signedInAt,
         signInFrom: profile.signInFrom?.name ?? null,
         customRoleArn: profile.customRoleArn ?? null,
-        identityId: live?.identityId ?? null,
+        identityId: live?.identityId ?? stored.identityId,
         idTokenExpiresAt: live?.idTokenExpiresAt ?? null,
         credentialsExpireAt: live?.credentialsExpireAt ?? null,
         lastRefreshAt: live?.lastRefreshAt ?? null,
@@ -133,22 +134,31 @@ interface KeychainView {
   user: string | null;
   method: string | null;
   signedInAt: string | null;
+  /** Kept with the session after its first GetId (StoredSession.identity). */
+  identityId: string | null;
   error: { code: string; message: string } | null;
 }
 
 /** What the keychain says of the profile's sign-in (the owner's, for a signInFrom profile). Never throws. */
 async function keychainView(profile: ProfileConfig): Promise<KeychainView> {
-  const { SessionStore } = await import('../store/session-store.js');
+  const { SessionStore, storedIdentityId } = await import('../store/session-store.js');
   try {
     const session = await new SessionStore(openKeychain()).load(profile.signInFrom ?? profile);
-    if (!session) return { signedIn: false, user: null, method: null, signedInAt: null, error: null };
-    return { signedIn: true, user: session.username, method: session.method ?? 'password', signedInAt: new Date(session.signedInAt).toISOString(), error: null };
+    if (!session) return { signedIn: false, user: null, method: null, signedInAt: null, identityId: null, error: null };
+    return {
+      signedIn: true,
+      user: session.username,
+      method: session.method ?? 'password',
+      signedInAt: new Date(session.signedInAt).toISOString(),
+      identityId: storedIdentityId(session, profile) ?? null,
+      error: null,
+    };
   } catch (error) {
     const code = isBrokerError(error) ? error.code : 'BRK_ERR_INTERNAL';
     const message = isBrokerError(error) ? error.message : 'The keychain entry could not be read.';
     // An entry that cannot be used needs a new login; a locked keychain says nothing either way.
     const signedIn = code === 'BRK_ERR_STORED_SESSION_INVALID' ? false : null;
-    return { signedIn, user: null, method: null, signedInAt: null, error: { code, message } };
+    return { signedIn, user: null, method: null, signedInAt: null, identityId: null, error: { code, message } };
   }
 }
 

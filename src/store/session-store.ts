@@ -21,6 +21,17 @@ export interface StoredSession {
   readonly deviceKey?: string | undefined;
   /** Epoch milliseconds. */
   readonly signedInAt: number;
+  /**
+   * The user's IdentityId in the profile's identity pool, learned by the first GetId. It
+   * never changes for a user, so it is kept with the session: a restart skips GetId (one
+   * Cognito round trip of the first start-up's three). Not a secret.
+   */
+  readonly identity?: StoredIdentity | undefined;
+}
+
+export interface StoredIdentity {
+  readonly identityPoolId: string;
+  readonly identityId: string;
 }
 
 /**
@@ -50,6 +61,11 @@ export interface RememberedDevice {
  */
 export class SessionStore {
   constructor(private readonly secrets: SecretStore) {}
+
+  /** False for a store that reads another profile's entry and must not write it. */
+  get writable(): boolean {
+    return true;
+  }
 
   /** undefined: never signed in (or signed out). Throws KeychainUnavailableError when the keychain is locked. */
   async load(profile: ProfileConfig): Promise<StoredSession | undefined> {
@@ -129,6 +145,16 @@ export function sessionFingerprint(session: StoredSession): string {
   return createHash('sha256').update(session.refreshToken).digest('hex');
 }
 
+/** Who the session is for: the pool's own name when known, else the name typed at sign-in. */
+export function sessionUser(session: StoredSession): string {
+  return session.cognitoUsername ?? session.username;
+}
+
+/** The IdentityId kept with the session, when it is for this profile's identity pool. */
+export function storedIdentityId(session: StoredSession, profile: ProfileConfig): string | undefined {
+  return session.identity?.identityPoolId === profile.identityPoolId ? session.identity.identityId : undefined;
+}
+
 function accountFor(profile: ProfileConfig): string {
   return `profile:${profile.name}`;
 }
@@ -151,12 +177,20 @@ function parseDevice(text: string): RememberedDevice | undefined {
   }
 }
 
+function isIdentity(value: unknown): value is StoredIdentity {
+  const v = value as Partial<Record<keyof StoredIdentity, unknown>> | undefined;
+  return typeof v?.identityPoolId === 'string' && typeof v.identityId === 'string' && v.identityPoolId !== '' && v.identityId !== '';
+}
+
 function parse(text: string): StoredSession | undefined {
   try {
     const value = JSON.parse(text) as Partial<StoredSession>;
     const ok = value.v === 1 && typeof value.refreshToken === 'string' && value.refreshToken.length > 0
       && typeof value.userPoolId === 'string' && typeof value.clientId === 'string' && typeof value.username === 'string';
-    return ok ? (value as StoredSession) : undefined;
+    if (!ok) return undefined;
+    // A malformed IdentityId is as good as none: GetId finds it again.
+    const { identity, ...session } = value as StoredSession;
+    return isIdentity(identity) ? { ...session, identity } : session;
   } catch {
     return undefined;
   }

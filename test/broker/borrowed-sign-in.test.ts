@@ -51,6 +51,31 @@ t.test('a borrowing profile never calls the user pool: one refresh stream, its o
   borrower.stop();
 });
 
+t.test('a borrowing profile of another identity pool reads a kept IdentityId of its own pool only, and never writes the owner\'s entry', async (t) => {
+  const h = await createHarness();
+  const otherPool: ProfileConfig = { ...READER, identityPoolId: 'eu-west-1:99999999-2222-3333-4444-555555555555' };
+  const borrowerIn = (profile: ProfileConfig, logs: LogCapture) => new ProfileSession({
+    profile,
+    sessions: new BorrowedSessionStore(h.secrets, PROFILE),
+    userPool: new BorrowedTokens(profile.name, h.session, h.clock),
+    identityPool: new FakeUpstream(h.clock),
+    clock: h.clock,
+    logger: createLogger({ level: 'trace', destination: logs }),
+    random: () => 0.5,
+  });
+  h.session.start();
+  const own = await h.session.credentials();
+  const logs = new LogCapture();
+  const inOtherPool = borrowerIn(otherPool, logs);
+  const inSamePool = borrowerIn(READER, logs);
+  await Promise.all([inOtherPool.credentials(), inSamePool.credentials()]);
+  t.equal(inOtherPool.status().upstreamCalls.getId, 1, 'another pool: GetId');
+  t.equal(inSamePool.status().upstreamCalls.getId, 0, 'the owner\'s pool: the IdentityId the owner kept');
+  t.same((await h.sessions.load(PROFILE))?.identity, { identityPoolId: PROFILE.identityPoolId, identityId: own.identityId }, 'the owner\'s entry holds the owner\'s IdentityId');
+  t.notOk(logs.raw.some((l) => /could not be written|must not write/.test(l)), 'no write was tried');
+  for (const s of [h.session, inOtherPool, inSamePool]) s.stop();
+});
+
 t.test('when the owner\'s refresh token is refused, the borrower waits for a new login too', async (t) => {
   const { h, identity, borrower } = await setup();
   h.session.start();

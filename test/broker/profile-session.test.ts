@@ -1,9 +1,11 @@
 import t from 'tap';
 import { REQUEST_WAIT_MS, ROTATED_SAVE_TIMEOUT_MS, STORE_POLL_MS } from '../../src/broker/profile-session.js';
-import { LoginRequiredError, UpstreamUnavailableError, UpstreamRejectedError } from '../../src/errors.js';
+import { KeychainUnavailableError, LoginRequiredError, UpstreamUnavailableError, UpstreamRejectedError } from '../../src/errors.js';
 import { IdentityPoolError } from '../../src/cognito/translate-aws-error.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
+import { SessionStore } from '../../src/store/session-store.js';
 import { settle } from '../support/fake-clock.js';
+import { identityOf } from '../support/fake-upstream.js';
 import { createHarness, PROFILE, storedSession } from '../support/session-harness.js';
 
 const MINUTE = 60_000;
@@ -248,12 +250,12 @@ t.test('an unknown IdentityId is dropped and GetId asked again, once', async (t)
   await h.clock.advance(1000);
   let thrown = false;
   const original = h.upstream.getCredentials.bind(h.upstream);
-  h.upstream.getCredentials = async (identityId: string) => {
+  h.upstream.getCredentials = async (identityId: string, idToken: string) => {
     if (!thrown) {
       thrown = true;
       throw new IdentityPoolError('ResourceNotFoundException', 'identity gone (test)');
     }
-    return original(identityId);
+    return original(identityId, idToken);
   };
   await h.clock.advance(31 * MINUTE);
   t.equal(h.upstream.calls.getId, 2);
@@ -464,4 +466,87 @@ t.test('the same user signs in again while serving: the new refresh token is use
   await h.clock.advance(HOUR);
   t.equal(h.upstream.refreshRequests.at(-1)?.refreshToken, 'refresh-token-two');
   h.session.stop();
+});
+
+t.test('after a refused refresh token, a sign-in by another user: nothing of the first user is served, the new user gets an IdentityId of their own', async (t) => {
+  const h = await createHarness({ idTokenLifetimeMs: 5 * MINUTE });
+  h.session.start();
+  const alice = await h.session.credentials();
+  h.upstream.refreshBehaviour = { kind: 'fail', error: () => new LoginRequiredError('default', 'refresh token revoked (test)') };
+  await h.clock.advance(5 * MINUTE);
+  t.equal(h.session.phase, 'login-required');
+  t.equal(await h.session.credentials(), alice, 'what was issued is served until a new sign-in');
+  h.upstream.refreshBehaviour = { kind: 'ok' };
+  await h.sessions.save(PROFILE, { ...storedSession('refresh-token-bob'), username: 'bob' });
+  await h.clock.advance(STORE_POLL_MS + 10);
+  const bob = await h.session.credentials();
+  t.equal(h.session.phase, 'ready');
+  t.not(bob.accessKeyId, alice.accessKeyId, 'alice\'s credentials are not served to bob');
+  t.equal(bob.identityId, identityOf('id-token-0-bob'), 'bob\'s own IdentityId');
+  t.match((await h.session.tokens()).idToken, /-bob$/, 'bob\'s ID token');
+  t.equal(h.upstream.calls.getId, 2);
+  h.session.stop();
+});
+
+t.test('the IdentityId is kept with the session in the keychain: the next start skips GetId', async (t) => {
+  const first = await createHarness();
+  first.session.start();
+  const before = await first.session.credentials();
+  await settle();
+  t.same((await first.sessions.load(PROFILE))?.identity, { identityPoolId: PROFILE.identityPoolId, identityId: before.identityId }, 'written after the first GetId');
+  t.equal((await first.sessions.load(PROFILE))?.refreshToken, 'refresh-token-one', 'the rest of the session as it was');
+  first.session.stop();
+
+  const restarted = await createHarness({ secrets: first.secrets, signedIn: false });
+  restarted.session.start();
+  const after = await restarted.session.credentials();
+  t.equal(after.identityId, before.identityId);
+  t.same(restarted.upstream.calls, { refresh: 1, getId: 0, getCredentials: 1 }, 'two Cognito calls instead of three');
+  restarted.session.stop();
+
+  const otherPool = await createHarness({ secrets: first.secrets, signedIn: false, profile: { ...PROFILE, identityPoolId: 'eu-west-1:99999999-2222-3333-4444-555555555555' } });
+  await otherPool.session.credentials();
+  t.equal(otherPool.upstream.calls.getId, 1, 'an IdentityId of another identity pool is not used');
+  otherPool.session.stop();
+});
+
+t.test('a kept IdentityId the pool no longer knows, or of another login, is replaced by GetId and the keychain follows', async (t) => {
+  for (const [kept, fault] of [
+    ['eu-west-1:99999999-9999-9999-9999-999999999999', 'ResourceNotFoundException'],
+    [identityOf('id-token-0-bob'), 'NotAuthorizedException'],
+  ] as const) {
+    const h = await createHarness({ signedIn: false });
+    await h.sessions.save(PROFILE, { ...storedSession(), identity: { identityPoolId: PROFILE.identityPoolId, identityId: kept } });
+    const original = h.upstream.getCredentials.bind(h.upstream);
+    h.upstream.getCredentials = async (identityId: string, idToken: string) => {
+      if (identityId === kept && fault === 'ResourceNotFoundException') throw new IdentityPoolError(fault, `Identity '${kept}' not found.`);
+      return original(identityId, idToken);
+    };
+    const credentials = await h.session.credentials();
+    t.equal(credentials.identityId, identityOf('id-token-0-alice'), `${fault}: this login's IdentityId`);
+    t.equal(h.upstream.calls.getId, 1, `${fault}: one GetId`);
+    await settle();
+    t.equal((await h.sessions.load(PROFILE))?.identity?.identityId, credentials.identityId, `${fault}: the keychain holds the new one`);
+    h.session.stop();
+  }
+});
+
+t.test('a keychain that refuses the IdentityId write costs nothing but a GetId at the next start', async (t) => {
+  class WriteRefusingStore extends MemoryStore {
+    override async set(): Promise<void> {
+      throw new KeychainUnavailableError('writes refused (test)');
+    }
+  }
+  const secrets = new WriteRefusingStore(new Map([[`profile:${PROFILE.name}`, JSON.stringify(storedSession())]]));
+  for (const start of ['first', 'second']) {
+    const h = await createHarness({ secrets, signedIn: false });
+    h.session.start();
+    await h.session.credentials();
+    await settle();
+    t.equal(h.session.phase, 'ready', `${start} start: served`);
+    t.same(h.upstream.calls, { refresh: 1, getId: 1, getCredentials: 1 }, `${start} start: GetId, as nothing was kept`);
+    t.ok(h.logs.lines.some((l) => l.level === 40 && /could not be written to the keychain/.test(String(l.msg))), `${start} start: the refused write is a warning`);
+    h.session.stop();
+  }
+  t.equal((await new SessionStore(secrets).load(PROFILE))?.refreshToken, 'refresh-token-one', 'the session is untouched');
 });

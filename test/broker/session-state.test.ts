@@ -31,6 +31,18 @@ t.test('login required forgets the refresh token but keeps what was issued', asy
   t.match(s, { phase: 'login-required', session: undefined, credentials, rejectedFingerprint: 'f' });
 });
 
+t.test('after login required, a session of the same user keeps what was issued; of another user, drops it', async (t) => {
+  let s = nextSessionState(INITIAL_STATE, { type: 'session-loaded', session });
+  s = nextSessionState(s, { type: 'refresh-succeeded', at: 1, tokens, credentials, identityId: 'r:1' });
+  s = nextSessionState(s, { type: 'login-required', error: new LoginRequiredError('default', 'x'), rejectedFingerprint: 'f' });
+  const same = nextSessionState(s, { type: 'session-loaded', session: { ...session, refreshToken: 'r2' } });
+  t.match(same, { tokens, credentials, identityId: 'r:1', user: 'u' }, 'the same user signed in again');
+  const other = nextSessionState(s, { type: 'session-loaded', session: { ...session, refreshToken: 'r3', username: 'someone-else' } });
+  t.match(other, { tokens: undefined, credentials: undefined, identityId: undefined, user: 'someone-else' }, 'another user');
+  const byPoolName = nextSessionState(s, { type: 'session-loaded', session: { ...session, refreshToken: 'r4', username: 'alias@example.com', cognitoUsername: 'u' } });
+  t.match(byPoolName, { credentials, user: 'u' }, 'the same user by the pool\'s own name, signed in with an alias');
+});
+
 t.test('signed out drops everything from the session', async (t) => {
   let s = nextSessionState(INITIAL_STATE, { type: 'refresh-succeeded', at: 1, tokens, credentials, identityId: 'r:1' });
   s = nextSessionState(s, { type: 'signed-out', error: new NotSignedInError('default') });

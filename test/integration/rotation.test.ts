@@ -183,7 +183,7 @@ t.test('killed (kill -9) after the pool rotated, the new token unstorable: the k
   let log = '';
   daemon.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
   t.teardown(() => void daemon.kill('SIGKILL'));
-  await until(() => /rotated refresh token could not be written to the keychain|did not answer the write of the rotated refresh token/.test(log), 20_000, 'the daemon to fail to store the rotated token');
+  await until(() => /could not be written to the keychain|did not answer the write of the rotated refresh token/.test(log), 20_000, 'the daemon to fail to store the rotated token');
   t.equal(sentBefore, original, 'the daemon refreshed with the token from the login');
   t.ok(rotated !== undefined && rotated !== original, 'the pool rotated it');
   await kill9(daemon);

@@ -156,19 +156,28 @@ t.test('status, token and request, without and with the daemon, through the comp
   t.match(await runCli(['request', '-H', 'Authorization: x', ...sigv4, `${verifier.url}/x`], be.env), { code: 2, stderr: /--auth sets it/ });
   t.match(await runCli(['request', ...sigv4, 'http://127.0.0.1:1/x'], be.env), { code: 1, stderr: /no response from http:\/\/127\.0\.0\.1:1: ECONNREFUSED.*BRK_ERR_REQUEST_FAILED/ });
 
+  // The in-process commands' GetId left the IdentityId with the session in the keychain.
+  const kept = JSON.parse((await runCli(['status', '--json'], be.env)).stdout) as StatusJson;
+  const keptId = kept.profiles[0]?.identityId as string;
+  t.match(keptId, /^us-east-1:/, 'status without the daemon shows the IdentityId kept in the keychain');
+  t.equal(keptId, [...be.stack.emulator.identities().keys()].at(-1), 'the identity pool\'s IdentityId for this user');
+  const getIdsBefore = be.stack.emulator.calls.GetId;
+
   // With the daemon.
   const serve = await startServe([], be.env);
   t.teardown(() => serve.stop());
   const status = await waitFor('ready', () => runCli(['status', '--json'], be.env), (r) => r.code === 0);
   const live = JSON.parse(status.stdout) as StatusJson;
+  t.equal(be.stack.emulator.calls.GetId, getIdsBefore, 'serve made no GetId: it used the kept IdentityId');
+  t.equal(live.profiles[0]?.identityId, keptId);
   t.match(live, { daemon: { running: true, url: /^http:\/\/127\.0\.0\.1:\d+$/, pid: serve.child.pid }, defaultProfile: 'default' });
   t.same(Object.keys(live.profiles[0] ?? {}), STATUS_KEYS);
   t.match(live.profiles[0], {
     state: 'ready', signedIn: true, user: be.stack.username, identityId: /^us-east-1:/, lastError: null,
-    idTokenExpiresAt: /Z$/, credentialsExpireAt: /Z$/, lastRefreshAt: /Z$/, upstreamCalls: { refresh: 1, getId: 1, getCredentials: 1 },
+    idTokenExpiresAt: /Z$/, credentialsExpireAt: /Z$/, lastRefreshAt: /Z$/, upstreamCalls: { refresh: 1, getId: 0, getCredentials: 1 },
   });
   const table = await runCli(['status', '--table'], be.env);
-  t.match(table.stdout, /^Daemon: pid \d+ at http:\/\/127\.0\.0\.1:\d+\n\nPROFILE\s+STATE\s+USER\s+ID TOKEN\s+CREDENTIALS\s+LAST REFRESH\s+CALLS.*\ndefault \*\s+ready\s+test-user\s+in \d+m\s+in \d+m\s+\d+s ago\s+1\/1\/1\n/);
+  t.match(table.stdout, /^Daemon: pid \d+ at http:\/\/127\.0\.0\.1:\d+\n\nPROFILE\s+STATE\s+USER\s+ID TOKEN\s+CREDENTIALS\s+LAST REFRESH\s+CALLS.*\ndefault \*\s+ready\s+test-user\s+in \d+m\s+in \d+m\s+\d+s ago\s+1\/0\/1\n/);
   t.match(table.stdout, /IdentityId us-east-1:/);
   const ttyLive = await statusOnTerminal(be.env);
   t.equal(ttyLive.exit, 0, ttyLive.output);
@@ -228,6 +237,16 @@ t.test('status, token and request, without and with the daemon, through the comp
   t.match(verifier.requests.at(-1), { outcome: 'ok', body: 'late body' }, '-d @-: the body from stdin');
   t.equal(TEST_KEYCHAIN_SERVICE, be.env.COGNITO_BROKER_KEYCHAIN_SERVICE);
   t.equal(await serve.stop(), 0);
+
+  // A kept IdentityId the identity pool deleted: GetId once more, and the keychain follows.
+  be.stack.emulator.deleteIdentities([keptId]);
+  const getIds = be.stack.emulator.calls.GetId;
+  const afterDelete = await runCli(['credential-process'], be.env);
+  t.equal(afterDelete.code, 0, afterDelete.stderr);
+  t.equal(be.stack.emulator.calls.GetId, getIds + 1, 'one GetId for the deleted identity');
+  const renewed = (JSON.parse((await runCli(['status', '--json'], be.env)).stdout) as StatusJson).profiles[0]?.identityId;
+  t.match(renewed, /^us-east-1:/);
+  t.not(renewed, keptId, 'the new IdentityId is kept in its place');
 });
 
 /** Bare `status` on a real pseudo-terminal: what a person at a terminal sees. */

@@ -1,12 +1,15 @@
 import type { AwsCredentials, CredentialExchanger, RefreshedTokens, RefreshRequest, TokenRefresher } from '../../src/cognito/types.js';
 import type { BrokerError } from '../../src/errors.js';
+import { IdentityPoolError } from '../../src/cognito/translate-aws-error.js';
 import type { FakeClock } from './fake-clock.js';
 
 type Behaviour = { kind: 'ok' } | { kind: 'fail'; error: () => BrokerError } | { kind: 'hang' };
 
 /**
  * Cognito in fake time, for what the real local stack cannot do: control the clock and
- * inject failures. Tokens are opaque strings here; their times follow the fake clock.
+ * inject failures. Tokens are opaque strings here, naming their user; their times follow
+ * the fake clock. Each user has an IdentityId of their own, and GetCredentialsForIdentity
+ * refuses another user's as Cognito does.
  */
 export class FakeUpstream implements TokenRefresher, CredentialExchanger {
   readonly calls = { refresh: 0, getId: 0, getCredentials: 0 };
@@ -38,18 +41,22 @@ export class FakeUpstream implements TokenRefresher, CredentialExchanger {
     this.serial += 1;
     const rotated = this.rotateRefreshTokens ? { refreshToken: `rotated-refresh-token-${this.serial}` } : {};
     if (rotated.refreshToken) this.issuedRefreshTokens.push(rotated.refreshToken);
-    return { idToken: `id-token-${this.serial}-${request.refreshToken.slice(0, 4)}`, accessToken: `access-token-${this.serial}`, issuedAt: now, expiresAt: now + this.idTokenLifetimeMs, ...rotated };
+    const user = request.cognitoUsername ?? request.username ?? 'alice';
+    return { idToken: `id-token-${this.serial}-${user}`, accessToken: `access-token-${this.serial}`, issuedAt: now, expiresAt: now + this.idTokenLifetimeMs, ...rotated };
   }
 
-  async getId(_idToken: string): Promise<string> {
+  async getId(idToken: string): Promise<string> {
     this.record('getId');
     await this.behave(this.identityBehaviour);
-    return 'eu-west-1:11111111-2222-3333-4444-555555555555';
+    return identityOf(idToken);
   }
 
-  async getCredentials(identityId: string): Promise<AwsCredentials> {
+  async getCredentials(identityId: string, idToken: string): Promise<AwsCredentials> {
     this.record('getCredentials');
     await this.behave(this.identityBehaviour);
+    if (identityId !== identityOf(idToken)) {
+      throw new IdentityPoolError('NotAuthorizedException', "Logins don't match. Please include at least one valid login for this identity or identity pool.");
+    }
     const now = this.clock.now();
     this.serial += 1;
     return {
@@ -81,4 +88,12 @@ export class FakeUpstream implements TokenRefresher, CredentialExchanger {
     else if (this.latencyMs > 0) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, this.latencyMs));
     if (behaviour.kind === 'fail') throw behaviour.error();
   }
+}
+
+/** The IdentityId of the user an ID token of this fake names: alice's is eu-west-1:11111111-2222-3333-4444-555555555555. */
+export function identityOf(idToken: string): string {
+  const user = idToken.replace(/^id-token-\d+-/, '');
+  if (user === 'alice') return 'eu-west-1:11111111-2222-3333-4444-555555555555';
+  const hex = Buffer.from(user).toString('hex').padStart(12, '0').slice(-12);
+  return `eu-west-1:00000000-0000-0000-0000-${hex}`;
 }
