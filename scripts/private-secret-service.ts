@@ -44,6 +44,8 @@ export interface SessionBus {
 export interface SecretService extends SessionBus {
   /** Locks the login keyring (the default collection), as a screen lock would. */
   lock(): Promise<void>;
+  /** undefined while gnome-keyring-daemon runs; once it has exited, how, and what it printed. */
+  daemonExit(): string | undefined;
 }
 
 /**
@@ -90,10 +92,10 @@ export async function startSecretService({ password = 'test-keyring-password' } 
   const session = await startSessionBus();
   const keyring = new ChildGroup();
   const stop = () => keyring.stopAll().finally(() => session.stop());
+  const daemon = keyring.spawn('gnome-keyring-daemon', ['--foreground', '--unlock', '--components=secrets'], {
+    env: { PATH: process.env.PATH ?? '', ...session.env },
+  });
   try {
-    const daemon = keyring.spawn('gnome-keyring-daemon', ['--foreground', '--unlock', '--components=secrets'], {
-      env: { PATH: process.env.PATH ?? '', ...session.env },
-    });
     daemon.stdin?.end(password);
     await waitUntil(async () => (await isLoginLocked(session.env)) === false, daemon, 'gnome-keyring-daemon to unlock the login keyring');
   } catch (error) {
@@ -103,6 +105,8 @@ export async function startSecretService({ password = 'test-keyring-password' } 
   return {
     ...session,
     stop,
+    daemonExit: () =>
+      hasExited(daemon) ? `gnome-keyring-daemon exited (${daemon.signalCode ?? daemon.exitCode}): ${keyring.output(daemon) || 'it printed nothing'}` : undefined,
     async lock() {
       await dbusSend(session.env, ['--dest=org.freedesktop.secrets', '/org/freedesktop/secrets', 'org.freedesktop.Secret.Service.Lock', `array:objpath:${LOGIN_COLLECTION}`]);
       if ((await isLoginLocked(session.env)) !== true) throw new Error('the login keyring did not lock');
