@@ -28,12 +28,14 @@ export const STORE_POLL_MS = 5_000;
  */
 export const TIMER_MAX_MS = 5 * 60_000;
 /**
- * A rotated refresh token's keychain write is waited for at most this long. A keychain
- * that never answers (its daemon stopped, an unlock prompt nobody sees) must not stall the
- * session: the new token is already in memory, and the write goes on in the background
- * and is tried again at the next cycle. Keychain calls take a few ms when they work.
+ * A keychain call of a running session (the write of a rotated refresh token, the read
+ * that watches for logout and login) is waited for at most this long. A keychain that
+ * never answers (an unlock prompt nobody sees) must not stall the session: what it needs
+ * is in memory, a write is tried again at the next cycle, a read at the next tick. Keychain
+ * calls take a few ms when they work.
  */
-export const ROTATED_SAVE_TIMEOUT_MS = 3_000;
+export const KEYCHAIN_TIMEOUT_MS = 3_000;
+const TIMED_OUT = Symbol('timed out');
 
 export interface ProfileSessionDeps {
   readonly profile: ProfileConfig;
@@ -77,6 +79,8 @@ export class ProfileSession {
   private unsaved: StoredSession | undefined;
   /** The keychain write of such a session still under way; at most one at a time, so an older token never lands last. */
   private writing: Promise<void> | undefined;
+  /** The keychain read of watchStore still under way (a keychain that hangs): no second one meanwhile. */
+  private watching: Promise<unknown> | undefined;
   private readonly calls: UpstreamCalls = { refresh: 0, getId: 0, getCredentials: 0 };
   private readonly random: () => number;
 
@@ -259,7 +263,7 @@ export class ProfileSession {
    * (up to 60 s), so the new one replaces it in memory at once and goes to the keychain
    * before the tokens are used. A crash before the write leaves the old token, which works
    * at the next start only inside its grace period. A keychain that refuses the write, or
-   * does not answer within ROTATED_SAVE_TIMEOUT_MS, does not stop the session: the new
+   * does not answer within KEYCHAIN_TIMEOUT_MS, does not stop the session: the new
    * token is all that will keep working, so it is kept in memory and written again at
    * every cycle.
    */
@@ -270,18 +274,22 @@ export class ProfileSession {
 
   private async saveRotated(session: StoredSession): Promise<void> {
     this.unsaved = session;
-    const written = this.writeUnsaved();
+    if ((await this.withinKeychainTimeout(this.writeUnsaved())) === TIMED_OUT) {
+      this.deps.logger.warn(
+        { profile: this.name, code: 'BRK_ERR_KEYCHAIN_UNAVAILABLE', timeoutMs: KEYCHAIN_TIMEOUT_MS },
+        'the keychain did not answer the write of the rotated refresh token in time; it is kept in memory and written again at the next refresh',
+      );
+    }
+  }
+
+  /** What `call` resolves to, or TIMED_OUT after KEYCHAIN_TIMEOUT_MS (the call goes on). */
+  private async withinKeychainTimeout<T>(call: Promise<T>): Promise<T | typeof TIMED_OUT> {
     let timer: TimerHandle | undefined;
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = this.deps.clock.setTimeout(() => resolve(true), ROTATED_SAVE_TIMEOUT_MS);
+    const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
+      timer = this.deps.clock.setTimeout(() => resolve(TIMED_OUT), KEYCHAIN_TIMEOUT_MS);
     });
     try {
-      if (await Promise.race([written.then(() => false), timedOut])) {
-        this.deps.logger.warn(
-          { profile: this.name, code: 'BRK_ERR_KEYCHAIN_UNAVAILABLE', timeoutMs: ROTATED_SAVE_TIMEOUT_MS },
-          'the keychain did not answer the write of the rotated refresh token in time; it is kept in memory and written again at the next refresh',
-        );
-      }
+      return await Promise.race([call, timeout]);
     } finally {
       if (timer) this.deps.clock.clearTimeout(timer);
     }
@@ -459,16 +467,20 @@ export class ProfileSession {
    * came from it), a new `login` replaced it (use the new one; another user's credentials
    * are dropped at once). One local keychain read per STORE_POLL_MS. Skipped while a
    * refresh runs or a rotated token waits to be written: the keychain then lags behind
-   * memory. A keychain that cannot be read changes nothing: the session runs from memory.
+   * memory. A keychain that cannot be read, or does not answer within KEYCHAIN_TIMEOUT_MS,
+   * changes nothing: the session runs from memory, its timers go on, and no second read is
+   * sent while one hangs.
    */
   private async watchStore(): Promise<void> {
     const current = this.state.session;
-    if (!current || this.inFlight || this.unsaved) return;
-    const stored = await this.deps.sessions.load(this.deps.profile).then(
+    if (!current || this.inFlight || this.unsaved || this.watching) return;
+    const read = this.deps.sessions.load(this.deps.profile).then(
       (found) => ({ found }),
       () => undefined,
     );
-    if (!stored || this.inFlight || this.unsaved || this.state.session !== current) return;
+    this.watching = read.finally(() => (this.watching = undefined));
+    const stored = await this.withinKeychainTimeout(read);
+    if (stored === TIMED_OUT || !stored || this.inFlight || this.unsaved || this.state.session !== current) return;
     if (!stored.found) {
       this.dispatch({ type: 'signed-out', error: new NotSignedInError(this.name) });
       return;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { REQUEST_WAIT_MS, ROTATED_SAVE_TIMEOUT_MS, STORE_POLL_MS } from '../../src/broker/profile-session.js';
+import { REQUEST_WAIT_MS, KEYCHAIN_TIMEOUT_MS, STORE_POLL_MS } from '../../src/broker/profile-session.js';
 import { KeychainUnavailableError, LoginRequiredError, UpstreamUnavailableError, UpstreamRejectedError } from '../../src/errors.js';
 import { IdentityPoolError } from '../../src/cognito/translate-aws-error.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
@@ -384,7 +384,34 @@ class HangingStore extends MemoryStore {
   }
 }
 
-t.test('a keychain write that never answers does not stall rotation: after ROTATED_SAVE_TIMEOUT_MS the session goes on with the new token in memory', async (t) => {
+t.test('a keychain read that never answers does not stop the timers: the session renews ahead for hours, one read pending at most', async (t) => {
+  class HangingReads extends MemoryStore {
+    hangReads = false;
+    pending = 0;
+    override async get(account: string): Promise<string | undefined> {
+      if (!this.hangReads) return super.get(account);
+      this.pending += 1;
+      return new Promise<string | undefined>(() => undefined);
+    }
+  }
+  const secrets = new HangingReads();
+  const h = await createHarness({ secrets });
+  h.session.start();
+  await h.session.credentials();
+  secrets.hangReads = true;
+  let unfresh = 0;
+  for (let minute = 0; minute < 3 * 60; minute += 1) {
+    await h.clock.advance(MINUTE);
+    if (!h.session.freshCredentials()) unfresh += 1;
+  }
+  t.equal(unfresh, 0, 'fresh credentials in memory every minute, without waiting for a refresh');
+  t.ok(h.upstream.calls.refresh >= 4, `renewed ahead on its timers (${h.upstream.calls.refresh} refreshes)`);
+  t.equal(h.session.phase, 'ready');
+  t.equal(secrets.pending, 1, 'one hung read, not one per tick');
+  h.session.stop();
+});
+
+t.test('a keychain write that never answers does not stall rotation: after KEYCHAIN_TIMEOUT_MS the session goes on with the new token in memory', async (t) => {
   const secrets = new HangingStore();
   const h = await createHarness({ secrets });
   h.upstream.rotateRefreshTokens = true;
@@ -399,10 +426,10 @@ t.test('a keychain write that never answers does not stall rotation: after ROTAT
   for (let waited = 0; h.upstream.calls.refresh === before && waited < 2 * HOUR; waited += 1000) await h.clock.advance(1000);
   const rotatedAt = h.upstream.callTimes.filter((c) => c.op === 'refresh').at(-1)?.at ?? NaN;
   t.equal(secrets.held.length, 1, 'the rotated token\'s keychain write hangs');
-  await h.clock.advance(rotatedAt + ROTATED_SAVE_TIMEOUT_MS - 1 - h.clock.now());
-  t.ok(lastRefreshAt() < rotatedAt, 'the cycle waits for the keychain up to ROTATED_SAVE_TIMEOUT_MS');
+  await h.clock.advance(rotatedAt + KEYCHAIN_TIMEOUT_MS - 1 - h.clock.now());
+  t.ok(lastRefreshAt() < rotatedAt, 'the cycle waits for the keychain up to KEYCHAIN_TIMEOUT_MS');
   await h.clock.advance(1);
-  t.equal(lastRefreshAt(), rotatedAt + ROTATED_SAVE_TIMEOUT_MS, 'then goes on without the write');
+  t.equal(lastRefreshAt(), rotatedAt + KEYCHAIN_TIMEOUT_MS, 'then goes on without the write');
 
   await h.clock.advance(3 * HOUR);
   t.ok(h.upstream.calls.refresh - before >= 3, `${h.upstream.calls.refresh - before} refreshes while the keychain hung: rotation did not stall`);
