@@ -294,7 +294,7 @@ t.test('kill -9 at random points during refreshes, then restart: the session sur
   if (!requireSecretService(t)) return;
   const env = await sharedSpawnEnv();
   await login(t, env);
-  const entry = await env.worker.raw(ACCOUNT);
+  const entry = await env.worker.get(ACCOUNT);
   const accounts = await env.worker.accounts();
   t.ok(entry, 'a session in the keychain');
   // Slower Cognito: a refresh takes about a second, room for a kill to land inside it.
@@ -328,8 +328,8 @@ t.test('kill -9 at random points during refreshes, then restart: the session sur
     if (signal !== 'SIGKILL') serveProcess.kill('SIGKILL');
     t.equal(signal, 'SIGKILL', `round ${round + 1} killed (${kills.at(-1)})`);
     // Intact: as login wrote it, plus at most the IdentityId the first GetId kept with it.
-    const { identity, ...session } = JSON.parse((await env.worker.raw(ACCOUNT)) ?? '{}') as { identity?: { identityId: string } };
-    t.same(session, JSON.parse(entry as string), 'the keychain entry is intact');
+    const { identity, ...session } = JSON.parse((await env.worker.get(ACCOUNT)) ?? '{}') as { identity?: { identityId: string } };
+    t.ok(JSON.stringify(session) === entry, 'the keychain entry is intact');
     if (identity) t.ok(env.be.stack.emulator.identities().has(identity.identityId), 'a kept IdentityId is the identity pool\'s');
   }
   t.comment(`kill -9 points: ${kills.join('; ')}`);
