@@ -229,12 +229,26 @@ function busConfig(socket: string): string {
     <allow eavesdrop="true"/>
     <allow own="*"/>
   </policy>
-  <!-- The limits of the system's session.conf. dbus-daemon's built-in default allows 256
-       connections per user, and @napi-rs/keyring opens one connection per entry object,
-       held until the object is garbage-collected: a 16 KB value is 18 entries. -->
-  <limit name="max_connections_per_user">100000</limit>
+  <!-- All the limits of Debian's /usr/share/dbus-1/session.conf, as a desktop session bus
+       has them. dbus-daemon's built-in defaults are far lower (256 connections per user, for
+       one), and @napi-rs/keyring opens one
+       connection per entry object, held until the object is garbage-collected (a 16 KB value
+       is 18 entries), each of them a client gnome-keyring watches. -->
+  <limit name="max_incoming_bytes">1000000000</limit>
+  <limit name="max_incoming_unix_fds">250000000</limit>
+  <limit name="max_outgoing_bytes">1000000000</limit>
+  <limit name="max_outgoing_unix_fds">250000000</limit>
+  <limit name="max_message_size">1000000000</limit>
+  <limit name="service_start_timeout">120000</limit>
+  <limit name="auth_timeout">240000</limit>
+  <limit name="pending_fd_timeout">150000</limit>
   <limit name="max_completed_connections">100000</limit>
   <limit name="max_incomplete_connections">10000</limit>
+  <limit name="max_connections_per_user">100000</limit>
+  <limit name="max_pending_service_starts">10000</limit>
+  <limit name="max_names_per_connection">50000</limit>
+  <limit name="max_match_rules_per_connection">50000</limit>
+  <limit name="max_replies_per_connection">50000</limit>
 </busconfig>
 `;
 }
