@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { CognitoIdentityProviderClient, GetTokensFromRefreshTokenCommand, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startLocalStack } from '../../scripts/local-stack.js';
 import { createCognitoClients } from '../../src/cognito/create-cognito-clients.js';
 import { signIn } from '../../src/cognito/sign-in.js';
@@ -105,14 +105,7 @@ async function keyringPid(): Promise<number> {
 }
 
 t.test('killed (kill -9) after receiving a rotated token and before storing it, the next start still refreshes', { skip: !secretServiceReady }, async (t) => {
-  const stack = env.be.stack;
-  const proxy = await startFaultProxy({ userPoolUrl: env.emu.url, identityPoolUrl: stack.cognitoIdentityUrl });
-  t.teardown(() => proxy.close());
-  const clientId = (await readProfile('crashy')).clientId as string;
-  env.addProfiles({ crashy: { clientId, endpoints: { cognitoIdp: proxy.url, cognitoIdentity: proxy.url } } });
-  const signedIn = await login('crashy');
-  t.equal(signedIn.code, 0, signedIn.stderr);
-  const original = await refreshTokenOf('crashy');
+  const { proxy, original } = await loginThroughProxy(t, 'crashy');
 
   // The moment the rotated token is on its way to the daemon, the keychain stops answering:
   // the daemon holds the new token in memory, its keychain write hangs.
@@ -154,13 +147,7 @@ t.test('killed (kill -9) after receiving a rotated token and before storing it, 
 });
 
 t.test('killed (kill -9) after the pool rotated, the new token unstorable: the keychain holds exactly the original, and the restart refreshes with it inside the grace period', { skip: !secretServiceReady }, async (t) => {
-  const proxy = await startFaultProxy({ userPoolUrl: env.emu.url, identityPoolUrl: env.be.stack.cognitoIdentityUrl });
-  t.teardown(() => proxy.close());
-  const clientId = (await readProfile('unstorable')).clientId as string;
-  env.addProfiles({ unstorable: { clientId, endpoints: { cognitoIdp: proxy.url, cognitoIdentity: proxy.url } } });
-  const signedIn = await login('unstorable');
-  t.equal(signedIn.code, 0, signedIn.stderr);
-  const original = await refreshTokenOf('unstorable');
+  const { proxy, original } = await loginThroughProxy(t, 'unstorable');
   if (!original) throw new Error('no session stored');
   t.teardown(async () => {
     if (await control.isLocked().catch(() => false)) await control.unlock();
@@ -273,6 +260,17 @@ t.test('cognito-local: GetTokensFromRefreshToken is a 500 "CognitoLocal#Unsuppor
   await clients.userPool.revokeToken(srp.tokens.refreshToken);
   await t.rejects(clients.userPool.refresh({ refreshToken: srp.tokens.refreshToken }), { code: 'BRK_ERR_LOGIN_REQUIRED' }, 'RevokeToken works there');
 });
+
+/** Points the profile's Cognito calls at a fault proxy of its own and signs in; resolves with the proxy and the refresh token stored. */
+async function loginThroughProxy(t: Test, profile: string) {
+  const proxy = await startFaultProxy({ userPoolUrl: env.emu.url, identityPoolUrl: env.be.stack.cognitoIdentityUrl });
+  t.teardown(() => proxy.close());
+  const clientId = (await readProfile(profile)).clientId as string;
+  env.addProfiles({ [profile]: { clientId, endpoints: { cognitoIdp: proxy.url, cognitoIdentity: proxy.url } } });
+  const signedIn = await login(profile);
+  t.equal(signedIn.code, 0, signedIn.stderr);
+  return { proxy, original: await refreshTokenOf(profile) };
+}
 
 async function readProfile(name: string): Promise<Record<string, unknown>> {
   const { readFile } = await import('node:fs/promises');
