@@ -1,12 +1,13 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
 import type { AwsCredentials, UserPoolTokens } from '../cognito/types.js';
 import { BadRequestError, type BrokerError, InternalError, isBrokerError, RouteNotFoundError, UnauthorizedError } from '../errors.js';
 import { AuthFailureThrottle } from './auth-failure-throttle.js';
 import { createRequestGuard } from './request-guard.js';
+import { sendJson } from './send-json.js';
 import { registerStatusRoute } from './status-route.js';
 import { TokenCheck } from './token-check.js';
 
@@ -50,14 +51,13 @@ export const MAX_HEADER_SIZE_BYTES = 8 * 1024;
  * /token. Built apart from listen() so tests can drive it with inject().
  */
 export function buildApp(deps: AppDeps): FastifyInstance {
+  const log = deps.logger;
   const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
-    // Per-request log lines would put logging on the hot path; failures are logged below.
-    logController: new LogController({ disableRequestLogging: true }),
-    // No child logger per request: pino's child() re-applies the redaction paths each time,
-    // ~7% of a request's CPU, for the few lines we ever write about a request (failed auth,
-    // rate-limited; an unexpected error, which names its request itself).
-    childLoggerFactory: (logger) => logger,
+    // No logger for fastify: with one, every request costs a child logger, a check of it and
+    // two response listeners (2 µs of a request's 25 µs, BENCHMARKS.md run I), for log lines
+    // we never write per request. What we log about a request (failed auth, an unexpected
+    // error, a malformed request) is logged below, to our logger.
+    logger: false,
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: true,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
@@ -74,12 +74,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // Bytes Node's parser refuses (bad header characters, oversize headers, timeouts) are
     // answered here, before any hook. Fastify's own handler logs the error with its
     // rawPacket, the request's raw bytes, Authorization header included.
-    clientErrorHandler: answerClientError,
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, log),
     // A URL the router cannot decode (e.g. "/%zz") is answered here, before any hook.
     frameworkErrors: (error, _request, reply) => {
-      const body = JSON.stringify(new BadRequestError(`Bad request: ${error.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid percent-encoding' : 'malformed request'}`).toJSON());
-      // A Buffer: no onSend hook runs here to undo the "; charset=utf-8" fastify adds to strings.
-      (reply as FastifyReply).code(400).header('content-type', JSON_TYPE).header('cache-control', 'no-store').send(Buffer.from(body));
+      sendError(reply as FastifyReply, new BadRequestError(`Bad request: ${error.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid percent-encoding' : 'malformed request'}`));
     },
   });
   const tokenCheck = new TokenCheck(deps.authToken);
@@ -88,25 +86,36 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   // Callback style, not async: a request with the right token passes without a promise (a
   // guard that throws is caught by fastify's hook runner and answered by the error handler).
-  app.addHook('onRequest', (request, _reply, done) => {
+  const authenticated = (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void => {
     guard(request);
-    if (request.routeOptions.config.public === true || tokenCheck.matches(request.headers.authorization)) {
+    if (tokenCheck.matches(request.headers.authorization)) {
       done();
       return;
     }
     const delayMs = throttle.recordFailure();
-    tokenCheck.noteFailure(request.log, delayMs);
+    tokenCheck.noteFailure(log, delayMs);
     void throttle.wait(delayMs).then((answered) => {
       // Too many failed requests already waiting: close this one unanswered (see the throttle).
       if (!answered) request.raw.destroy();
       done(new UnauthorizedError());
     });
+  };
+  const guarded = (request: FastifyRequest, _reply: FastifyReply, done: () => void): void => {
+    guard(request);
+    done();
+  };
+
+  // Every route gets the token check unless it is marked public, as each route is added: an
+  // app-wide hook would ask each request's routeOptions which it is, a getter that builds a
+  // dozen-field object every time.
+  app.addHook('onRoute', (route) => {
+    route.onRequest = route.config?.public === true ? guarded : authenticated;
   });
 
   registerStatusRoute(app, deps.broker);
-  app.get('/healthz', { config: { public: true } }, async (_request, reply) => {
+  app.get('/healthz', { config: { public: true } }, (_request, reply) => {
     const profiles = Object.fromEntries(deps.broker.status().map((s) => [s.profile, s.phase]));
-    return sendJson(reply, 200, JSON.stringify({ status: 'ok', profiles }));
+    sendJson(reply, 200, JSON.stringify({ status: 'ok', profiles }));
   });
 
   // Plain functions that send, not async ones that return: each async layer is another
@@ -133,11 +142,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.get<{ Params: { name: string } }>('/profiles/:name/credentials', (request, reply) => credentials(request.params.name, reply));
   app.get<{ Params: { name: string } }>('/profiles/:name/token', (request, reply) => token(request.params.name, reply));
 
-  app.setNotFoundHandler(async (request, reply) => {
-    guard(request);
-    return sendError(reply, new RouteNotFoundError(request.method, request.url.split('?')[0] ?? '/'));
+  // Unknown routes need the token too: which routes exist is not for a stranger to probe.
+  app.setNotFoundHandler({ preValidation: authenticated }, (request, reply) => {
+    sendError(reply, new RouteNotFoundError(request.method, request.url.split('?')[0] ?? '/'));
   });
-  app.setErrorHandler(async (error, request, reply) => sendError(reply, toBrokerError(error, request)));
+  app.setErrorHandler(async (error, request, reply) => sendError(reply, toBrokerError(error, request, log)));
   return app;
 }
 
@@ -151,11 +160,11 @@ declare module 'fastify' {
 /** Status for what Node's HTTP parser refused, by its error code. */
 const CLIENT_ERROR_STATUS: Readonly<Record<string, number>> = { ERR_HTTP_REQUEST_TIMEOUT: 408, HPE_HEADER_OVERFLOW: 431 };
 
-function answerClientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Duplex): void {
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, log: Logger): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const status = (error.code && CLIENT_ERROR_STATUS[error.code]) || 400;
   // The code only: never the error object, whose rawPacket holds the request's bytes.
-  this.log.debug({ code: error.code, status }, 'malformed request refused');
+  log.debug({ code: error.code, status }, 'malformed request refused');
   // As Node's own handler does: no answer while a response is being written on this
   // socket (a 403 already sent for headers whose body turns out malformed); two
   // interleaved answers would corrupt what the client reads. It is closed instead.
@@ -167,53 +176,44 @@ function answerClientError(this: FastifyInstance, error: NodeJS.ErrnoException, 
   socket.destroy();
 }
 
-/**
- * Bodies go out as Buffers with Content-Type exactly "application/json": the Go SDK parses
- * error bodies only with that type, and fastify appends "; charset=utf-8" to a JSON type
- * when the payload is a string (not a Buffer). No onSend hook is then needed to undo it.
- */
-function sendJson(reply: FastifyReply, status: number, body: Buffer | string): FastifyReply {
-  return reply.code(status).header('content-type', JSON_TYPE).header('cache-control', 'no-store').send(typeof body === 'string' ? Buffer.from(body) : body);
-}
-
 function sendError(reply: FastifyReply, error: BrokerError): FastifyReply {
   return sendJson(reply, error.statusCode, JSON.stringify(error.toJSON()));
 }
 
-function toBrokerError(error: unknown, request: FastifyRequest): BrokerError {
+function toBrokerError(error: unknown, request: FastifyRequest, log: Logger): BrokerError {
   if (isBrokerError(error)) return error;
   const status = (error as { statusCode?: number }).statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
     return new BadRequestError(`Bad request: ${(error as Error).message}`);
   }
-  request.log.error({ reqId: request.id, err: { name: (error as Error).name, message: (error as Error).message } }, 'unexpected error serving a request');
+  log.error({ reqId: request.id, err: { name: (error as Error).name, message: (error as Error).message } }, 'unexpected error serving a request');
   return new InternalError();
 }
 
 // Serialized once per credential set, not once per request.
-const credentialsJson = new WeakMap<AwsCredentials, Buffer>();
-const tokenJson = new WeakMap<UserPoolTokens, Buffer>();
+const credentialsJson = new WeakMap<AwsCredentials, string>();
+const tokenJson = new WeakMap<UserPoolTokens, string>();
 
-function credentialsBody(c: AwsCredentials, accountId: string | undefined): Buffer {
+function credentialsBody(c: AwsCredentials, accountId: string | undefined): string {
   let body = credentialsJson.get(c);
   if (body === undefined) {
-    body = Buffer.from(JSON.stringify({
+    body = JSON.stringify({
       AccessKeyId: c.accessKeyId,
       SecretAccessKey: c.secretAccessKey,
       Token: c.sessionToken,
       // The JS SDK accepts only RFC 3339 ending in Z, which toISOString gives.
       Expiration: new Date(c.expiresAt).toISOString(),
       ...(accountId ? { AccountId: accountId } : {}),
-    }));
+    });
     credentialsJson.set(c, body);
   }
   return body;
 }
 
-function tokenBody(t: UserPoolTokens): Buffer {
+function tokenBody(t: UserPoolTokens): string {
   let body = tokenJson.get(t);
   if (body === undefined) {
-    body = Buffer.from(JSON.stringify({ IdToken: t.idToken, AccessToken: t.accessToken, Expiration: new Date(t.expiresAt).toISOString() }));
+    body = JSON.stringify({ IdToken: t.idToken, AccessToken: t.accessToken, Expiration: new Date(t.expiresAt).toISOString() });
     tokenJson.set(t, body);
   }
   return body;

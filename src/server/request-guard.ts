@@ -23,15 +23,23 @@ export function createRequestGuard(address: () => AddressInfo | string | null, c
   // Asked once: server.address() is a getsockname() system call, ~5% of a request's CPU
   // when made per request, and the address does not change once the server listens.
   let bound: AddressInfo | string | null = null;
+  // Every client sends the same Host again and again: the last one found ours is not parsed
+  // again (it is compared only once the port is known, so never before listen()).
+  let lastOurHost: string | undefined;
   return (request) => {
     bound ??= address();
-    const marker = BROWSER_HEADERS.find((name) => request.headers[name] !== undefined);
-    if (marker) throw new ForbiddenRequestError(`browser requests are not served (${marker} header present)`);
+    const { headers } = request;
+    for (const name of BROWSER_HEADERS) {
+      if (headers[name] !== undefined) throw new ForbiddenRequestError(`browser requests are not served (${name} header present)`);
+    }
     // Node keeps the first of duplicated Host and Authorization headers and drops the rest
     // silently; two of them mean a confused proxy or a smuggling attempt, never an SDK.
     const duplicate = duplicatedHeader(request.raw.rawHeaders);
     if (duplicate) throw new BadRequestError(`Bad request: more than one ${duplicate} header`);
-    if (!isOurHost(request.headers.host, bound, extraNames)) throw new ForbiddenRequestError('the Host header does not name this loopback endpoint');
+    const host = headers.host;
+    if (host !== undefined && host === lastOurHost) return;
+    if (!isOurHost(host, bound, extraNames)) throw new ForbiddenRequestError('the Host header does not name this loopback endpoint');
+    if (typeof bound === 'object' && bound !== null) lastOurHost = host;
   };
 }
 
@@ -39,9 +47,10 @@ function duplicatedHeader(raw: readonly string[]): string | undefined {
   let hosts = 0;
   let authorizations = 0;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] as string).toLowerCase();
-    if (name === 'host' && ++hosts > 1) return 'Host';
-    if (name === 'authorization' && ++authorizations > 1) return 'Authorization';
+    const name = raw[i] as string;
+    // Lower-cased only when the length matches: most of an SDK's headers are neither.
+    if (name.length === 4 && name.toLowerCase() === 'host' && ++hosts > 1) return 'Host';
+    if (name.length === 13 && name.toLowerCase() === 'authorization' && ++authorizations > 1) return 'Authorization';
   }
   return undefined;
 }

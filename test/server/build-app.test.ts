@@ -56,13 +56,17 @@ t.test('GET /token and /profiles/:name/token return the ID and access tokens', a
 t.test('every route but /healthz needs the token', async (t) => {
   const { h, app, logs } = await setup();
   // Concurrently: failed requests are slowed down more with each recent failure (auth-throttle.test.ts).
-  const cases = ['/credentials', '/token', '/profiles/default/credentials', '/profiles/default/token', '/nope'].flatMap((url) =>
-    [{}, { authorization: 'wrong' }, { authorization: `${TOKEN}x` }, { authorization: `Bearer ${TOKEN}` }].map((headers) => ({ url, headers })));
-  await Promise.all(cases.map(async ({ url, headers }) => {
-    const res = await app.inject({ method: 'GET', url, headers });
-    t.equal(res.statusCode, 401, `${url} ${JSON.stringify(headers).slice(0, 30)}`);
-    t.equal(res.json().Code, 'BRK_ERR_UNAUTHORIZED');
+  // HEAD routes are fastify's own copies of the GET routes; POST and /nope reach the 404 handler.
+  const routes = [...['/credentials', '/token', '/profiles/default/credentials', '/profiles/default/token', '/status', '/nope'].map((url) => ({ method: 'GET' as const, url })),
+    { method: 'HEAD' as const, url: '/credentials' }, { method: 'HEAD' as const, url: '/status' }, { method: 'POST' as const, url: '/credentials' }];
+  const cases = routes.flatMap((route) =>
+    [{}, { authorization: 'wrong' }, { authorization: `${TOKEN}x` }, { authorization: `Bearer ${TOKEN}` }].map((headers) => ({ ...route, headers })));
+  await Promise.all(cases.map(async ({ method, url, headers }) => {
+    const res = await app.inject({ method, url, headers, ...(method === 'POST' ? { payload: { probe: true } } : {}) });
+    t.equal(res.statusCode, 401, `${method} ${url} ${JSON.stringify(headers).slice(0, 30)}`);
+    if (method !== 'HEAD') t.equal(res.json().Code, 'BRK_ERR_UNAUTHORIZED');
   }));
+  t.equal((await app.inject({ method: 'HEAD', url: '/credentials', headers: auth })).statusCode, 200, 'HEAD with the token');
   const health = await app.inject({ method: 'GET', url: '/healthz' });
   t.equal(health.statusCode, 200);
   t.same(health.json(), { status: 'ok', profiles: { default: 'ready' } });
