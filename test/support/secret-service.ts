@@ -41,6 +41,9 @@ export interface KeychainWorker {
   stop(): Promise<void>;
 }
 
+/** Each call answers in milliseconds; under CI's load in at most a few seconds. */
+const WORKER_CALL_TIMEOUT_MS = 30_000;
+
 /** The failure a worker call rejects with: the error's fields, as the worker saw them. */
 export interface WorkerError extends Error {
   code?: string;
@@ -78,10 +81,21 @@ export async function startKeychainWorker(
   child.once('exit', (code, signal) => failAll(`exited (${signal ?? code})`));
   child.once('error', (error) => failAll(`failed: ${error.message}`));
 
+  // A call that never comes back (a Secret Service that stopped answering: seen once in CI,
+  // on Node 22) fails its own test with what the worker printed, instead of holding the
+  // whole file until tap's timeout, which prints nothing of it.
   const request = (req: Omit<WorkerRequest, 'id' | 'service'>): Promise<WorkerReply> =>
     new Promise((resolve, reject) => {
       const id = nextId++;
-      pending.set(id, { resolve, reject });
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error(`keychain worker: no answer to ${req.op} within ${WORKER_CALL_TIMEOUT_MS} ms: ${children.output(child)}`));
+      }, WORKER_CALL_TIMEOUT_MS);
+      const settle = <A>(fn: (arg: A) => void) => (arg: A) => {
+        clearTimeout(timer);
+        fn(arg);
+      };
+      pending.set(id, { resolve: settle(resolve), reject: settle(reject) });
       child.send({ ...req, id, service } satisfies WorkerRequest);
     });
   const call = async <T>(req: Omit<WorkerRequest, 'id' | 'service'>): Promise<T> => {
