@@ -44,8 +44,10 @@ export interface SessionBus {
 export interface SecretService extends SessionBus {
   /** Locks the login keyring (the default collection), as a screen lock would. */
   lock(): Promise<void>;
-  /** undefined while gnome-keyring-daemon runs; once it has exited, how, and what it printed. */
+  /** undefined while the first gnome-keyring-daemon runs; once one has exited, how, and what it printed. */
   daemonExit(): string | undefined;
+  /** The running gnome-keyring-daemon's pid (once a restart has finished, the new one's). */
+  daemonPid(): Promise<number | undefined>;
 }
 
 /**
@@ -91,13 +93,38 @@ export async function startSessionBus(): Promise<SessionBus> {
 export async function startSecretService({ password = 'test-keyring-password' } = {}): Promise<SecretService> {
   const session = await startSessionBus();
   const keyring = new ChildGroup();
-  const stop = () => keyring.stopAll().finally(() => session.stop());
-  const daemon = keyring.spawn('gnome-keyring-daemon', ['--foreground', '--unlock', '--components=secrets'], {
-    env: { PATH: process.env.PATH ?? '', ...session.env },
-  });
+  let stopping = false;
+  const stop = () => {
+    stopping = true;
+    return keyring.stopAll().finally(() => session.stop());
+  };
+  const env = { PATH: process.env.PATH ?? '', ...session.env };
+  const crashes: string[] = [];
+  const startDaemon = async (): Promise<ChildProcess> => {
+    const child = keyring.spawn('gnome-keyring-daemon', ['--foreground', '--unlock', '--components=secrets'], { env });
+    child.stdin?.end(password);
+    await waitUntil(async () => (await isLoginLocked(session.env)) === false, child, 'gnome-keyring-daemon to unlock the login keyring');
+    // gnome-keyring-daemon has been seen to leave the bus under the load of CI (callers got
+    // "recipient disconnected"). A desktop's session manager starts it again, and so does
+    // this, once, loudly: the keyring's files are on disk and it unlocks with the same
+    // password. A second exit stays an exit, and daemonExit() tells both.
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      const how = `gnome-keyring-daemon exited (${signal ?? code}): ${keyring.output(child) || 'it printed nothing'}`;
+      crashes.push(how);
+      process.stderr.write(`# private Secret Service: ${how}${crashes.length === 1 ? '; starting it again' : ''}\n`);
+      if (crashes.length === 1) {
+        daemon = startDaemon().catch((error: unknown) => {
+          crashes.push(`restart failed: ${(error as Error).message}`);
+          return child;
+        });
+      }
+    });
+    return child;
+  };
+  let daemon: Promise<ChildProcess>;
   try {
-    daemon.stdin?.end(password);
-    await waitUntil(async () => (await isLoginLocked(session.env)) === false, daemon, 'gnome-keyring-daemon to unlock the login keyring');
+    daemon = Promise.resolve(await startDaemon());
   } catch (error) {
     await stop();
     throw error;
@@ -105,9 +132,10 @@ export async function startSecretService({ password = 'test-keyring-password' } 
   return {
     ...session,
     stop,
-    daemonExit: () =>
-      hasExited(daemon) ? `gnome-keyring-daemon exited (${daemon.signalCode ?? daemon.exitCode}): ${keyring.output(daemon) || 'it printed nothing'}` : undefined,
+    daemonExit: () => (crashes.length > 0 ? crashes.join('; then ') : undefined),
+    daemonPid: async () => (await daemon).pid,
     async lock() {
+      await daemon;
       await dbusSend(session.env, ['--dest=org.freedesktop.secrets', '/org/freedesktop/secrets', 'org.freedesktop.Secret.Service.Lock', `array:objpath:${LOGIN_COLLECTION}`]);
       if ((await isLoginLocked(session.env)) !== true) throw new Error('the login keyring did not lock');
     },

@@ -7,7 +7,7 @@ import type { AwsCredentials, UserPoolTokens } from '../cognito/types.js';
 import { BadRequestError, type BrokerError, InternalError, isBrokerError, RouteNotFoundError, UnauthorizedError } from '../errors.js';
 import { AuthFailureThrottle } from './auth-failure-throttle.js';
 import { createRequestGuard } from './request-guard.js';
-import { sendJson } from './send-json.js';
+import { JSON_TYPE, sendJson } from './send-json.js';
 import { registerStatusRoute } from './status-route.js';
 import { TokenCheck } from './token-check.js';
 
@@ -23,7 +23,6 @@ export interface AppDeps {
   readonly host?: string;
 }
 
-const JSON_TYPE = 'application/json';
 // Nothing we serve has a body to read; anything larger than this is not a client of ours.
 const BODY_LIMIT_BYTES = 1024;
 
@@ -54,7 +53,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const log = deps.logger;
   const app = Fastify({
     // No logger for fastify: with one, every request costs a child logger, a check of it and
-    // two response listeners (2 µs of a request's 25 µs, BENCHMARKS.md run I), for log lines
+    // two response listeners (2 µs of a request's 25 µs, BENCHMARKS.md, runs I and J), for log lines
     // we never write per request. What we log about a request (failed auth, an unexpected
     // error, a malformed request) is logged below, to our logger.
     logger: false,

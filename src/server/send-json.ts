@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify';
 
-const JSON_TYPE = 'application/json';
+export const JSON_TYPE = 'application/json';
 // send() runs a string through the reply's serializer when it has one, and only without one
 // appends "; charset=utf-8" to a JSON content type. The Go SDK reads error bodies only
 // under exactly "application/json", so every body goes through this one, which leaves the
@@ -10,7 +10,7 @@ const asIs = (body: string): string => body;
 /**
  * Every answer of ours: JSON with Content-Type exactly "application/json", never cached. A
  * string, not a Buffer: Node writes the head and a string body as one chunk, where a Buffer
- * body costs a second one (0.7 µs of a request's 24 µs at 50 connections, BENCHMARKS.md run I).
+ * body costs a second one (0.7 µs of a request's 24 µs at 50 connections: BENCHMARKS.md, summary of runs I and J).
  */
 export function sendJson(reply: FastifyReply, status: number, body: string): FastifyReply {
   return reply.code(status).header('content-type', JSON_TYPE).header('cache-control', 'no-store').serializer(asIs).send(body);

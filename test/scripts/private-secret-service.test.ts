@@ -1,0 +1,25 @@
+import t from 'tap';
+import { missingSecretServiceTools, startKeychainWorker, startSecretService } from '../support/secret-service.js';
+
+const missing = missingSecretServiceTools();
+// CI installs gnome-keyring and dbus; there this must run, not skip.
+if (missing !== undefined && /^(?!0$|false$).+/i.test(process.env.CI ?? '') && process.platform === 'linux') t.fail(`cannot run in CI: ${missing}`);
+
+t.test('a gnome-keyring-daemon that dies is started again once, unlocked, with the keyring intact, and says so', { skip: missing ?? false }, async (t) => {
+  const service = await startSecretService();
+  t.teardown(() => service.stop());
+  const worker = await startKeychainWorker(service.env, { service: 'cognito-broker-restart-test' });
+  t.teardown(() => worker.stop());
+  await worker.set('kept', 'value before the crash');
+  const first = await service.daemonPid();
+  t.ok(first, 'a daemon runs');
+  process.kill(first as number, 'SIGKILL');
+  const deadline = Date.now() + 10_000;
+  while ((await service.daemonPid()) === first && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const second = await service.daemonPid();
+  t.not(second, first, 'another daemon runs');
+  t.equal(await worker.get('kept'), 'value before the crash', 'what was stored is there, unlocked');
+  t.match(service.daemonExit(), /gnome-keyring-daemon exited \(SIGKILL\)/, 'the exit is reported');
+  await service.lock();
+  await t.rejects(worker.get('kept'), { code: 'BRK_ERR_KEYCHAIN_UNAVAILABLE' }, 'and it is the real daemon: it locks');
+});
