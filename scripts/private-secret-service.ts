@@ -100,6 +100,7 @@ export async function startSecretService({ password = 'test-keyring-password' } 
   };
   const env = { PATH: process.env.PATH ?? '', ...session.env };
   const crashes: string[] = [];
+  let locked = false;
   const startDaemon = async (): Promise<ChildProcess> => {
     const child = keyring.spawn('gnome-keyring-daemon', ['--foreground', '--unlock', '--components=secrets'], { env });
     child.stdin?.end(password);
@@ -107,13 +108,16 @@ export async function startSecretService({ password = 'test-keyring-password' } 
     // gnome-keyring-daemon has been seen to leave the bus under the load of CI (callers got
     // "recipient disconnected"). A desktop's session manager starts it again, and so does
     // this, once, loudly: the keyring's files are on disk and it unlocks with the same
-    // password. A second exit stays an exit, and daemonExit() tells both.
+    // password. A second exit stays an exit, and daemonExit() tells both. Not after lock():
+    // a locked keyring makes it try an unlock prompt, which fails here, and then it may exit
+    // (status 0); a restart would unlock what the test locked.
     child.once('exit', (code, signal) => {
       if (stopping) return;
       const how = `gnome-keyring-daemon exited (${signal ?? code}): ${keyring.output(child) || 'it printed nothing'}`;
       crashes.push(how);
-      process.stderr.write(`# private Secret Service: ${how}${crashes.length === 1 ? '; starting it again' : ''}\n`);
-      if (crashes.length === 1) {
+      const restart = crashes.length === 1 && !locked;
+      process.stderr.write(`# private Secret Service: ${how}${restart ? '; starting it again' : ''}\n`);
+      if (restart) {
         daemon = startDaemon().catch((error: unknown) => {
           crashes.push(`restart failed: ${(error as Error).message}`);
           return child;
@@ -136,6 +140,7 @@ export async function startSecretService({ password = 'test-keyring-password' } 
     daemonPid: async () => (await daemon).pid,
     async lock() {
       await daemon;
+      locked = true;
       await dbusSend(session.env, ['--dest=org.freedesktop.secrets', '/org/freedesktop/secrets', 'org.freedesktop.Secret.Service.Lock', `array:objpath:${LOGIN_COLLECTION}`]);
       if ((await isLoginLocked(session.env)) !== true) throw new Error('the login keyring did not lock');
     },

@@ -23,3 +23,15 @@ t.test('a gnome-keyring-daemon that dies is started again once, unlocked, with t
   await service.lock();
   await t.rejects(worker.get('kept'), { code: 'BRK_ERR_KEYCHAIN_UNAVAILABLE' }, 'and it is the real daemon: it locks');
 });
+
+t.test('after lock() an exit is reported but not undone: a restart would unlock the keyring', { skip: missing ?? false }, async (t) => {
+  const service = await startSecretService();
+  t.teardown(() => service.stop());
+  await service.lock();
+  const pid = await service.daemonPid();
+  process.kill(pid as number, 'SIGKILL');
+  const deadline = Date.now() + 10_000;
+  while (service.daemonExit() === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  t.match(service.daemonExit(), /exited \(SIGKILL\)/, 'the exit is reported');
+  t.equal(await service.daemonPid(), pid, 'no other daemon was started');
+});
