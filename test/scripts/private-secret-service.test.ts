@@ -1,9 +1,7 @@
 import t from 'tap';
-import { missingSecretServiceTools, startKeychainWorker, startSecretService } from '../support/secret-service.js';
+import { secretServiceToolsOrFailInCI, startKeychainWorker, startSecretService } from '../support/secret-service.js';
 
-const missing = missingSecretServiceTools();
-// CI installs gnome-keyring and dbus; there this must run, not skip.
-if (missing !== undefined && /^(?!0$|false$).+/i.test(process.env.CI ?? '') && process.platform === 'linux') t.fail(`cannot run in CI: ${missing}`);
+const missing = secretServiceToolsOrFailInCI((message) => t.fail(message));
 
 t.test('a gnome-keyring-daemon that dies is started again once, unlocked, with the keyring intact, and says so', { skip: missing ?? false }, async (t) => {
   const service = await startSecretService();

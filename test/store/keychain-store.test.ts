@@ -11,7 +11,7 @@ import {
   type KeyringEntry,
 } from '../../src/store/keychain-store.js';
 import {
-  missingSecretServiceTools,
+  secretServiceToolsOrFailInCI,
   startKeychainWorker,
   startSecretService,
   startSessionBus,
@@ -306,12 +306,7 @@ t.test('an entry constructor that throws (no D-Bus at all) is mapped as well', a
 
 // --- against a real Secret Service (gnome-keyring on a private D-Bus) ----------------
 
-const missing = missingSecretServiceTools();
-const inCI = /^(?!0$|false$).+/i.test(process.env.CI ?? '');
-if (missing !== undefined && inCI && process.platform === 'linux') {
-  // CI installs gnome-keyring and dbus; a silent skip there would hide a broken keychain.
-  t.fail(`the real Secret Service tests cannot run in CI: ${missing}`);
-}
+const missing = secretServiceToolsOrFailInCI((message) => t.fail(message));
 
 t.test('against a real gnome-keyring Secret Service', { skip: missing ?? false }, async (t) => {
   const SERVICE = 'cognito-broker-test';

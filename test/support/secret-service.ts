@@ -10,7 +10,7 @@
  * the real src/store/keychain-store.ts, with the session's environment.
  */
 import { fileURLToPath } from 'node:url';
-import { ChildGroup } from '../../scripts/private-secret-service.js';
+import { ChildGroup, missingSecretServiceTools } from '../../scripts/private-secret-service.js';
 import { WORKER_ENV, type CrashPoint, type WorkerReply, type WorkerRequest } from './secret-service-protocol.js';
 
 export {
@@ -23,6 +23,17 @@ export {
   type SessionBus,
 } from '../../scripts/private-secret-service.js';
 export type { CrashPoint } from './secret-service-protocol.js';
+
+/**
+ * What is missing for the real Secret Service tests, for their `skip`. In CI (which installs
+ * gnome-keyring and dbus) a missing tool is a failure: a silent skip would hide a broken keychain.
+ */
+export function secretServiceToolsOrFailInCI(fail: (message: string) => void): string | undefined {
+  const missing = missingSecretServiceTools();
+  const inCI = /^(?!0$|false$).+/i.test(process.env.CI ?? '');
+  if (missing !== undefined && inCI && process.platform === 'linux') fail(`the real Secret Service tests cannot run in CI: ${missing}`);
+  return missing;
+}
 
 /** A node process running KeychainStore in a given environment (see the file comment). */
 export interface KeychainWorker {
