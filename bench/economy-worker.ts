@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   const hours = Number(values.hours ?? 3);
   const clock = new FakeClock();
   const upstream = new MemoryUpstream({ clock, idTokenLifetimeMs: HOUR_MS, credentialLifetimeMs: HOUR_MS });
-  const { daemon, url, authToken } = await startMemoryDaemon({ upstream, clock });
+  const { daemon, url, masterToken } = await startMemoryDaemon({ upstream, clock });
   await waitUntilReady(daemon);
   const started = performance.now();
   const snapshots: MemoryUpstream['calls'][] = [];
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     for (let hour = 0; hour < hours; hour += 1) {
       for (let s = 0; s < HOUR_MS / TICK_MS; s += 1) {
-        const { status, body } = await get(agent, `${url}/credentials`, authToken);
+        const { status, body } = await get(agent, `${url}/credentials`, masterToken);
         requests += 1;
         if (status !== 200 || !(Date.parse((JSON.parse(body) as { Expiration: string }).Expiration) > clock.now())) failures += 1;
         await clock.advance(TICK_MS);
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     agent.destroy();
   } else {
     const realSeconds = Number(values['real-seconds'] ?? 30);
-    const load: Promise<LoadResult> = runLoad({ url: `${url}/credentials`, token: authToken, connections: 50, durationS: realSeconds + 1, cpu: LOAD_CPU });
+    const load: Promise<LoadResult> = runLoad({ url: `${url}/credentials`, token: masterToken, connections: 50, durationS: realSeconds + 1, cpu: LOAD_CPU });
     const simulatedMs = hours * HOUR_MS;
     const realMs = realSeconds * 1000;
     let simulated = 0;

@@ -98,7 +98,7 @@ export async function runNewProcess(bs: BrokerStack, runs: number, upstreamDelay
       ...base,
       AWS_CONTAINER_CREDENTIALS_FULL_URI: serve.credentialsUrl,
       AWS_CONTAINER_AUTHORIZATION_TOKEN: serve.token,
-      AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: join(bs.env.XDG_STATE_HOME as string, 'cognito-broker', 'endpoint-token'),
+      AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: serve.tokenFile,
     };
     const directEnv = {
       ...base,

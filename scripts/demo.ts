@@ -16,7 +16,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -274,7 +274,10 @@ async function startServe(env: NodeJS.ProcessEnv, cleanup: Cleanup): Promise<Bro
     }),
   );
   const fullUri = exports[FULL_URI_VAR];
-  if (!fullUri || !exports[TOKEN_VAR]) throw new DemoError(`serve printed no ${FULL_URI_VAR} and ${TOKEN_VAR}`);
+  const tokenFile = exports[`${TOKEN_VAR}_FILE`];
+  if (!fullUri || !tokenFile) throw new DemoError(`serve printed no ${FULL_URI_VAR} and ${TOKEN_VAR}_FILE`);
+  // serve prints the token's value only to a terminal; here its stdout is a pipe.
+  exports[TOKEN_VAR] ??= readFileSync(tokenFile, 'utf8');
   return { serve, exportLines, exports, baseUrl: new URL(fullUri).origin };
 }
 
@@ -362,11 +365,21 @@ async function runSdkClient(dir: string, broker: Broker, stack: LocalStack): Pro
   if (report.expiration) row('expires', untilThen(report.expiration));
 }
 
-/** GET /token, as a bearer-token tool would; prints claims, never the token. */
-async function showIdToken(broker: Broker): Promise<void> {
+/** What a CLI command printed on stdout; its stderr goes to the demo's. */
+async function cliOutput(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  return (await execFileAsync(process.execPath, [CLI, ...args], { env, encoding: 'utf8' })).stdout;
+}
+
+/**
+ * GET /token, as a bearer-token tool would, with a token that opens it (env --with-id-token:
+ * serve's own opens the credentials only); prints claims, never the token.
+ */
+async function showIdToken(broker: Broker, env: NodeJS.ProcessEnv): Promise<void> {
   say();
-  say(`  ${dim('GET /token: the ID token for tools that want a bearer token')}`);
-  const response = await fetch(`${broker.baseUrl}/token`, { headers: { authorization: broker.exports[TOKEN_VAR] ?? '' } });
+  say(`  ${dim('GET /token: the ID token for tools that want a bearer token (a token from env --with-id-token)')}`);
+  const token = /^export AWS_CONTAINER_AUTHORIZATION_TOKEN=(\S+)$/m.exec(await cliOutput(['env', '--with-id-token'], env))?.[1];
+  if (!token) throw new DemoError('cognito-broker env --with-id-token printed no token');
+  const response = await fetch(`${broker.baseUrl}/token`, { headers: { authorization: token } });
   if (!response.ok) throw new DemoError(`GET /token answered ${response.status}: ${firstLine(await response.text())}`);
   const body = (await response.json()) as { IdToken: string; Expiration: string };
   const claims = readIdTokenClaims(body.IdToken);
@@ -383,8 +396,8 @@ function showTryIt(broker: Broker, stack: LocalStack): void {
   for (const line of broker.exportLines) say(`  ${line}`);
   say(`  ${dim('# a signed call, with the broker\'s credentials (a [default] profile in ~/.aws would win):')}`);
   say(`  aws sts get-caller-identity --region ${stack.region} --endpoint-url ${stack.stsUrl}`);
-  say(`  ${dim('# the ID token, for tools that want a bearer token:')}`);
-  say(`  curl -H "Authorization: $${TOKEN_VAR}" ${broker.baseUrl}/token`);
+  say(`  ${dim('# the ID token, for tools that want a bearer token (a token that opens /token too):')}`);
+  say(`  eval "$(cognito-broker env --with-id-token)"; curl -H "Authorization: $${TOKEN_VAR}" ${broker.baseUrl}/token`);
 }
 
 // --- main -------------------------------------------------------------------------------
@@ -443,7 +456,7 @@ async function runDemo(cleanup: Cleanup, signals: Signals): Promise<Broker> {
   signals.check();
 
   await runSdkClient(dir, broker, stack);
-  await showIdToken(broker);
+  await showIdToken(broker, env);
   signals.check();
   showTryIt(broker, stack);
   return broker;

@@ -242,6 +242,15 @@ export class UnauthorizedError extends BrokerError {
   }
 }
 
+export class TokenScopeError extends BrokerError {
+  readonly code = 'BRK_ERR_TOKEN_SCOPE';
+  override readonly statusCode = 403;
+  /** `opens`: what the presented token is for; `wanted`: what the request asked for. */
+  constructor(opens: string, wanted: string) {
+    super(`This token opens ${opens} only, not ${wanted}. For another profile, or a profile's ID token, get a token for it: cognito-broker env --profile P [--with-id-token].`);
+  }
+}
+
 export class ForbiddenRequestError extends BrokerError {
   readonly code = 'BRK_ERR_FORBIDDEN_REQUEST';
   override readonly statusCode = 403;
@@ -254,7 +263,7 @@ export class RouteNotFoundError extends BrokerError {
   readonly code = 'BRK_ERR_ROUTE_NOT_FOUND';
   override readonly statusCode = 404;
   constructor(method: string, path: string) {
-    super(`No route ${method} ${path}. Routes: GET /credentials, GET /token, GET /profiles/:name/credentials, GET /profiles/:name/token, GET /status, GET /healthz.`);
+    super(`No route ${method} ${path}. Routes: GET /credentials, GET /token, GET /profiles/:name/credentials, GET /profiles/:name/token, GET /status, POST /child-tokens, GET /proof, GET /healthz.`);
   }
 }
 
@@ -282,6 +291,14 @@ export class DaemonMismatchError extends BrokerError {
   }
 }
 
+export class DaemonUntrustedError extends BrokerError {
+  readonly code = 'BRK_ERR_DAEMON_UNTRUSTED';
+  /** `what`: what was found at the address (another user's process, a listener without the proof). */
+  constructor(url: string, what: string) {
+    super(`The listener at ${url} is not your cognito-broker daemon: ${what}. No token was sent to it. Stop that process or pick another server.port, start yours (cognito-broker serve), and if SDKs or shells may have sent it the endpoint token while your daemon was down, run: cognito-broker rotate-token`);
+  }
+}
+
 export class ServiceUnsupportedError extends BrokerError {
   readonly code = 'BRK_ERR_SERVICE_UNSUPPORTED';
   constructor(platform: string) {
@@ -293,6 +310,16 @@ export class PortInUseError extends BrokerError {
   readonly code = 'BRK_ERR_PORT_IN_USE';
   constructor(host: string, port: number) {
     super(`Port ${port} on ${host} is already in use (another cognito-broker serve?). Stop it, or set server.port in the config.`);
+  }
+}
+
+export class PortHeldByOtherUserError extends BrokerError {
+  readonly code = 'BRK_ERR_PORT_HELD_BY_OTHER_USER';
+  /** `owner`: "uid 1001 (alice)". */
+  constructor(address: string, port: number, owner: string) {
+    super(
+      `Port ${port} on ${address} is held by another user's process (${owner}). SDKs and shells pointed at this port may have sent it the endpoint token while cognito-broker was not running: run cognito-broker rotate-token (then eval "$(cognito-broker env)" again in open shells). Then stop that process (ask its owner or an administrator), or set another server.port.`,
+    );
   }
 }
 

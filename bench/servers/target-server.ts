@@ -6,7 +6,8 @@
  *   node dist/bench/servers/target-server.js --kind broker|node-http|fastify --expires-at MS
  *
  * The token comes in BENCH_TOKEN (not argv). All three serve the same bytes with the same
- * token check (src/server/token-check.ts: SHA-256 both sides, timingSafeEqual):
+ * token check (src/server/endpoint-auth.ts: the presented value's SHA-256 looked up among the
+ * known tokens'):
  *   broker     the real app: createDaemon with a ready session (Cognito in memory)
  *   node-http  a bare node:http server
  *   fastify    a bare fastify route
@@ -15,7 +16,7 @@ import { createServer, type Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 import { systemClock } from '../../src/broker/clock.js';
-import { TokenCheck } from '../../src/server/token-check.js';
+import { EndpointAuth } from '../../src/server/endpoint-auth.js';
 import { listen } from '../../scripts/http-server-kit.js';
 import { benchCredentials, credentialsJson } from '../support/bench-credentials.js';
 import { startMemoryDaemon, waitUntilReady } from '../support/memory-daemon.js';
@@ -44,22 +45,22 @@ async function main(): Promise<void> {
 async function start(kind: ServerKind, token: string, expiresAt: number): Promise<{ url: string; close(): Promise<void> }> {
   if (kind === 'broker') {
     const upstream = new MemoryUpstream({ clock: systemClock, credentialsExpireAt: expiresAt });
-    const { daemon, url } = await startMemoryDaemon({ upstream, authToken: token });
+    const { daemon, url } = await startMemoryDaemon({ upstream, masterToken: token });
     await waitUntilReady(daemon);
     return { url, close: () => daemon.close() };
   }
   const body = credentialsJson(benchCredentials(Date.now(), expiresAt));
-  const check = new TokenCheck(token);
+  const check = new EndpointAuth(token, ['default']);
   if (kind === 'node-http') return startNodeHttp(body, check);
   return startFastify(body, check);
 }
 
-async function startNodeHttp(body: string, check: TokenCheck): Promise<{ url: string; close(): Promise<void> }> {
+async function startNodeHttp(body: string, check: EndpointAuth): Promise<{ url: string; close(): Promise<void> }> {
   const length = Buffer.byteLength(body);
   const server: Server = createServer((req, res) => {
     if (req.method !== 'GET' || req.url !== '/credentials') {
       res.writeHead(404, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(NOT_FOUND) }).end(NOT_FOUND);
-    } else if (!check.matches(req.headers.authorization)) {
+    } else if (!check.scopeOf(req.headers.authorization)) {
       res.writeHead(401, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(UNAUTHORIZED) }).end(UNAUTHORIZED);
     } else {
       res.writeHead(200, { 'content-type': JSON_TYPE, 'cache-control': 'no-store', 'content-length': length }).end(body);
@@ -69,10 +70,10 @@ async function startNodeHttp(body: string, check: TokenCheck): Promise<{ url: st
   return { url, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
-async function startFastify(body: string, check: TokenCheck): Promise<{ url: string; close(): Promise<void> }> {
+async function startFastify(body: string, check: EndpointAuth): Promise<{ url: string; close(): Promise<void> }> {
   const app = Fastify({ logger: false });
   app.get('/credentials', async (request, reply) => {
-    if (!check.matches(request.headers.authorization)) return reply.code(401).type(JSON_TYPE).send(UNAUTHORIZED);
+    if (!check.scopeOf(request.headers.authorization)) return reply.code(401).type(JSON_TYPE).send(UNAUTHORIZED);
     return reply.type(JSON_TYPE).header('cache-control', 'no-store').send(body);
   });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });

@@ -5,6 +5,7 @@
  * endpoint, a private Secret Service (gnome-keyring on its own D-Bus), a config, and the
  * refresh token in that keychain through the real `login`. stop() leaves nothing behind.
  */
+import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,7 +45,9 @@ export interface BrokerStack {
 
 export interface ServeProcess extends StartedChild {
   readonly credentialsUrl: string;
+  /** The default profile's token (serve's), and the file that holds it. */
   readonly token: string;
+  readonly tokenFile: string;
   stop(): Promise<number | null>;
 }
 
@@ -116,10 +119,12 @@ export async function startBrokerStack(options: BrokerStackOptions = {}): Promis
       setServerPort: writeConfig,
       login: () => login(env, stack.password),
       async serve({ cpu, nodeFlags = [], cli = CLI } = {}) {
-        const started = await startChild(group, process.execPath, [...nodeFlags, cli, 'serve'], { env, readyPrefix: 'export AWS_CONTAINER_AUTHORIZATION_TOKEN=', ...(cpu === undefined ? {} : { cpu }) });
+        // serve prints the token's value only to a terminal: the file it names holds it.
+        const started = await startChild(group, process.execPath, [...nodeFlags, cli, 'serve'], { env, readyPrefix: 'export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=', ...(cpu === undefined ? {} : { cpu }) });
         const credentialsUrl = /AWS_CONTAINER_CREDENTIALS_FULL_URI=(\S+)/.exec(started.stdout)?.[1];
         if (!credentialsUrl) throw new Error(`serve printed no credentials URL: ${started.stdout}`);
-        return { ...started, credentialsUrl: unquote(credentialsUrl), token: unquote(started.readyLine), stop: () => stopChild(started.child) };
+        const tokenFile = unquote(started.readyLine);
+        return { ...started, credentialsUrl: unquote(credentialsUrl), token: readFileSync(tokenFile, 'utf8'), tokenFile, stop: () => stopChild(started.child) };
       },
       stop: cleanup,
     };

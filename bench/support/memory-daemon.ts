@@ -23,7 +23,7 @@ export const BENCH_PROFILE = {
 
 export interface MemoryDaemon {
   readonly daemon: Daemon;
-  readonly authToken: string;
+  readonly masterToken: string;
   /** http://127.0.0.1:PORT once listening. */
   readonly url: string;
 }
@@ -33,7 +33,7 @@ export interface MemoryDaemonOptions {
   readonly clock?: Clock;
   /** Default: what `serve` does, info level, JSON to stderr. */
   readonly logger?: Logger;
-  readonly authToken?: string;
+  readonly masterToken?: string;
 }
 
 /** Listens on 127.0.0.1, a free port, with a stored session; resolves once listening. */
@@ -56,17 +56,17 @@ export async function startMemoryDaemon(options: MemoryDaemonOptions): Promise<M
     clientId: profile.clientId,
     signedInAt: options.clock?.now() ?? Date.now(),
   });
-  const authToken = options.authToken ?? randomBytes(32).toString('hex');
+  const masterToken = options.masterToken ?? randomBytes(32).toString('hex');
   const daemon = createDaemon({
     config,
     secrets,
-    authToken,
+    masterToken,
     logger: options.logger ?? createLogger({ level: 'info' }),
     ...(options.clock ? { clock: options.clock } : {}),
     createClients: () => ({ userPool: options.upstream, identityPool: options.upstream, destroy: () => undefined }),
   });
   const url = await daemon.listen();
-  return { daemon, authToken, url };
+  return { daemon, masterToken, url };
 }
 
 /** Resolves when every profile is `ready` (polls; the refresh is in memory, so it is quick). */

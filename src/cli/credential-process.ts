@@ -1,9 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import type { Config, ProfileConfig } from '../config/config.js';
-import { ENDPOINT_TOKEN_BYTES } from '../store/endpoint-token-file.js';
+import type { CredentialsBody } from '../server/container-credentials.js';
+import { freshCredentials } from './broker-read.js';
 import { type CliIo, processIo } from './cli-io.js';
-import { type CommandOptions, type CredentialsBody, daemonCredentials, findDaemon, findDaemonOfConfigFile, loadConfigAndProfile, storedSessionExists } from './daemon-client.js';
 
 export const CREDENTIAL_PROCESS_HELP = `Usage: cognito-broker credential-process [--profile P] [--config PATH]
 
@@ -37,49 +35,7 @@ export interface ProcessCredentials {
 
 export async function credentialProcess(argv: string[], io: CliIo = processIo): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { profile: { type: 'string' }, config: { type: 'string' } }, strict: true });
-  io.stdout(`${JSON.stringify(toProcessCredentials(await credentialsFor(values)))}\n`);
-}
-
-async function credentialsFor(options: CommandOptions): Promise<CredentialsBody> {
-  // Tools run this for every new process: with a daemon of this config, answer without
-  // loading the config schema, the keychain or the AWS SDK (see findDaemonOfConfigFile).
-  const fast = await findDaemonOfConfigFile(options.config, options.profile);
-  if (fast) {
-    const { daemon, profile } = fast;
-    const answer = await daemonCredentials(daemon, profile, async () => storedSessionExists((await loadConfigAndProfile(options)).profile));
-    if (answer.value) return answer.value;
-  }
-  const { config, profile } = await loadConfigAndProfile(options);
-  return fromDaemonOrInProcess(config, profile);
-}
-
-async function fromDaemonOrInProcess(config: Config, profile: ProfileConfig): Promise<CredentialsBody> {
-  const found = await findDaemon(config, { profile: profile.name });
-  if (found.daemon) {
-    const answer = await daemonCredentials(found.daemon, profile.name, () => storedSessionExists(profile));
-    if (answer.value) return answer.value;
-  }
-  return readInProcess(config, profile);
-}
-
-/** No daemon of ours: the keychain and Cognito, once, through the same broker code `serve` runs. */
-async function readInProcess(config: Config, profile: ProfileConfig): Promise<CredentialsBody> {
-  const { createInProcessDaemon, firstCredentials } = await import('./in-process-broker.js');
-  // Never listens: the token only satisfies createDaemon.
-  const daemon = createInProcessDaemon(config, profile, randomBytes(ENDPOINT_TOKEN_BYTES).toString('hex'));
-  try {
-    const c = await firstCredentials(daemon, profile.name);
-    const accountId = daemon.broker.session(profile.name).accountId;
-    return {
-      AccessKeyId: c.accessKeyId,
-      SecretAccessKey: c.secretAccessKey,
-      Token: c.sessionToken,
-      Expiration: new Date(c.expiresAt).toISOString(),
-      ...(accountId ? { AccountId: accountId } : {}),
-    };
-  } finally {
-    await daemon.close();
-  }
+  io.stdout(`${JSON.stringify(toProcessCredentials(await freshCredentials(values, io)))}\n`);
 }
 
 function toProcessCredentials(c: CredentialsBody): ProcessCredentials {

@@ -1,15 +1,26 @@
+import { randomBytes } from 'node:crypto';
 import { realpath, stat } from 'node:fs/promises';
-import { get } from 'node:http';
+import { Agent, type AgentOptions, type ClientRequest, type ClientRequestArgs, request as httpRequest } from 'node:http';
+import { createConnection, type NetConnectOpts } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { join, resolve } from 'node:path';
 import type { Config, ProfileConfig } from '../config/config.js';
 import { platformPaths } from '../config/platform-paths.js';
-import { BrokerError, DaemonMismatchError, DaemonNotRunningError } from '../errors.js';
+import { BrokerError, DaemonMismatchError, DaemonNotRunningError, DaemonUntrustedError } from '../errors.js';
+import { type CredentialsBody, isCredentialsBody } from '../server/container-credentials.js';
+import { deriveProfileToken, isDaemonProof } from '../server/endpoint-auth.js';
+import { describeOwner, listenerOwner } from '../server/listener-owner.js';
 import { DAEMON_FILE, type DaemonInfo, readDaemonInfo } from '../store/daemon-file.js';
 import { readToken } from '../store/endpoint-token-file.js';
 
-// This module is on the fast path of credential-process, exec and env (run by tools for
-// every new process, and in every new shell): it loads neither the config schema (zod) nor
-// the keychain; both come in on use, through dynamic imports.
+// The one module through which commands reach the daemon. It sends no token to a listener
+// before that listener has proved it is this user's daemon (a proof only a holder of the
+// master token can give, and on Linux the listening socket's owner), and falls back to a
+// broker in this process for the commands that can do without the daemon.
+//
+// It is on the fast path of credential-process, exec and env (run by tools for every new
+// process, and in every new shell): it loads neither the config schema (zod) nor the
+// keychain nor fastify; they come in on use, through dynamic imports.
 
 /** How long a command waits for the daemon to answer on loopback (it answers from memory). */
 export const DAEMON_TIMEOUT_MS = 2_000;
@@ -22,166 +33,24 @@ export const LOGIN_PICKUP_WAIT_MS = 6_000;
 /** Between two tries while the daemon fetches credentials or picks up a sign-in. */
 const RETRY_INTERVAL_MS = 200;
 
-/** A daemon that runs for this config, and the token to call it with. */
-export interface RunningDaemon {
-  readonly info: DaemonInfo;
-  /** Base URL, e.g. http://127.0.0.1:9911 */
-  readonly url: string;
-  readonly token: string;
+/** --config and --profile, as the commands take them. */
+export interface CommandOptions {
+  readonly config?: string | undefined;
+  readonly profile?: string | undefined;
 }
 
-/** Either the daemon, or why there is none fit to use (an error to report, or to fall back on). */
-export type DaemonLookup = { readonly daemon: RunningDaemon } | { readonly daemon?: undefined; readonly problem: BrokerError };
-
-export interface DaemonLookupOptions {
-  /** The profile the caller wants served; a daemon started before the config named it does not serve it. */
-  readonly profile?: string;
-  /**
-   * Also ask GET /healthz (one loopback call). Without it the daemon is taken as alive when
-   * its pid is; the caller's own request then shows whether it answers.
-   */
-  readonly probe?: boolean;
-}
-
-/**
- * The daemon `serve` announced in daemon.json, if it is alive and serves this config: the
- * same config file (when the daemon wrote which), the same token file, and the profile.
- * Anything else (no file, a stale or hand-edited one, a dead pid, another config) is a
- * problem to report (`env`) or a reason to serve in-process instead (`exec`, `credential-process`).
- */
-export async function findDaemon(config: Config, options: DaemonLookupOptions = {}): Promise<DaemonLookup> {
-  const info = await readDaemonInfo(join(config.stateDir, DAEMON_FILE));
-  const fallbackUrl = `http://${config.server.host}:${config.server.port}`;
-  if (!isDaemonInfo(info) || !isAlive(info.pid)) return { problem: new DaemonNotRunningError(fallbackUrl) };
-  return checkDaemon(info, config, options);
-}
-
-async function checkDaemon(info: DaemonInfo, config: Pick<Config, 'file' | 'server'>, options: DaemonLookupOptions): Promise<DaemonLookup> {
-  if (info.config !== undefined && !(await sameFile(info.config, config.file))) {
-    return { problem: new DaemonMismatchError(info.url, info.pid, `it serves the config ${info.config}, not ${config.file}`) };
-  }
-  if (info.tokenFile !== config.server.tokenFile) {
-    return { problem: new DaemonMismatchError(info.url, info.pid, `its token file is ${info.tokenFile}, not ${config.server.tokenFile} as the config says`) };
-  }
-  if (options.profile !== undefined && !info.profiles.includes(options.profile)) {
-    return { problem: new DaemonMismatchError(info.url, info.pid, `it does not serve profile "${options.profile}" (it serves: ${info.profiles.join(', ')}); it started before the config named it`) };
-  }
-  if (options.probe && !(await answers(info.url))) return { problem: new DaemonNotRunningError(info.url) };
-  const token = await readToken(info.tokenFile);
-  if (!token) return { problem: new DaemonNotRunningError(info.url) };
-  return { daemon: { info, url: info.url, token } };
-}
-
-/**
- * The fast path, before the config is even parsed: the daemon serves this very config file
- * (by its path, as --config, COGNITO_BROKER_CONFIG or the default name it), and the file has
- * not changed since the daemon started. Its token file and default profile are then the
- * config's. Undefined when that cannot be told this way; the caller loads the config.
- */
-export async function findDaemonOfConfigFile(configFlag: string | undefined, profile: string | undefined, options: Pick<DaemonLookupOptions, 'probe'> = {}): Promise<{ daemon: RunningDaemon; profile: string } | undefined> {
-  const paths = platformPaths();
-  // As resolveConfigFile (load-config.ts) picks it: --config, COGNITO_BROKER_CONFIG, the default.
-  const file = resolve(configFlag ?? (process.env.COGNITO_BROKER_CONFIG || undefined) ?? paths.configFile);
-  const info = await readDaemonInfo(join(paths.stateDir, DAEMON_FILE));
-  if (!isDaemonInfo(info) || info.config === undefined || !isAlive(info.pid)) return undefined;
-  // NaN (no startedAt) compares false: changed.
-  const changed = await stat(file).then((s) => !(Date.parse(info.startedAt) >= s.mtimeMs), () => true);
-  if (changed) return undefined;
-  const name = profile ?? info.defaultProfile;
-  const found = await checkDaemon(info, { file, server: { host: '', port: 0, tokenFile: info.tokenFile } }, { profile: name, probe: options.probe });
-  return found.daemon ? { daemon: found.daemon, profile: name } : undefined;
-}
-
-/** The route of a profile: the default profile's at /credentials, the others' under /profiles/. */
-export function daemonRoute(daemon: RunningDaemon, profile: string, what: 'credentials' | 'token'): string {
-  return profile === daemon.info.defaultProfile ? `${daemon.url}/${what}` : `${daemon.url}/profiles/${encodeURIComponent(profile)}/${what}`;
-}
-
-/** What the daemon answered: its JSON body and status. Rejects only when it did not answer. */
-export async function getFromDaemon(daemon: RunningDaemon, url: string): Promise<{ status: number; body: unknown }> {
-  const { status, text } = await httpGet(url, { authorization: daemon.token });
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  return { status, body };
-}
-
-/**
- * A GET on loopback with node:http, not fetch: fetch's first call costs ~60 ms of start-up
- * (undici), more than the whole answer, and credential-process runs for every new process.
- */
-function httpGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const request = get(url, { headers, timeout: DAEMON_TIMEOUT_MS, agent: false }, (response) => {
-      let text = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (text += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
-      response.on('error', reject);
-    });
-    request.on('timeout', () => request.destroy(new Error(`no answer from ${url} within ${DAEMON_TIMEOUT_MS} ms`)));
-    request.on('error', reject);
-  });
-}
-
-/** daemon.json as serve writes it; anything else (a stale or hand-edited file) means no daemon. */
-export function isDaemonInfo(info: DaemonInfo | undefined): info is DaemonInfo {
-  return (
-    typeof info === 'object' && info !== null &&
-    Number.isSafeInteger(info.pid) && info.pid > 0 &&
-    typeof info.url === 'string' && /^http:\/\//.test(info.url) &&
-    typeof info.tokenFile === 'string' && typeof info.defaultProfile === 'string' &&
-    (info.config === undefined || typeof info.config === 'string') &&
-    Array.isArray(info.profiles) && info.profiles.every((p) => typeof p === 'string')
-  );
-}
-
-/** The same file, also when one path goes through a symbolic link (~/.config → elsewhere). */
-async function sameFile(a: string, b: string): Promise<boolean> {
-  if (a === b) return true;
-  const [ra, rb] = await Promise.all([realpath(a).catch(() => a), realpath(b).catch(() => b)]);
-  return ra === rb;
-}
-
-/** Signal 0 checks that the process exists; EPERM: it does, but is another user's (not our daemon). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function answers(url: string): Promise<boolean> {
-  try {
-    return (await httpGet(`${url}/healthz`)).status === 200;
-  } catch {
-    return false;
-  }
-}
-
-/** GET /healthz: each profile's phase (no auth, no secrets); undefined when it does not answer. */
-export async function daemonHealth(daemon: RunningDaemon): Promise<Record<string, string> | undefined> {
-  try {
-    const { profiles } = JSON.parse((await httpGet(`${daemon.url}/healthz`)).text) as { profiles?: Record<string, string> };
-    return profiles;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The container-credentials body the daemon serves. */
-export interface CredentialsBody {
-  readonly AccessKeyId: string;
-  readonly SecretAccessKey: string;
-  readonly Token: string;
+/** The daemon's /token body. */
+export interface TokenBody {
+  readonly IdToken: string;
+  readonly AccessToken: string;
   readonly Expiration: string;
-  readonly AccountId?: string;
 }
+
+/** Either the verified daemon, or why there is none fit to use (to report, or to fall back on). */
+export type DaemonLookup = { readonly daemon: DaemonConnection } | { readonly daemon?: undefined; readonly problem: BrokerError };
+
+/** The daemon's answer, or why it is no daemon of ours after all (the caller then serves in-process). */
+export type DaemonAnswer<T> = { readonly value: T } | { readonly value?: undefined; readonly unusable: string };
 
 /** An error the daemon answered with: its code and message, as it gave them (docs/errors.md lists them). */
 export class DaemonReportedError extends BrokerError {
@@ -192,46 +61,316 @@ export class DaemonReportedError extends BrokerError {
   }
 }
 
-/** The daemon's answer, or why it is no daemon of ours after all (the caller then serves in-process). */
-export type DaemonAnswer<T> = { readonly value: T } | { readonly value?: undefined; readonly unusable: string };
-
-/** The profile's credentials from the daemon (see askDaemon). */
-export function daemonCredentials(daemon: RunningDaemon, profile: string, hasStoredSession: () => Promise<boolean>): Promise<DaemonAnswer<CredentialsBody>> {
-  return askDaemon(daemon, profile, 'credentials', isCredentialsBody, hasStoredSession);
+/** The URL of a profile's route: the default profile's at /credentials, the others' under /profiles/. */
+export function profileUrl(baseUrl: string, profile: string, defaultProfile: string, what: 'credentials' | 'token'): string {
+  return profile === defaultProfile ? `${baseUrl}/${what}` : `${baseUrl}/profiles/${encodeURIComponent(profile)}/${what}`;
 }
 
 /**
- * One of the profile's routes: one loopback call when the daemon has what is asked. While
- * it is fetching, or has not yet seen a sign-in the keychain already holds (a `login` a
- * moment ago), it is asked again, up to LOGIN_PICKUP_WAIT_MS. Any other error it answers
- * with is thrown as it gave it.
+ * A connection to the daemon, proved to be this user's before anything else was sent on it.
+ * Every request goes over that one socket: when it closes, the connection is done (open a
+ * new one, which proves itself again), so no request can reach a listener that took the
+ * port in between.
  */
-export async function askDaemon<T>(
-  daemon: RunningDaemon,
-  profile: string,
-  what: 'credentials' | 'token',
-  isBody: (body: unknown) => body is T,
-  hasStoredSession: () => Promise<boolean>,
-): Promise<DaemonAnswer<T>> {
-  const url = daemonRoute(daemon, profile, what);
-  const deadline = Date.now() + LOGIN_PICKUP_WAIT_MS;
-  let signedIn: boolean | undefined;
-  for (;;) {
+export class DaemonConnection {
+  private constructor(
+    readonly info: DaemonInfo,
+    /** The state directory whose daemon.json named it (exec keeps its child's token file there). */
+    readonly stateDir: string,
+    private readonly master: string,
+    private readonly agent: OneSocketAgent,
+  ) {}
+
+  /** The base URL, e.g. http://127.0.0.1:9911. */
+  get url(): string {
+    return this.info.url;
+  }
+
+  /**
+   * Connects and checks the listener: on Linux, that its socket is this user's; then that it
+   * answers a fresh challenge with the proof only the master's holder can compute. Throws
+   * DaemonNotRunningError (nothing listens) or DaemonUntrustedError (something else does).
+   */
+  static async open(info: DaemonInfo, stateDir: string, master: string): Promise<DaemonConnection> {
+    const url = new URL(info.url);
+    const owner = await listenerOwner(url.hostname, Number(url.port));
+    if (owner === undefined) throw new DaemonNotRunningError(info.url);
+    if (owner && owner.uid !== process.getuid?.()) throw new DaemonUntrustedError(info.url, `the port is held by another user's process (${describeOwner(owner)})`);
+    const connection = new DaemonConnection(info, stateDir, master, new OneSocketAgent());
+    const nonce = randomBytes(32).toString('hex');
     let answer: { status: number; body: unknown };
     try {
-      answer = await getFromDaemon(daemon, url);
+      answer = await connection.send('GET', `/proof?nonce=${nonce}`, { withToken: false });
     } catch {
-      return { unusable: `no answer at ${url}` };
+      connection.close();
+      throw new DaemonNotRunningError(info.url);
     }
-    if (answer.status === 200 && isBody(answer.body)) return { value: answer.body };
-    // Another daemon took the port, or the token file changed under it: not ours to use.
-    if (answer.status === 401) return { unusable: 'it refused the token in the token file' };
-    const error = daemonError(answer);
-    const waiting = error.code === 'BRK_ERR_CREDENTIALS_PENDING' ||
-      ((error.code === 'BRK_ERR_NOT_SIGNED_IN' || error.code === 'BRK_ERR_LOGIN_REQUIRED') && (signedIn ??= await hasStoredSession()));
-    if (!waiting || Date.now() + RETRY_INTERVAL_MS > deadline) throw error;
-    await new Promise((resolve) => setTimeout(resolve, RETRY_INTERVAL_MS));
+    if (answer.status !== 200 || !isDaemonProof(master, nonce, (answer.body as { proof?: unknown } | undefined)?.proof)) {
+      connection.close();
+      throw new DaemonUntrustedError(
+        info.url,
+        'it could not prove that it knows this config\'s endpoint token (another program; a cognito-broker started before an upgrade, which needs a restart; or one that has not yet taken up a rotated token, which it does within 5 s)',
+      );
+    }
+    return connection;
   }
+
+  /** A new connection to the same daemon, proved again, with the token file read again (it may have been rotated). */
+  async reopen(): Promise<DaemonConnection> {
+    const master = await readToken(this.info.tokenFile);
+    if (!master) throw new DaemonNotRunningError(this.info.url);
+    return DaemonConnection.open(this.info, this.stateDir, master);
+  }
+
+  /** The URL of one of the profile's routes. */
+  route(profile: string, what: 'credentials' | 'token'): string {
+    return profileUrl(this.info.url, profile, this.info.defaultProfile, what);
+  }
+
+  /** The token that opens `profile`'s credentials (and its ID token with `idToken`): derived from the master. */
+  profileToken(profile: string, idToken: boolean): string {
+    return deriveProfileToken(this.master, profile, idToken);
+  }
+
+  /** GET a path with the master token. Rejects only when the daemon did not answer. */
+  get(path: string): Promise<{ status: number; body: unknown }> {
+    return this.send('GET', path, { withToken: true });
+  }
+
+  /** The profile's credentials (see ask). */
+  credentials(profile: string, hasStoredSession: () => Promise<boolean>): Promise<DaemonAnswer<CredentialsBody>> {
+    return this.ask(profile, 'credentials', isCredentialsBody, hasStoredSession);
+  }
+
+  /** The profile's ID and access tokens (see ask). */
+  tokens(profile: string, hasStoredSession: () => Promise<boolean>): Promise<DaemonAnswer<TokenBody>> {
+    return this.ask(profile, 'token', isTokenBody, hasStoredSession);
+  }
+
+  /**
+   * Opens `token` to the profile for as long as the returned hold lasts (POST /child-tokens):
+   * the connection's last use, since the request stays open. `ended` settles when the daemon
+   * ends it (it stops, or the connection breaks); release() ends it from here.
+   */
+  async holdChildToken(profile: string, token: string, idToken: boolean): Promise<ChildTokenHold> {
+    const body = JSON.stringify({ profile, token, idToken });
+    const { request, status, firstLine } = await this.open('POST', '/child-tokens', body);
+    if (status !== 200) {
+      request.destroy();
+      throw daemonError({ status, body: parseJson(firstLine) });
+    }
+    const ended = new Promise<void>((resolve) => {
+      request.once('close', resolve);
+      request.once('error', () => resolve());
+    });
+    return {
+      ended,
+      release: () => {
+        request.destroy();
+        this.close();
+      },
+    };
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /**
+   * One of the profile's routes: one loopback call when the daemon has what is asked. While
+   * it is fetching, or has not yet seen a sign-in the keychain already holds (a `login` a
+   * moment ago), it is asked again, up to LOGIN_PICKUP_WAIT_MS. Any other error it answers
+   * with is thrown as it gave it.
+   */
+  private async ask<T>(profile: string, what: 'credentials' | 'token', isBody: (body: unknown) => body is T, hasStoredSession: () => Promise<boolean>): Promise<DaemonAnswer<T>> {
+    const path = new URL(this.route(profile, what)).pathname;
+    const deadline = Date.now() + LOGIN_PICKUP_WAIT_MS;
+    let signedIn: boolean | undefined;
+    for (;;) {
+      let answer: { status: number; body: unknown };
+      try {
+        answer = await this.get(path);
+      } catch {
+        return { unusable: `no answer at ${this.info.url}` };
+      }
+      if (answer.status === 200 && isBody(answer.body)) return { value: answer.body };
+      // The master changed under a proved connection (a rotation that very moment): not usable now.
+      if (answer.status === 401) return { unusable: 'it refused the token in the token file' };
+      const error = daemonError(answer);
+      const waiting = error.code === 'BRK_ERR_CREDENTIALS_PENDING' ||
+        ((error.code === 'BRK_ERR_NOT_SIGNED_IN' || error.code === 'BRK_ERR_LOGIN_REQUIRED') && (signedIn ??= await hasStoredSession()));
+      if (!waiting || Date.now() + RETRY_INTERVAL_MS > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, RETRY_INTERVAL_MS));
+    }
+  }
+
+  private async send(method: string, path: string, options: { withToken: boolean; body?: string }): Promise<{ status: number; body: unknown }> {
+    const { request, status, rest } = await this.open(method, path, options.body, options.withToken);
+    request.setTimeout(DAEMON_TIMEOUT_MS);
+    return { status, body: parseJson(await rest()) };
+  }
+
+  /** Sends one request over the proved socket; resolves at the answer's first line. */
+  private open(method: string, path: string, body?: string, withToken = true): Promise<{ request: ClientRequest; status: number; firstLine: string; rest(): Promise<string> }> {
+    const url = new URL(path, this.info.url);
+    return new Promise((resolvePromise, reject) => {
+      const headers: Record<string, string> = {};
+      if (withToken) headers.authorization = this.master;
+      if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+      const request = httpRequest(url, { method, headers, agent: this.agent, timeout: DAEMON_TIMEOUT_MS }, (response) => {
+        let text = '';
+        let settled = false;
+        const done = new Promise<string>((resolveText, rejectText) => {
+          response.on('end', () => resolveText(text));
+          response.on('error', rejectText);
+          response.on('aborted', () => rejectText(new Error('the daemon closed the answer')));
+        });
+        done.catch(() => undefined);
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          text += chunk;
+          const newline = text.indexOf('\n');
+          if (!settled && newline !== -1) {
+            settled = true;
+            request.setTimeout(0);
+            resolvePromise({ request, status: response.statusCode ?? 0, firstLine: text.slice(0, newline), rest: () => done });
+          }
+        });
+        response.on('end', () => {
+          if (!settled) resolvePromise({ request, status: response.statusCode ?? 0, firstLine: text, rest: () => done });
+        });
+      });
+      request.on('timeout', () => request.destroy(new Error(`no answer from ${this.info.url} within ${DAEMON_TIMEOUT_MS} ms`)));
+      request.on('error', reject);
+      request.end(body);
+    });
+  }
+}
+
+/** A child token the daemon honours while this lasts. */
+export interface ChildTokenHold {
+  /** Settles when the daemon ended it (it stopped, or the connection broke). */
+  readonly ended: Promise<void>;
+  release(): void;
+}
+
+/**
+ * An agent with at most one socket, ever: once it is closed, requests fail rather than open
+ * another (which could reach whoever took the port since the proof).
+ */
+class OneSocketAgent extends Agent {
+  private opened = false;
+
+  constructor() {
+    super({ keepAlive: true, maxSockets: 1 } satisfies AgentOptions);
+  }
+
+  override createConnection(options: ClientRequestArgs, callback?: (error: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+    if (this.opened) {
+      callback?.(new Error('the proved connection to the daemon is closed'), undefined as unknown as Duplex);
+      return undefined;
+    }
+    this.opened = true;
+    return createConnection(options as NetConnectOpts);
+  }
+}
+
+/**
+ * The daemon `serve` announced in daemon.json, if it serves this config (the same config
+ * file, token file and profile) and proves it is this user's. Anything else is a problem to
+ * report (`env`, `status`) or a reason to serve in-process (`exec`, `credential-process`, `token`).
+ */
+export async function findDaemon(config: Config, options: { readonly profile?: string } = {}): Promise<DaemonLookup> {
+  const info = await readDaemonInfo(join(config.stateDir, DAEMON_FILE));
+  const fallbackUrl = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${config.server.port}`;
+  if (!isDaemonInfo(info) || !isAlive(info.pid)) return { problem: new DaemonNotRunningError(fallbackUrl) };
+  return checkDaemon(info, config.stateDir, config, options.profile);
+}
+
+/**
+ * The fast path, before the config is even parsed: the daemon serves this very config file
+ * (by its path, as --config, COGNITO_BROKER_CONFIG or the default name it), and the file has
+ * not changed since the daemon started. Its token file and default profile are then the
+ * config's. Undefined when that cannot be told this way; the caller loads the config.
+ */
+export async function findDaemonOfConfigFile(options: CommandOptions): Promise<{ lookup: DaemonLookup; profile: string } | undefined> {
+  const paths = platformPaths();
+  // As resolveConfigFile (load-config.ts) picks it: --config, COGNITO_BROKER_CONFIG, the default.
+  const file = resolve(options.config ?? (process.env.COGNITO_BROKER_CONFIG || undefined) ?? paths.configFile);
+  const info = await readDaemonInfo(join(paths.stateDir, DAEMON_FILE));
+  if (!isDaemonInfo(info) || info.config === undefined || !isAlive(info.pid)) return undefined;
+  // NaN (no startedAt) compares false: changed.
+  const changed = await stat(file).then((s) => !(Date.parse(info.startedAt) >= s.mtimeMs), () => true);
+  if (changed) return undefined;
+  const profile = options.profile ?? info.defaultProfile;
+  // A profile it does not serve: unknown to the config too, or added since; the config says which.
+  if (!info.profiles.includes(profile)) return undefined;
+  return { lookup: await checkDaemon(info, paths.stateDir, { file, server: { host: '', port: 0, tokenFile: info.tokenFile } }, profile), profile };
+}
+
+async function checkDaemon(info: DaemonInfo, stateDir: string, config: Pick<Config, 'file' | 'server'>, profile: string | undefined): Promise<DaemonLookup> {
+  if (info.config !== undefined && !(await sameFile(info.config, config.file))) {
+    return { problem: new DaemonMismatchError(info.url, info.pid, `it serves the config ${info.config}, not ${config.file}`) };
+  }
+  if (info.tokenFile !== config.server.tokenFile) {
+    return { problem: new DaemonMismatchError(info.url, info.pid, `its token file is ${info.tokenFile}, not ${config.server.tokenFile} as the config says`) };
+  }
+  if (profile !== undefined && !info.profiles.includes(profile)) {
+    return { problem: new DaemonMismatchError(info.url, info.pid, `it does not serve profile "${profile}" (it serves: ${info.profiles.join(', ')}); it started before the config named it`) };
+  }
+  const master = await readToken(info.tokenFile);
+  if (!master) return { problem: new DaemonNotRunningError(info.url) };
+  try {
+    return { daemon: await DaemonConnection.open(info, stateDir, master) };
+  } catch (error) {
+    if (error instanceof BrokerError) return { problem: error };
+    throw error;
+  }
+}
+
+/** How a command that can also work without the daemon gets what it needs. */
+export interface BrokerUse<T> {
+  /** Through the verified daemon; undefined when it cannot serve after all (then in-process). */
+  daemon(daemon: DaemonConnection, profile: string, hasStoredSession: () => Promise<boolean>): Promise<T | undefined>;
+  /** In this process: the keychain and Cognito, through the same broker code `serve` runs. */
+  inProcess(config: Config, profile: ProfileConfig): Promise<T>;
+  /** Told when a listener was found that is not this user's daemon (before serving in-process). */
+  onUntrusted?(problem: BrokerError): void;
+}
+
+/**
+ * The daemon of this config, verified; else a broker in this process. The daemon is looked
+ * for first by the config file's path (no config parsing: the fast path of credential-process
+ * and exec), then through the loaded config.
+ */
+export async function useBroker<T>(options: CommandOptions, use: BrokerUse<T>): Promise<T> {
+  let loaded: Promise<{ config: Config; profile: ProfileConfig }> | undefined;
+  const load = () => (loaded ??= loadConfigAndProfile(options));
+  const hasStoredSession = async () => storedSessionExists((await load()).profile);
+  const tryDaemon = async (lookup: DaemonLookup, profile: string): Promise<{ value: T } | undefined> => {
+    if (!lookup.daemon) {
+      if (lookup.problem instanceof DaemonUntrustedError) use.onUntrusted?.(lookup.problem);
+      return undefined;
+    }
+    try {
+      const value = await use.daemon(lookup.daemon, profile, hasStoredSession);
+      return value === undefined ? undefined : { value };
+    } finally {
+      lookup.daemon.close();
+    }
+  };
+  const fast = await findDaemonOfConfigFile(options);
+  if (fast) {
+    const found = await tryDaemon(fast.lookup, fast.profile);
+    if (found) return found.value;
+  }
+  const { config, profile } = await load();
+  // The fast path looked at this very daemon already; a second look would only repeat it.
+  if (!fast) {
+    const found = await tryDaemon(await findDaemon(config, { profile: profile.name }), profile.name);
+    if (found) return found.value;
+  }
+  return use.inProcess(config, profile);
 }
 
 /** The error the daemon answered with, as it gave it (docs/errors.md lists the codes). */
@@ -241,10 +380,49 @@ export function daemonError({ status, body }: { status: number; body: unknown })
   return new DaemonReportedError('BRK_ERR_INTERNAL', `The daemon answered HTTP ${status} without an error code; see its log.`);
 }
 
-function isCredentialsBody(body: unknown): body is CredentialsBody {
-  const b = body as Partial<Record<keyof CredentialsBody, unknown>> | null;
-  return typeof b === 'object' && b !== null && typeof b.AccessKeyId === 'string' && typeof b.SecretAccessKey === 'string' &&
-    typeof b.Token === 'string' && typeof b.Expiration === 'string';
+/** daemon.json as serve writes it; anything else (a stale or hand-edited file) means no daemon. */
+export function isDaemonInfo(info: DaemonInfo | undefined): info is DaemonInfo {
+  return (
+    typeof info === 'object' && info !== null &&
+    Number.isSafeInteger(info.pid) && info.pid > 0 &&
+    typeof info.url === 'string' && /^http:\/\//.test(info.url) && URL.canParse(info.url) &&
+    typeof info.tokenFile === 'string' && typeof info.defaultProfile === 'string' &&
+    (info.config === undefined || typeof info.config === 'string') &&
+    Array.isArray(info.profiles) && info.profiles.every((p) => typeof p === 'string')
+  );
+}
+
+/**
+ * Whether a process with this pid exists: signal 0, which EPERM answers for a process of
+ * another user (it exists; whether it is our daemon, only the proof tells).
+ */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The same file, also when one path goes through a symbolic link (~/.config → elsewhere). */
+async function sameFile(a: string, b: string): Promise<boolean> {
+  if (a === b) return true;
+  const [ra, rb] = await Promise.all([realpath(a).catch(() => a), realpath(b).catch(() => b)]);
+  return ra === rb;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isTokenBody(body: unknown): body is TokenBody {
+  const b = body as Partial<Record<keyof TokenBody, unknown>> | null;
+  return typeof b === 'object' && b !== null && typeof b.IdToken === 'string' && typeof b.AccessToken === 'string' && typeof b.Expiration === 'string';
 }
 
 /** Whether the keychain holds a session for the profile (its owner's, for "signInFrom"); never throws. */
@@ -256,12 +434,6 @@ export async function storedSessionExists(profile: ProfileConfig): Promise<boole
   } catch {
     return false;
   }
-}
-
-/** --config and --profile, as the commands take them. */
-export interface CommandOptions {
-  readonly config?: string | undefined;
-  readonly profile?: string | undefined;
 }
 
 /** The config (validated) and the profile, loaded on use: the fast path needs neither. */

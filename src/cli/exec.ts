@@ -7,22 +7,27 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Config, ProfileConfig } from '../config/config.js';
 import { writePrivateFile } from '../store/atomic-file.js';
-import { ENDPOINT_TOKEN_BYTES } from '../store/endpoint-token-file.js';
+import { untrustedNote } from './broker-read.js';
 import { type CliIo, processIo } from './cli-io.js';
-import { type CommandOptions, daemonCredentials, daemonRoute, findDaemon, findDaemonOfConfigFile, loadConfigAndProfile, type RunningDaemon, storedSessionExists } from './daemon-client.js';
+import { type ChildTokenHold, type CommandOptions, type DaemonConnection, isAlive, useBroker } from './daemon-client.js';
 import { securePrivatePaths } from './private-paths.js';
 
-export const EXEC_HELP = `Usage: cognito-broker exec [--profile P] [--config PATH] -- COMMAND [ARGS...]
+export const EXEC_HELP = `Usage: cognito-broker exec [--profile P] [--with-id-token] [--config PATH] -- COMMAND [ARGS...]
 
 Runs COMMAND (directly, no shell) with AWS credentials from the broker: every AWS SDK and
 CLI in it, and in what it starts, finds them through the container-credentials endpoint.
   cognito-broker exec -- aws sts get-caller-identity
   cognito-broker exec --profile work -- terraform plan
 
-Uses the running daemon (cognito-broker serve) when it serves this config and profile;
-otherwise serves the profile itself, on 127.0.0.1 and a free port, for as long as COMMAND
-runs, with a token of its own. Either way, COMMAND starts only once credentials are there:
-not signed in is an error (exit 1) before anything runs.
+Uses the running daemon (cognito-broker serve) when it serves this config and profile and
+proves it is yours; otherwise serves the profile itself, on 127.0.0.1 and a free port, for
+as long as COMMAND runs. Either way, COMMAND starts only once credentials are there: not
+signed in is an error (exit 1) before anything runs.
+
+COMMAND gets a token of its own: it opens this profile's credentials (and, with
+--with-id-token, its ID token at /token) and nothing else, and stops working when COMMAND
+ends. The daemon honours it while this command holds a connection to it; if the daemon
+restarts meanwhile, the token is registered again when it is back.
 
 COMMAND's environment:
   set      AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN and
@@ -41,8 +46,9 @@ Signals: SIGINT, SIGTERM and SIGHUP are passed to COMMAND (a Ctrl-C at the termi
 it directly, and is not sent twice). Exit code: COMMAND's, or 128 + the signal number when a
 signal ended it; 127 when COMMAND is not found, 126 when it cannot be run.
 
-  --profile P     profile from the config (default: the config's default profile)
-  --config PATH   config file (default: COGNITO_BROKER_CONFIG, else the platform's config dir)`;
+  --profile P       profile from the config (default: the config's default profile)
+  --with-id-token   COMMAND's token also opens the profile's ID token (GET /token)
+  --config PATH     config file (default: COGNITO_BROKER_CONFIG, else the platform's config dir)`;
 
 /** Removed from COMMAND's environment: each would make an SDK use other credentials (see EXEC_HELP). */
 export const REMOVED_VARIABLES: readonly string[] = [
@@ -75,6 +81,15 @@ export interface CredentialsEndpoint {
   close(): Promise<void>;
 }
 
+/** Between two attempts to register the child's token again with a daemon that went away. */
+const REREGISTER_MIN_MS = 1_000;
+const REREGISTER_MAX_MS = 10_000;
+
+export interface ExecOptions extends CommandOptions {
+  /** The child's token also opens the profile's /token. */
+  readonly idToken?: boolean;
+}
+
 export async function exec(argv: string[], io: CliIo = processIo): Promise<number> {
   const dashes = argv.indexOf('--');
   const command = dashes === -1 ? [] : argv.slice(dashes + 1);
@@ -82,8 +97,12 @@ export async function exec(argv: string[], io: CliIo = processIo): Promise<numbe
     io.stderr('cognito-broker: exec needs a command after --: cognito-broker exec [--profile P] -- COMMAND [ARGS...]. See --help.\n');
     return EXIT_USAGE;
   }
-  const { values } = parseArgs({ args: argv.slice(0, dashes), options: { profile: { type: 'string' }, config: { type: 'string' } }, strict: true });
-  const endpoint = await openEndpoint(values);
+  const { values } = parseArgs({
+    args: argv.slice(0, dashes),
+    options: { profile: { type: 'string' }, config: { type: 'string' }, 'with-id-token': { type: 'boolean', default: false } },
+    strict: true,
+  });
+  const endpoint = await openEndpoint({ config: values.config, profile: values.profile, idToken: values['with-id-token'] }, io);
   try {
     return await runCommand(command as [string, ...string[]], childEnvironment(process.env, endpoint), io);
   } finally {
@@ -91,48 +110,105 @@ export async function exec(argv: string[], io: CliIo = processIo): Promise<numbe
   }
 }
 
-/** The running daemon when it serves this config and profile, else a server of our own. */
-export async function openEndpoint(options: CommandOptions): Promise<CredentialsEndpoint> {
-  // A daemon of this very config file: no need to load the config (see findDaemonOfConfigFile).
-  const fast = await findDaemonOfConfigFile(options.config, options.profile);
-  if (fast) {
-    const endpoint = await viaDaemon(fast.daemon, fast.profile, async () => (await loadConfigAndProfile(options)).profile);
-    if (endpoint) return endpoint;
-  }
-  const { config, profile } = await loadConfigAndProfile(options);
-  const found = await findDaemon(config, { profile: profile.name });
-  if (found.daemon) {
-    const endpoint = await viaDaemon(found.daemon, profile.name, async () => profile);
-    if (endpoint) return endpoint;
-  }
-  return serveInProcess(config, profile);
+/**
+ * The running daemon when it serves this config and profile and proves it is ours, else a
+ * server of our own. Either way the child's token is random, its own, and opens the profile
+ * only while this process runs.
+ */
+export async function openEndpoint(options: ExecOptions, io?: CliIo): Promise<CredentialsEndpoint> {
+  const token = randomBytes(32).toString('hex');
+  const idToken = options.idToken === true;
+  return useBroker<CredentialsEndpoint>(options, {
+    daemon: (daemon, profile, hasStoredSession) => viaDaemon(daemon, profile, { token, idToken }, hasStoredSession),
+    inProcess: (config, profile) => serveInProcess(config, profile, { token, idToken }),
+    onUntrusted: untrustedNote(io),
+  });
 }
 
-/** One call checks it all: the daemon alive, ours (the token), and the profile signed in. */
-async function viaDaemon(daemon: RunningDaemon, profile: string, profileConfig: () => Promise<ProfileConfig>): Promise<CredentialsEndpoint | undefined> {
-  const answer = await daemonCredentials(daemon, profile, async () => storedSessionExists(await profileConfig()));
+interface ChildToken {
+  readonly token: string;
+  readonly idToken: boolean;
+}
+
+/** Credentials first (COMMAND starts only once they are there), then the child's token, held open. */
+async function viaDaemon(daemon: DaemonConnection, profile: string, child: ChildToken, hasStoredSession: () => Promise<boolean>): Promise<CredentialsEndpoint | undefined> {
+  const answer = await daemon.credentials(profile, hasStoredSession);
   if (!answer.value) return undefined;
-  return { fullUri: daemonRoute(daemon, profile, 'credentials'), token: daemon.token, tokenFile: daemon.info.tokenFile, via: 'daemon', close: async () => {} };
+  const tokenFile = join(daemon.stateDir, `${EXEC_TOKEN_PREFIX}${process.pid}`);
+  await removeStaleTokenFiles(daemon.stateDir);
+  const release = await holdWhileRunning(daemon, profile, child);
+  try {
+    await writePrivateFile(tokenFile, child.token);
+  } catch (error) {
+    release();
+    throw error;
+  }
+  return {
+    fullUri: daemon.route(profile, 'credentials'),
+    token: child.token,
+    tokenFile,
+    via: 'daemon',
+    close: async () => {
+      release();
+      await rm(tokenFile, { force: true });
+    },
+  };
 }
 
-async function serveInProcess(config: Config, profile: ProfileConfig): Promise<CredentialsEndpoint> {
-  const { createInProcessDaemon, firstCredentials } = await import('./in-process-broker.js');
-  // A token of its own, in a file of its own (the SDKs that prefer the file need one): never
+/**
+ * Registers the child's token with the daemon over a connection of its own and keeps it
+ * registered: when the daemon goes away (a restart, a crash), it is registered again, on a
+ * newly proved connection, as soon as the daemon is back. Resolves with the function that
+ * ends it all.
+ */
+async function holdWhileRunning(daemon: DaemonConnection, profile: string, child: ChildToken): Promise<() => void> {
+  let hold: ChildTokenHold = await (await daemon.reopen()).holdChildToken(profile, child.token, child.idToken);
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const pause = (ms: number) => new Promise<void>((resolve) => (timer = setTimeout(resolve, ms).unref()));
+  void (async () => {
+    while (!stopped) {
+      await hold.ended;
+      for (let delay = REREGISTER_MIN_MS; !stopped; delay = Math.min(REREGISTER_MAX_MS, delay * 2)) {
+        await pause(delay);
+        if (stopped) return;
+        try {
+          const next = await (await daemon.reopen()).holdChildToken(profile, child.token, child.idToken);
+          if (stopped) next.release();
+          else hold = next;
+          break;
+        } catch {
+          // Not back yet, or not ours: no token was sent to it; try again later.
+        }
+      }
+    }
+  })();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    hold.release();
+  };
+}
+
+async function serveInProcess(config: Config, profile: ProfileConfig, child: ChildToken): Promise<CredentialsEndpoint> {
+  const { createInProcessDaemon, firstRead } = await import('./in-process-broker.js');
+  // The child's token in a file of its own (the SDKs that prefer the file need one): never
   // in argv, and gone when COMMAND ends.
-  const token = randomBytes(ENDPOINT_TOKEN_BYTES).toString('hex');
   const tokenFile = join(config.stateDir, `${EXEC_TOKEN_PREFIX}${process.pid}`);
   await securePrivatePaths({ stateDir: config.stateDir, tokenFile });
   await removeStaleTokenFiles(config.stateDir);
-  const daemon = createInProcessDaemon(config, profile, token);
+  const daemon = createInProcessDaemon(config, profile);
+  const end = daemon.auth.registerChild(child.token, { profile: profile.name, idToken: child.idToken });
   const close = async () => {
+    end();
     await daemon.close();
     await rm(tokenFile, { force: true });
   };
   try {
     const url = await daemon.listen();
-    await firstCredentials(daemon, profile.name);
-    await writePrivateFile(tokenFile, token);
-    return { fullUri: `${url}/credentials`, token, tokenFile, via: 'in-process', close };
+    await firstRead(daemon, profile.name, (session) => session.credentials());
+    await writePrivateFile(tokenFile, child.token);
+    return { fullUri: `${url}/credentials`, token: child.token, tokenFile, via: 'in-process', close };
   } catch (error) {
     await close();
     throw error;
@@ -146,15 +222,6 @@ async function removeStaleTokenFiles(stateDir: string): Promise<void> {
   for (const name of await readdir(stateDir).catch(() => [] as string[])) {
     const pid = Number(name.startsWith(EXEC_TOKEN_PREFIX) ? name.slice(EXEC_TOKEN_PREFIX.length) : NaN);
     if (Number.isSafeInteger(pid) && pid > 0 && !isAlive(pid)) await rm(join(stateDir, name), { force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import type { LevelWithSilent, Logger } from 'pino';
-import type { AwsCredentials } from '../cognito/types.js';
+import type { ProfileSession } from '../broker/profile-session.js';
 import type { Config, ProfileConfig } from '../config/config.js';
 import { createLogger } from '../log/create-logger.js';
 import { createDaemon, type Daemon } from '../server/create-daemon.js';
@@ -7,30 +8,41 @@ import { openKeychain } from './cli-context.js';
 
 /**
  * The broker run inside a command, for one profile, when no daemon serves it: `exec`
- * listens on loopback for its child's lifetime, `credential-process` reads once. Same
- * wiring as `serve` (createDaemon), restricted to the one profile so no other profile's
- * session is refreshed, always on 127.0.0.1 and a free port (never the configured one,
- * which a daemon may hold).
+ * listens on loopback for its child's lifetime, `credential-process` and `token` read once.
+ * Same wiring as `serve` (createDaemon), restricted to the one profile so no other
+ * profile's session is refreshed, always on 127.0.0.1 and a free port (never the
+ * configured one, which a daemon may hold), with a master token of its own that never
+ * leaves this process.
  */
-export function createInProcessDaemon(config: Config, profile: ProfileConfig, authToken: string, logger: Logger = inProcessLogger()): Daemon {
+export function createInProcessDaemon(config: Config, profile: ProfileConfig, logger: Logger = inProcessLogger()): Daemon {
   const single: Config = {
     ...config,
     server: { ...config.server, host: '127.0.0.1', port: 0 },
     defaultProfile: profile.name,
     profiles: { [profile.name]: profile },
   };
-  return createDaemon({ config: single, secrets: openKeychain(), authToken, logger });
+  return createDaemon({ config: single, secrets: openKeychain(), masterToken: randomBytes(32).toString('hex'), logger });
 }
 
 /**
  * Waits for the session's first refresh (keychain, then Cognito), however long it takes,
- * rather than the 750 ms a request waits, and returns its credentials, or its error
- * (not signed in, login required, Cognito unreachable).
+ * rather than the 750 ms a request waits; then reads. Errors are the session's: not signed
+ * in, login required, Cognito unreachable.
  */
-export async function firstCredentials(daemon: Daemon, profile: string): Promise<AwsCredentials> {
+export async function firstRead<T>(daemon: Daemon, profile: string, read: (session: ProfileSession) => Promise<T>): Promise<T> {
   const session = daemon.broker.session(profile);
   await session.refresh();
-  return session.credentials();
+  return read(session);
+}
+
+/** One read through a broker of this process's own that never listens. */
+export async function readInProcess<T>(config: Config, profile: ProfileConfig, read: (session: ProfileSession) => Promise<T>): Promise<T> {
+  const daemon = createInProcessDaemon(config, profile);
+  try {
+    return await firstRead(daemon, profile.name, read);
+  } finally {
+    await daemon.close();
+  }
 }
 
 /**

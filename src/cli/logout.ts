@@ -1,13 +1,11 @@
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { STORE_POLL_MS } from '../broker/profile-session.js';
 import { createCognitoClients } from '../cognito/create-cognito-clients.js';
 import { revokeSession, type SignOutOutcome } from '../cognito/sign-out.js';
 import type { Config, ProfileConfig } from '../config/config.js';
 import { GlobalSignOutUnsupportedError, isBrokerError, RevocationFailedError, StoredSessionInvalidError } from '../errors.js';
-import { readDaemonInfo } from '../store/daemon-file.js';
 import { SessionStore, type StoredSession } from '../store/session-store.js';
-import { DAEMON_FILE, loadCliConfig, openKeychain, pickSignInProfile } from './cli-context.js';
+import { loadCliConfig, openKeychain, pickSignInProfile } from './cli-context.js';
 import { type CliIo, processIo } from './cli-io.js';
 
 export const LOGOUT_HELP = `Usage: cognito-broker logout [--profile P] [--global] [--config PATH]
@@ -31,8 +29,6 @@ refresh token stays valid until it expires. A running 'cognito-broker serve' wat
 keychain: within 5 seconds it stops serving the profile and drops the tokens and AWS
 credentials it held (AWS credentials already handed to a tool stay valid until they expire).`;
 
-/** How long logout waits for a running daemon's /healthz. */
-const DAEMON_CHECK_TIMEOUT_MS = 1_000;
 
 export async function logout(argv: string[], io: CliIo = processIo): Promise<void> {
   const { values } = parseArgs({
@@ -74,14 +70,16 @@ export async function logout(argv: string[], io: CliIo = processIo): Promise<voi
  * on its own; the user is told so, with its pid, rather than left to wonder.
  */
 async function noteRunningDaemon(config: Config, profile: ProfileConfig, io: CliIo): Promise<void> {
-  const info = await readDaemonInfo(join(config.stateDir, DAEMON_FILE));
-  if (!info || typeof info.url !== 'string' || !/^http:\/\//.test(info.url) || !Array.isArray(info.profiles) || !info.profiles.includes(profile.name)) return;
-  const phase = await fetch(`${info.url}/healthz`, { signal: AbortSignal.timeout(DAEMON_CHECK_TIMEOUT_MS) })
-    .then(async (response) => ((await response.json()) as { profiles?: Record<string, string> }).profiles?.[profile.name])
-    .catch(() => undefined);
+  const { findDaemon } = await import('./daemon-client.js');
+  const found = await findDaemon(config, { profile: profile.name });
+  if (!found.daemon) return;
+  const { daemon } = found;
+  const phase = await daemon.get('/status')
+    .then(({ body }) => ((body as { profiles?: { profile?: unknown; phase?: unknown }[] } | undefined)?.profiles ?? []).find((p) => p.profile === profile.name)?.phase)
+    .catch(() => undefined)
+    .finally(() => daemon.close());
   if (phase === undefined || phase === 'signed-out') return;
-  const pid = Number.isInteger(info.pid) ? ` (pid ${info.pid})` : '';
-  io.stderr(`Note: the running cognito-broker serve${pid} stops serving this profile within ${STORE_POLL_MS / 1000} seconds and drops the tokens and AWS credentials it holds.\n`);
+  io.stderr(`Note: the running cognito-broker serve (pid ${daemon.info.pid}) stops serving this profile within ${STORE_POLL_MS / 1000} seconds and drops the tokens and AWS credentials it holds.\n`);
 }
 
 async function revoke(profile: ProfileConfig, session: StoredSession, global: boolean): Promise<SignOutOutcome> {

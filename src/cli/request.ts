@@ -83,10 +83,10 @@ export async function request(argv: string[], io: CliIo = processIo): Promise<nu
   let sent: Record<string, string>;
   if (auth === 'sigv4') {
     const scope = await signingScope(url, values.service, values.region);
-    const c = await freshCredentials(read);
+    const c = await freshCredentials(read, io);
     sent = await signRequest({ method, url, headers, body }, scope, { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.Token });
   } else {
-    const tokens = await freshTokens(read);
+    const tokens = await freshTokens(read, io);
     const value = auth === 'id-token' ? tokens.IdToken : tokens.AccessToken;
     sent = { ...headers, authorization: values.bearer ? `Bearer ${value}` : value };
   }

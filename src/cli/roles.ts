@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
 import { readIdTokenClaims } from '../cognito/jwt-claims.js';
 import type { Config, ProfileConfig } from '../config/config.js';
-import { freshTokens, loadProfile } from './broker-read.js';
+import { freshTokens } from './broker-read.js';
 import { type CliIo, processIo } from './cli-io.js';
+import { loadConfigAndProfile } from './daemon-client.js';
 
 export const ROLES_HELP = `Usage: cognito-broker roles [--profile P] [--json] [--config PATH]
 
@@ -35,8 +36,8 @@ export async function roles(argv: string[], io: CliIo = processIo): Promise<void
     options: { profile: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean', default: false } },
     strict: true,
   });
-  const { config, profile } = await loadProfile(values);
-  const tokens = await freshTokens({ config: values.config, profile: profile.name });
+  const { config, profile } = await loadConfigAndProfile(values);
+  const tokens = await freshTokens({ config: values.config, profile: profile.name }, io);
   const listing = listRoles(config, profile, readIdTokenClaims(tokens.IdToken));
   io.stdout(values.json ? `${JSON.stringify(listing)}\n` : formatRoles(listing));
 }

@@ -9,7 +9,7 @@ Usage: cognito-broker <command> [options]
 Commands:
   login    sign in to a profile's user pool; the refresh token goes to the OS keychain
   serve    run the broker: the container-credentials endpoint and /token on 127.0.0.1
-  env      print the shell lines that point AWS SDKs at the running broker
+  env      print the shell lines that point AWS SDKs at the running broker (one profile's token)
   logout   revoke a profile's refresh token and delete its keychain entries
   exec     run a command with the broker's credentials (-- COMMAND ARGS...)
   credential-process
@@ -19,6 +19,8 @@ Commands:
   token    print a fresh ID token (--access: access token) for curl -H "Authorization: $(...)"
   roles    list the IAM roles the signed-in user may take (cognito:roles)
   request  send an HTTP request signed with SigV4 (or with the ID token), like curl
+  rotate-token
+           replace the endpoint's master token; every token derived from it stops working
 
 Run 'cognito-broker <command> --help' for a command's options.
 Config: --config PATH, else COGNITO_BROKER_CONFIG, else the platform's config dir
@@ -47,6 +49,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   token: async () => import('./token.js').then((m) => ({ run: m.token, help: m.TOKEN_HELP })),
   roles: async () => import('./roles.js').then((m) => ({ run: m.roles, help: m.ROLES_HELP })),
   request: async () => import('./request.js').then((m) => ({ run: m.request, help: m.REQUEST_HELP })),
+  'rotate-token': async () => import('./rotate-token.js').then((m) => ({ run: m.rotateToken, help: m.ROTATE_TOKEN_HELP })),
 };
 
 /**

@@ -2,6 +2,8 @@ import { join } from 'node:path';
 
 /** systemd user unit name (Linux). */
 export const SYSTEMD_UNIT = 'cognito-broker.service';
+/** The socket unit that holds the port for it (socket activation). */
+export const SYSTEMD_SOCKET = 'cognito-broker.socket';
 /** launchd agent label (macOS); the plist is named after it. */
 export const LAUNCHD_LABEL = 'io.cognito-broker.serve';
 /** After a failure, wait this long before starting again (a taken port, Cognito away). */
@@ -26,11 +28,15 @@ export interface ServiceSpec {
   readonly cliPath: string;
   readonly configFile: string;
   readonly environment: Readonly<Record<string, string>>;
+  /** Where the socket unit listens (server.host's addresses and server.port); absent without one. */
+  readonly listen?: { readonly addresses: readonly string[]; readonly port: number } | undefined;
 }
 
 export interface ServicePaths {
   /** The unit file or the plist. */
   readonly file: string;
+  /** Linux: the socket unit beside the service unit. */
+  readonly socketFile?: string;
   /** macOS: where launchd writes serve's stderr (its log). */
   readonly logFile?: string;
 }
@@ -41,7 +47,7 @@ export function servicePaths(platform: NodeJS.Platform, home: string, env: NodeJ
   }
   // systemd reads user units from $XDG_CONFIG_HOME/systemd/user (default ~/.config/...).
   const configHome = env.XDG_CONFIG_HOME || join(home, '.config');
-  return { file: join(configHome, 'systemd', 'user', SYSTEMD_UNIT) };
+  return { file: join(configHome, 'systemd', 'user', SYSTEMD_UNIT), socketFile: join(configHome, 'systemd', 'user', SYSTEMD_SOCKET) };
 }
 
 export function serviceArgv(spec: ServiceSpec): string[] {
@@ -67,6 +73,7 @@ export function systemdUnit(spec: ServiceSpec): string {
     '# Written by `cognito-broker service install`; `cognito-broker service uninstall` removes it.',
     '[Unit]',
     'Description=cognito-broker: AWS credentials from Amazon Cognito on loopback',
+    ...(spec.listen ? [`Requires=${SYSTEMD_SOCKET}`, `After=${SYSTEMD_SOCKET}`] : []),
     '',
     '[Service]',
     'Type=simple',
@@ -82,6 +89,31 @@ export function systemdUnit(spec: ServiceSpec): string {
     '',
     '[Install]',
     'WantedBy=default.target',
+    '',
+  ].join('\n');
+}
+
+/**
+ * The socket unit: systemd binds the port and hands it to `serve` (LISTEN_FDS), and keeps it
+ * bound while the service restarts or after it crashed, so there is never a moment when
+ * another user can take the port and receive the tokens SDKs send to it. Connections made
+ * meanwhile wait in the socket's queue until serve is back.
+ */
+export function systemdSocketUnit(listen: NonNullable<ServiceSpec['listen']>): string {
+  const streams = listen.addresses.map((address) => `ListenStream=${address.includes(':') ? `[${address}]` : address}:${listen.port}`);
+  return [
+    '# Written by `cognito-broker service install`; `cognito-broker service uninstall` removes it.',
+    '[Unit]',
+    'Description=cognito-broker: holds the credentials port while the broker restarts',
+    '',
+    '[Socket]',
+    ...streams,
+    // [::1] only, never the IPv4 side as well: the config names each address it wants.
+    'BindIPv6Only=ipv6-only',
+    'NoDelay=true',
+    '',
+    '[Install]',
+    'WantedBy=sockets.target',
     '',
   ].join('\n');
 }

@@ -9,7 +9,8 @@ import type { Config } from '../config/config.js';
 import { ServiceUnsupportedError } from '../errors.js';
 import { loadCliConfig } from './cli-context.js';
 import { type CliIo, processIo } from './cli-io.js';
-import { daemonHealth, findDaemon } from './daemon-client.js';
+import { findDaemon } from './daemon-client.js';
+import { listenAddresses } from '../server/listen-addresses.js';
 import {
   LAUNCHD_LABEL,
   launchdPlist,
@@ -17,14 +18,18 @@ import {
   servicePaths,
   type ServicePaths,
   type ServiceSpec,
+  SYSTEMD_SOCKET,
   SYSTEMD_UNIT,
+  systemdSocketUnit,
   systemdUnit,
 } from './service-files.js';
 
 export const SERVICE_HELP = `Usage: cognito-broker service install|uninstall|status [--config PATH]
 
 Runs 'cognito-broker serve' in the background, started at login and again after a failure.
-  Linux   a systemd user unit, ~/.config/systemd/user/${SYSTEMD_UNIT};
+  Linux   a systemd user unit, ~/.config/systemd/user/${SYSTEMD_UNIT}, and a socket unit,
+          ${SYSTEMD_SOCKET}, that holds server.port while the service restarts (socket
+          activation: no moment when another user could take the port);
           logs: journalctl --user -u cognito-broker
   macOS   a launchd agent, ~/Library/LaunchAgents/${LAUNCHD_LABEL}.plist;
           logs: ~/Library/Logs/cognito-broker/serve.log
@@ -89,11 +94,10 @@ export async function service(argv: string[], io: CliIo = processIo, deps: Servi
   }
   if (deps.platform !== 'linux' && deps.platform !== 'darwin') throw new ServiceUnsupportedError(deps.platform);
   const paths = servicePaths(deps.platform, deps.home, deps.env);
-  const manager = deps.platform === 'darwin' ? launchd(deps, paths) : systemd(deps);
-  if (action === 'uninstall') return uninstall(paths, manager, io);
+  if (action === 'uninstall') return uninstall(paths, deps.platform === 'darwin' ? launchd(deps, paths) : systemd(deps, existsSync(paths.socketFile ?? '')), io);
   const config = await loadCliConfig(values);
-  if (action === 'install') return install(config, deps, paths, manager, io);
-  return status(config, paths, manager, io);
+  if (action === 'install') return install(config, deps, paths, io);
+  return status(config, paths, deps.platform === 'darwin' ? launchd(deps, paths) : systemd(deps, false), io);
 }
 
 // --- the two service managers -----------------------------------------------------------
@@ -112,19 +116,29 @@ interface Manager {
   describe(): Promise<string>;
 }
 
-function systemd(deps: ServiceDeps): Manager {
+/** `socket`: the socket unit is (to be) installed beside the service. */
+function systemd(deps: ServiceDeps, socket: boolean): Manager {
   const systemctl = (...args: string[]) => deps.run('systemctl', ['--user', ...args]);
+  const units = socket ? [SYSTEMD_SOCKET, SYSTEMD_UNIT] : [SYSTEMD_UNIT];
+  // restart, not start: a reinstall must run the new files. With a socket: the service
+  // stops first (it may hold the port itself), the socket takes the port, then the service
+  // starts on the socket.
+  const activation: string[][] = [
+    ['daemon-reload'],
+    ['enable', ...units],
+    ...(socket ? [['stop', SYSTEMD_UNIT], ['restart', SYSTEMD_SOCKET]] : []),
+    ['restart', SYSTEMD_UNIT],
+  ];
   return {
     name: 'the systemd user manager',
     logs: 'journalctl --user -u cognito-broker',
-    // restart, not start: a reinstall must run the new file.
-    activateByHand: `systemctl --user daemon-reload && systemctl --user enable ${SYSTEMD_UNIT} && systemctl --user restart ${SYSTEMD_UNIT}`,
+    activateByHand: activation.map((args) => `systemctl --user ${args.join(' ')}`).join(' && '),
     async activate() {
-      return firstFailure(deps, [['systemctl', ['--user', 'daemon-reload']], ['systemctl', ['--user', 'enable', SYSTEMD_UNIT]], ['systemctl', ['--user', 'restart', SYSTEMD_UNIT]]]);
+      return firstFailure(deps, activation.map((args) => ['systemctl', ['--user', ...args]]));
     },
-    deactivateByHand: `systemctl --user disable --now ${SYSTEMD_UNIT}`,
+    deactivateByHand: `systemctl --user disable --now ${[...units].reverse().join(' ')}`,
     async deactivate() {
-      return firstFailure(deps, [['systemctl', ['--user', 'disable', '--now', SYSTEMD_UNIT]]]);
+      return firstFailure(deps, [['systemctl', ['--user', 'disable', '--now', ...[...units].reverse()]]]);
     },
     async forget() {
       await systemctl('daemon-reload');
@@ -181,15 +195,23 @@ function describeFailure(command: string, result: CommandResult): string {
 
 // --- the actions ----------------------------------------------------------------------
 
-async function install(config: Config, deps: ServiceDeps, paths: ServicePaths, manager: Manager, io: CliIo): Promise<number> {
-  const spec: ServiceSpec = { nodePath: deps.nodePath, cliPath: deps.cliPath, configFile: config.file, environment: serviceEnvironment(deps.env) };
-  const content = deps.platform === 'darwin' ? launchdPlist(spec, paths.logFile as string) : systemdUnit(spec);
-  const previous = await readFile(paths.file, 'utf8').catch(() => undefined);
-  await mkdir(dirname(paths.file), { recursive: true });
+async function install(config: Config, deps: ServiceDeps, paths: ServicePaths, io: CliIo): Promise<number> {
+  // A socket unit needs a fixed port (0 is a new free port at every start).
+  const socket = deps.platform === 'linux' && paths.socketFile !== undefined && config.server.port !== 0;
+  const listen = socket ? { addresses: await listenAddresses(config.server.host), port: config.server.port } : undefined;
+  const spec: ServiceSpec = { nodePath: deps.nodePath, cliPath: deps.cliPath, configFile: config.file, environment: serviceEnvironment(deps.env), listen };
+  const manager = deps.platform === 'darwin' ? launchd(deps, paths) : systemd(deps, socket);
   if (paths.logFile) await mkdir(dirname(paths.logFile), { recursive: true, mode: 0o700 });
-  // Not secret (paths and names only); 0644 as service files usually are.
-  await writeFile(paths.file, content, { mode: 0o644 });
-  io.stderr(`${previous === undefined ? 'Wrote' : previous === content ? 'Kept' : 'Updated'} ${paths.file}\n  runs: ${deps.nodePath} ${deps.cliPath} serve --config ${config.file}\n`);
+  await writeServiceFile(paths.file, deps.platform === 'darwin' ? launchdPlist(spec, paths.logFile as string) : systemdUnit(spec), io);
+  io.stderr(`  runs: ${deps.nodePath} ${deps.cliPath} serve --config ${config.file}\n`);
+  if (listen && paths.socketFile) {
+    await writeServiceFile(paths.socketFile, systemdSocketUnit(listen), io);
+  } else if (deps.platform === 'linux') {
+    await rm(paths.socketFile ?? '', { force: true });
+    io.stderr('  no socket unit: server.port is 0 (a new free port at every start); set a fixed port so that systemd can hold it while the service restarts.\n');
+  } else {
+    io.stderr('  launchd restarts it within 10 s after a failure; the port is free meanwhile (launchd\'s socket hand-over needs launch_activate_socket, a C call Node cannot make).\n');
+  }
   if (/[/\\]_npx[/\\]/.test(deps.cliPath)) {
     io.stderr('  warning: that CLI path is in npx\'s temporary cache, which npm may clear; install cognito-broker (npm install -g, or in a project) and run install again from there.\n');
   }
@@ -206,10 +228,19 @@ async function install(config: Config, deps: ServiceDeps, paths: ServicePaths, m
   return 0;
 }
 
+/** Not secret (paths and names only); 0644 as service files usually are. */
+async function writeServiceFile(file: string, content: string, io: CliIo): Promise<void> {
+  const previous = await readFile(file, 'utf8').catch(() => undefined);
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, content, { mode: 0o644 });
+  io.stderr(`${previous === undefined ? 'Wrote' : previous === content ? 'Kept' : 'Updated'} ${file}\n`);
+}
+
 async function uninstall(paths: ServicePaths, manager: Manager, io: CliIo): Promise<number> {
   const installed = existsSync(paths.file);
   const failure = await manager.deactivate();
   await rm(paths.file, { force: true });
+  if (paths.socketFile) await rm(paths.socketFile, { force: true });
   if (installed) await manager.forget();
   if (!installed) io.stderr(`Not installed: there is no ${paths.file}.\n`);
   else io.stderr(`Removed ${paths.file}.\n`);
@@ -220,13 +251,16 @@ async function uninstall(paths: ServicePaths, manager: Manager, io: CliIo): Prom
 
 async function status(config: Config, paths: ServicePaths, manager: Manager, io: CliIo): Promise<number> {
   const lines = [`Service file: ${paths.file} (${existsSync(paths.file) ? 'installed' : 'not installed'})`, await manager.describe()];
-  const found = await findDaemon(config, { probe: true });
+  const found = await findDaemon(config);
   if (!found.daemon) {
     io.stdout(`${[...lines, `Daemon: not running (${found.problem.message})`].join('\n')}\n`);
     return EXIT_NOT_RUNNING;
   }
-  lines.push(`Daemon: pid ${found.daemon.info.pid} at ${found.daemon.url}, config ${config.file}`);
-  for (const [profile, phase] of Object.entries((await daemonHealth(found.daemon)) ?? {})) lines.push(`  ${profile}: ${describePhase(profile, phase)}`);
+  const { daemon } = found;
+  lines.push(`Daemon: pid ${daemon.info.pid} at ${daemon.url}, config ${config.file}`);
+  const status = await daemon.get('/status').catch(() => undefined).finally(() => daemon.close());
+  const profiles = (status?.body as { profiles?: { profile?: unknown; phase?: unknown }[] } | undefined)?.profiles ?? [];
+  for (const { profile, phase } of profiles) lines.push(`  ${String(profile)}: ${describePhase(String(profile), String(phase))}`);
   io.stdout(`${lines.join('\n')}\n`);
   return 0;
 }

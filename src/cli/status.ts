@@ -4,7 +4,7 @@ import type { Config, ProfileConfig } from '../config/config.js';
 import { isBrokerError } from '../errors.js';
 import { loadCliConfig, openKeychain, pickProfile } from './cli-context.js';
 import { type CliIo, processIo } from './cli-io.js';
-import { findDaemon, getFromDaemon } from './daemon-client.js';
+import { findDaemon } from './daemon-client.js';
 
 export const STATUS_HELP = `Usage: cognito-broker status [--profile P] [--json | --table] [--config PATH]
 
@@ -117,7 +117,7 @@ async function daemonStatus(config: Config): Promise<DaemonView> {
   if (!found.daemon) return { running: false, reason: found.problem.message };
   const { daemon } = found;
   try {
-    const answer = await getFromDaemon(daemon, `${daemon.url}/status`);
+    const answer = await daemon.get('/status');
     const body = answer.body as { profiles?: unknown; pid?: unknown } | undefined;
     if (answer.status === 200 && Array.isArray(body?.profiles)) {
       return { running: true, url: daemon.url, pid: typeof body.pid === 'number' ? body.pid : daemon.info.pid, profiles: body.profiles as ProfileStatus[] };
@@ -126,6 +126,8 @@ async function daemonStatus(config: Config): Promise<DaemonView> {
     return { running: false, reason: `The cognito-broker at ${daemon.url} (pid ${daemon.info.pid}) cannot say: ${why}.` };
   } catch {
     return { running: false, reason: `No cognito-broker answers at ${daemon.url}.` };
+  } finally {
+    daemon.close();
   }
 }
 

@@ -25,6 +25,6 @@ export async function token(argv: string[], io: CliIo = processIo): Promise<void
     strict: true,
     allowPositionals: false,
   });
-  const tokens = await freshTokens(values);
+  const tokens = await freshTokens(values, io);
   io.stdout(`${values.access ? tokens.AccessToken : tokens.IdToken}\n`);
 }

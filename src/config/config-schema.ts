@@ -78,6 +78,21 @@ export const profileSchema = z
       .strictObject({
         cognitoIdp: httpUrl.optional(),
         cognitoIdentity: httpUrl.optional(),
+        /** Plain http:// to a host that is not this machine: refresh and ID tokens in clear on the network. */
+        allowInsecureHttp: z.boolean().optional(),
+      })
+      .superRefine((endpoints, ctx) => {
+        if (endpoints.allowInsecureHttp) return;
+        for (const key of ['cognitoIdp', 'cognitoIdentity'] as const) {
+          const value = endpoints[key];
+          if (value !== undefined && URL.canParse(value) && new URL(value).protocol === 'http:' && !isLoopbackUrl(value)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [key],
+              message: 'an https:// URL, or http:// to this machine (127.0.0.1, ::1, localhost): refresh and ID tokens would cross the network in clear. To send them anyway (a trusted private network), set "allowInsecureHttp": true beside it',
+            });
+          }
+        }
       })
       .optional(),
   })

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
 
 /** The first failure waits this long before its 401; each further recent failure doubles it. */
 export const AUTH_FAILURE_BASE_DELAY_MS = 2;
@@ -17,6 +18,8 @@ export const AUTH_FAILURE_MAX_SCORE = 12;
  * client opening thousands of connections must not make us hold thousands of timers.
  */
 export const AUTH_FAILURE_MAX_WAITING = 256;
+/** At most one "bad token" log line per this interval, with the count since the last. */
+export const AUTH_FAILURE_LOG_INTERVAL_MS = 10_000;
 
 /**
  * Slows down answers to requests with a missing or wrong token, more so the more of them
@@ -28,15 +31,28 @@ export class AuthFailureThrottle {
   private score = 0;
   private scoredAt = 0;
   private waitingCount = 0;
+  private unlogged = 0;
+  private loggedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** Counts one failure; the delay its answer should wait. */
-  recordFailure(): number {
+  /**
+   * Counts one failure; the delay its answer should wait. With a logger, the failure is
+   * logged without the presented value, at most once per AUTH_FAILURE_LOG_INTERVAL_MS with
+   * the count since the last line, so a flood cannot flood the log.
+   */
+  recordFailure(log?: Logger): number {
     const now = this.now();
     this.score = Math.min(AUTH_FAILURE_MAX_SCORE, this.currentScore(now) + 1);
     this.scoredAt = now;
-    return this.delayMs();
+    const delayMs = this.delayMs();
+    this.unlogged += 1;
+    if (log && now - this.loggedAt >= AUTH_FAILURE_LOG_INTERVAL_MS) {
+      log.warn({ failures: this.unlogged, delayMs }, 'requests with a missing or wrong Authorization header');
+      this.unlogged = 0;
+      this.loggedAt = now;
+    }
+    return delayMs;
   }
 
   /** The delay the next failure would get if it came now, without counting one. */

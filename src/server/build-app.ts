@@ -4,17 +4,19 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
 import type { AwsCredentials, UserPoolTokens } from '../cognito/types.js';
-import { BadRequestError, type BrokerError, InternalError, isBrokerError, RouteNotFoundError, UnauthorizedError } from '../errors.js';
+import { BadRequestError, type BrokerError, InternalError, isBrokerError, RouteNotFoundError, TokenScopeError, UnauthorizedError } from '../errors.js';
 import { AuthFailureThrottle } from './auth-failure-throttle.js';
+import { registerChildTokenRoute } from './child-token-route.js';
+import { credentialsJson } from './container-credentials.js';
+import { allows, describeScope, type EndpointAuth, type ScopeNeed, type TokenScope } from './endpoint-auth.js';
 import { createRequestGuard } from './request-guard.js';
 import { JSON_TYPE, sendJson } from './send-json.js';
 import { registerStatusRoute } from './status-route.js';
-import { TokenCheck } from './token-check.js';
 
 export interface AppDeps {
   readonly broker: Broker;
-  /** The endpoint's auth token (AWS_CONTAINER_AUTHORIZATION_TOKEN). */
-  readonly authToken: string;
+  /** Which tokens open what (the master from the token file, and what is derived from it). */
+  readonly auth: EndpointAuth;
   readonly logger: Logger;
   /**
    * server.host from the config. Loopback names are always accepted in Host; with
@@ -79,7 +81,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       sendError(reply as FastifyReply, new BadRequestError(`Bad request: ${error.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid percent-encoding' : 'malformed request'}`));
     },
   });
-  const tokenCheck = new TokenCheck(deps.authToken);
   const throttle = new AuthFailureThrottle();
   const guard = createRequestGuard(() => app.server.address(), deps.host);
 
@@ -87,12 +88,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // guard that throws is caught by fastify's hook runner and answered by the error handler).
   const authenticated = (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void => {
     guard(request);
-    if (tokenCheck.matches(request.headers.authorization)) {
+    const scope = deps.auth.scopeOf(request.headers.authorization);
+    if (scope) {
+      request.scope = scope;
       done();
       return;
     }
-    const delayMs = throttle.recordFailure();
-    tokenCheck.noteFailure(log, delayMs);
+    const delayMs = throttle.recordFailure(log);
     void throttle.wait(delayMs).then((answered) => {
       // Too many failed requests already waiting: close this one unanswered (see the throttle).
       if (!answered) request.raw.destroy();
@@ -111,24 +113,36 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     route.onRequest = route.config?.public === true ? guarded : authenticated;
   });
 
-  registerStatusRoute(app, deps.broker);
+  app.decorateRequest('scope', null);
+  registerStatusRoute(app, deps.broker, (request) => requireScope(request, { what: 'master' }));
+  registerChildTokenRoute(app, deps.broker, deps.auth, (request) => requireScope(request, { what: 'master' }));
+  // Public, so it says nothing but that the server is up: which profiles it serves, and in
+  // what state, is for the token's holders (GET /status).
   app.get('/healthz', { config: { public: true } }, (_request, reply) => {
-    const profiles = Object.fromEntries(deps.broker.status().map((s) => [s.profile, s.phase]));
-    sendJson(reply, 200, JSON.stringify({ status: 'ok', profiles }));
+    sendJson(reply, 200, HEALTHY);
+  });
+  // Public by necessity: the CLI asks for this proof before it sends any token, and only a
+  // holder of the master can give it (endpoint-auth.ts, daemonProof).
+  app.get<{ Querystring: { nonce?: string } }>('/proof', { config: { public: true } }, (request, reply) => {
+    const proof = deps.auth.proof(String(request.query.nonce ?? ''));
+    if (proof === undefined) throw new BadRequestError('Bad request: GET /proof needs ?nonce= with 64 hex digits');
+    sendJson(reply, 200, JSON.stringify({ proof }));
   });
 
   // Plain functions that send, not async ones that return: each async layer is another
   // promise turn between the request and its answer. A throw (unknown profile) and a
   // rejection both reach the error handler (fastify routes an Error given to send() there).
   // Fresh credentials (nearly every request) are sent without waiting on any promise.
-  const credentials = (profile: string | undefined, reply: FastifyReply): void => {
+  const credentials = (request: FastifyRequest, profile: string, reply: FastifyReply): void => {
+    requireScope(request, { profile, what: 'credentials' });
     const session = deps.broker.session(profile);
-    const send = (c: AwsCredentials): unknown => sendJson(reply, 200, credentialsBody(c, session.accountId));
+    const send = (c: AwsCredentials): unknown => sendJson(reply, 200, credentialsJson(c, session.accountId));
     const fresh = session.freshCredentials();
     if (fresh) send(fresh);
     else session.credentials().then(send, (error: unknown) => reply.send(error));
   };
-  const token = (profile: string | undefined, reply: FastifyReply): void => {
+  const token = (request: FastifyRequest, profile: string, reply: FastifyReply): void => {
+    requireScope(request, { profile, what: 'token' });
     const session = deps.broker.session(profile);
     const send = (t: UserPoolTokens): unknown => sendJson(reply, 200, tokenBody(t));
     const fresh = session.freshTokens();
@@ -136,10 +150,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     else session.tokens().then(send, (error: unknown) => reply.send(error));
   };
 
-  app.get('/credentials', (_request, reply) => credentials(undefined, reply));
-  app.get('/token', (_request, reply) => token(undefined, reply));
-  app.get<{ Params: { name: string } }>('/profiles/:name/credentials', (request, reply) => credentials(request.params.name, reply));
-  app.get<{ Params: { name: string } }>('/profiles/:name/token', (request, reply) => token(request.params.name, reply));
+  const defaultProfile = deps.broker.defaultProfile;
+  app.get('/credentials', (request, reply) => credentials(request, defaultProfile, reply));
+  app.get('/token', (request, reply) => token(request, defaultProfile, reply));
+  app.get<{ Params: { name: string } }>('/profiles/:name/credentials', (request, reply) => credentials(request, request.params.name, reply));
+  app.get<{ Params: { name: string } }>('/profiles/:name/token', (request, reply) => token(request, request.params.name, reply));
 
   // Unknown routes need the token too: which routes exist is not for a stranger to probe.
   app.setNotFoundHandler({ preValidation: authenticated }, (request, reply) => {
@@ -154,6 +169,22 @@ declare module 'fastify' {
     /** Served without the auth token. */
     public?: boolean;
   }
+  interface FastifyRequest {
+    /** What the request's token opens; set by the token check before any protected route runs. */
+    scope: TokenScope | null;
+  }
+}
+
+const HEALTHY = JSON.stringify({ status: 'ok' });
+
+/** Throws the 403 that says what the token is for, when it does not open `need`. */
+function requireScope(request: FastifyRequest, need: ScopeNeed): void {
+  const { scope } = request;
+  // Only a public route has none, and public routes never ask.
+  if (!scope) throw new UnauthorizedError();
+  if (allows(scope, need)) return;
+  const wanted = need.what === 'master' ? `${request.method} ${request.url.split('?')[0]}, which only the master token of the token file opens` : `the ${need.what === 'token' ? 'ID token' : 'credentials'} of profile "${need.profile}"`;
+  throw new TokenScopeError(describeScope(scope), wanted);
 }
 
 /** Status for what Node's HTTP parser refused, by its error code. */
@@ -189,25 +220,8 @@ function toBrokerError(error: unknown, request: FastifyRequest, log: Logger): Br
   return new InternalError();
 }
 
-// Serialized once per credential set, not once per request.
-const credentialsJson = new WeakMap<AwsCredentials, string>();
+// Serialized once per token set, not once per request.
 const tokenJson = new WeakMap<UserPoolTokens, string>();
-
-function credentialsBody(c: AwsCredentials, accountId: string | undefined): string {
-  let body = credentialsJson.get(c);
-  if (body === undefined) {
-    body = JSON.stringify({
-      AccessKeyId: c.accessKeyId,
-      SecretAccessKey: c.secretAccessKey,
-      Token: c.sessionToken,
-      // The JS SDK accepts only RFC 3339 ending in Z, which toISOString gives.
-      Expiration: new Date(c.expiresAt).toISOString(),
-      ...(accountId ? { AccountId: accountId } : {}),
-    });
-    credentialsJson.set(c, body);
-  }
-  return body;
-}
 
 function tokenBody(t: UserPoolTokens): string {
   let body = tokenJson.get(t);

@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Broker } from '../broker/broker.js';
@@ -7,15 +8,27 @@ import { ProfileSession } from '../broker/profile-session.js';
 import { createCognitoClients } from '../cognito/create-cognito-clients.js';
 import type { CredentialExchanger, TokenRefresher } from '../cognito/types.js';
 import type { Config, ProfileConfig } from '../config/config.js';
-import { PortInUseError } from '../errors.js';
+import { PortHeldByOtherUserError, PortInUseError } from '../errors.js';
 import type { SecretStore } from '../store/secret-store.js';
 import { SessionStore } from '../store/session-store.js';
+import { EndpointAuth } from './endpoint-auth.js';
+import { listenAddresses } from './listen-addresses.js';
+import { describeOwner, listenerOwner } from './listener-owner.js';
 
 export interface DaemonDeps {
   readonly config: Config;
   readonly secrets: SecretStore;
-  readonly authToken: string;
+  /** The token file's value: opens everything, and every other token is derived from it. */
+  readonly masterToken: string;
   readonly logger: Logger;
+  /**
+   * Listening sockets handed over by the service manager (systemd socket activation): served
+   * in place of binding server.host and server.port, so the port is never free for another
+   * user to take while the daemon restarts.
+   */
+  readonly inheritedFds?: readonly number[];
+  /** How server.host becomes addresses to bind; default: listenAddresses (DNS for "localhost"). */
+  readonly resolveHost?: (host: string) => Promise<string[]>;
   readonly clock?: Clock;
   readonly random?: () => number;
   /** Real AWS SDK clients by default; tests put a fault-injecting layer here. */
@@ -33,11 +46,17 @@ export interface UpstreamClients {
 
 export interface Daemon {
   readonly broker: Broker;
-  /** The HTTP app, once ready() or listen() has resolved (before, reading it throws). */
+  /** Which tokens open what; setMaster() takes up a rotated master token. */
+  readonly auth: EndpointAuth;
+  /** The (first) HTTP app, once ready() or listen() has resolved (before, reading it throws). */
   readonly app: FastifyInstance;
   /** Builds the HTTP app and readies it, without starting the sessions or listening. */
   ready(): Promise<FastifyInstance>;
-  /** Starts the sessions, builds the app and listens; resolves with the base URL, e.g. http://127.0.0.1:9911 */
+  /**
+   * Starts the sessions, builds the app and listens on every address server.host names
+   * ("localhost": each address it resolves to, or none at all); resolves with the base URL,
+   * which names the first bound address (IPv4 first), e.g. http://127.0.0.1:9911.
+   */
   listen(): Promise<string>;
   close(): Promise<void>;
 }
@@ -78,54 +97,107 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const ordered = [...profiles.map((p) => byName.get(p.name) as ProfileSession), ...[...byName.values()].filter((s) => !Object.hasOwn(deps.config.profiles, s.name))];
   const broker = new Broker(deps.config, ordered);
 
+  const auth = new EndpointAuth(deps.masterToken, Object.keys(deps.config.profiles));
+
   // fastify (build-app, ~200 ms to load) is imported only once the sessions have started, so
   // the first refresh's waits (keychain over D-Bus, Cognito round trips) overlap with loading
   // it. The AWS SDK clients stay static imports: the refresh needs them at once.
+  const apps: FastifyInstance[] = [];
   let building: Promise<FastifyInstance> | undefined;
-  let built: FastifyInstance | undefined;
-  const build = (): Promise<FastifyInstance> =>
-    (building ??= import('./build-app.js').then(({ buildApp }) => {
-      built = buildApp({ broker, authToken: deps.authToken, logger: deps.logger, host: deps.config.server.host });
-      return built;
-    }));
+  const newApp = async (): Promise<FastifyInstance> => {
+    const { buildApp } = await import('./build-app.js');
+    const app = buildApp({ broker, auth, logger: deps.logger, host: deps.config.server.host });
+    apps.push(app);
+    return app;
+  };
+  const first = (): Promise<FastifyInstance> => (building ??= newApp());
 
   return {
     broker,
+    auth,
     get app(): FastifyInstance {
-      if (!built) throw new Error('Daemon.app is there once ready() or listen() has resolved');
-      return built;
+      const app = apps[0];
+      if (!app) throw new Error('Daemon.app is there once ready() or listen() has resolved');
+      return app;
     },
     async ready() {
-      const app = await build();
+      const app = await first();
       await app.ready();
       return app;
     },
     async listen() {
-      const { host, port } = deps.config.server;
       broker.start();
-      let app: FastifyInstance;
       try {
-        app = await build();
-        await app.listen({ host, port, listenTextResolver: (address) => `listening on ${address}` });
+        if (deps.inheritedFds?.length) {
+          for (const [i, fd] of deps.inheritedFds.entries()) await listenOn(i === 0 ? await first() : await newApp(), { fd });
+        } else {
+          await listenEverywhere(await (deps.resolveHost ?? listenAddresses)(deps.config.server.host), deps.config.server.port, first, newApp, apps);
+        }
       } catch (error) {
         broker.stop();
-        if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new PortInUseError(host, port);
+        await Promise.all(apps.map((app) => app.close()));
         throw error;
       }
-      return baseUrl(app, host);
+      return baseUrl(apps[0] as FastifyInstance);
     },
     async close() {
       broker.stop();
       // A command that never listened (credential-process) never loaded fastify.
-      const app = await building?.catch(() => undefined);
-      await app?.close();
+      await building?.catch(() => undefined);
+      await Promise.all(apps.map((app) => app.close()));
       for (const c of clients) c.clients.destroy();
     },
   };
 }
 
-function baseUrl(app: FastifyInstance, host: string): string {
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+/** With a free port (0) on several addresses, the port the first got may be taken on another: tries again this often. */
+const SAME_PORT_ATTEMPTS = 5;
+
+/**
+ * Binds server.port on every address of server.host: all of them or none. "localhost" may
+ * resolve to both 127.0.0.1 and ::1, and clients try either; binding only one would leave
+ * the other for another user to take, and every client that tries it would send them its
+ * token.
+ */
+async function listenEverywhere(addresses: readonly string[], configuredPort: number, first: () => Promise<FastifyInstance>, newApp: () => Promise<FastifyInstance>, apps: FastifyInstance[]): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    let port = configuredPort;
+    try {
+      for (const [i, address] of addresses.entries()) {
+        const app = i === 0 ? await first() : (apps[i] ?? (await newApp()));
+        await listenOn(app, { host: address, port }).catch((error: unknown) => translateListenError(error, address, port));
+        port = (app.server.address() as AddressInfo).port;
+      }
+      return;
+    } catch (error) {
+      const retry = configuredPort === 0 && addresses.length > 1 && attempt < SAME_PORT_ATTEMPTS && (error instanceof PortInUseError);
+      if (!retry) throw error;
+      await Promise.all(apps.map((app) => (app.server.listening ? new Promise((resolve) => app.server.close(resolve)) : undefined)));
+    }
+  }
+}
+
+async function listenOn(app: FastifyInstance, where: { host: string; port: number } | { fd: number }): Promise<void> {
+  await app.ready();
+  await new Promise<void>((resolve, reject) => {
+    app.server.once('error', reject);
+    app.server.listen(where, () => {
+      app.server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** A taken port says whose it is, when that can be told: another user's means the token may have gone to them. */
+async function translateListenError(error: unknown, address: string, port: number): Promise<never> {
+  if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+  const owner = await listenerOwner(address, port);
+  if (owner && owner.uid !== process.getuid?.()) throw new PortHeldByOtherUserError(address, port, describeOwner(owner));
+  throw new PortInUseError(address, port);
+}
+
+/** The URL handed out: the bound IP, never a name (a client may resolve a name to an address we do not hold). */
+function baseUrl(app: FastifyInstance): string {
+  const { address, port } = app.server.address() as AddressInfo;
+  return `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
 }

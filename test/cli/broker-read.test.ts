@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { freshCredentials, freshTokens } from '../../src/cli/broker-read.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import { daemonProof } from '../../src/server/endpoint-auth.js';
 
 const PROFILE = {
   region: 'eu-west-1',
@@ -35,6 +36,11 @@ t.test('freshCredentials and freshTokens ask the daemon of this very config file
 
   const asked: string[] = [];
   const daemon = createServer((request, response) => {
+    const url = new URL(request.url ?? '/', 'http://x');
+    if (url.pathname === '/proof') {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ proof: daemonProof(TOKEN, url.searchParams.get('nonce') ?? '') }));
+      return;
+    }
     asked.push(request.url ?? '');
     const body = request.headers.authorization !== TOKEN ? undefined : request.url?.endsWith('/credentials') ? CREDENTIALS : TOKENS;
     response.writeHead(body ? 200 : 401, { 'content-type': 'application/json' }).end(JSON.stringify(body ?? {}));

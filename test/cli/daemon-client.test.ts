@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { childEnvironment, REMOVED_VARIABLES } from '../../src/cli/exec.js';
-import { daemonCredentials, daemonRoute, DaemonReportedError, findDaemon, findDaemonOfConfigFile, type RunningDaemon } from '../../src/cli/daemon-client.js';
+import { type DaemonConnection, DaemonReportedError, findDaemon, findDaemonOfConfigFile } from '../../src/cli/daemon-client.js';
+import { daemonProof, deriveProfileToken } from '../../src/server/endpoint-auth.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { Config } from '../../src/config/config.js';
 
@@ -47,89 +48,143 @@ async function setup(t: Test): Promise<{ config: Config; writeInfo: (info: Recor
   };
 }
 
-t.test('findDaemon: only an alive daemon of this config, token file and profile', async (t) => {
+/**
+ * A listener on 127.0.0.1 that answers GET /proof as the daemon does when `knowsToken`, and
+ * the scripted answers otherwise; it records every request's headers and connection.
+ */
+async function fakeDaemon(t: Test, knowsToken = true) {
+  const answers: [number, unknown][] = [];
+  const seen: { url: string; authorization: string | undefined; socket: unknown }[] = [];
+  let connections = 0;
+  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    seen.push({ url: request.url ?? '', authorization: request.headers.authorization, socket: request.socket });
+    const url = new URL(request.url ?? '/', 'http://x');
+    if (url.pathname === '/proof') {
+      const proof = knowsToken ? daemonProof(TOKEN, url.searchParams.get('nonce') ?? '') : 'f'.repeat(64);
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ proof }));
+      return;
+    }
+    const [status, body] = answers.shift() ?? [500, {}];
+    response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  });
+  server.on('connection', () => (connections += 1));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return { server, url, answers, seen, connections: () => connections };
+}
+
+t.test('findDaemon: only a daemon of this config, token file and profile that proves it is ours', async (t) => {
   const { config, writeInfo } = await setup(t);
   t.match(await findDaemon(config), { problem: { code: 'BRK_ERR_DAEMON_NOT_RUNNING' } }, 'no daemon.json');
-
   writeInfo({});
+  t.match(await findDaemon(config), { problem: { code: 'BRK_ERR_DAEMON_NOT_RUNNING' } }, 'nothing listens at its URL');
+
+  const daemon = await fakeDaemon(t);
+  writeInfo({ url: daemon.url });
   const found = await findDaemon(config, { profile: 'work' });
-  t.equal(found.daemon?.token, TOKEN, 'alive, same config: found, with the token');
-  t.equal(daemonRoute(found.daemon as RunningDaemon, 'work', 'credentials'), 'http://127.0.0.1:9/profiles/work/credentials');
-  t.equal(daemonRoute(found.daemon as RunningDaemon, 'default', 'token'), 'http://127.0.0.1:9/token');
+  t.ok(found.daemon, 'alive, same config, proves it: found');
+  t.equal(found.daemon?.route('work', 'credentials'), `${daemon.url}/profiles/work/credentials`);
+  t.equal(found.daemon?.route('default', 'token'), `${daemon.url}/token`);
+  t.equal(found.daemon?.profileToken('work', false), deriveProfileToken(TOKEN, 'work', false), 'derives profile tokens from the master');
+  found.daemon?.close();
+  t.same(daemon.seen.map((r) => r.authorization), [undefined], 'the proof was asked without any token');
 
   const dead = spawnSync(process.execPath, ['-e', '0']).pid;
-  writeInfo({ pid: dead });
+  writeInfo({ url: daemon.url, pid: dead });
   t.match(await findDaemon(config), { problem: { code: 'BRK_ERR_DAEMON_NOT_RUNNING' } }, 'a dead pid');
-  writeInfo({ config: '/elsewhere/config.json' });
+  writeInfo({ url: daemon.url, config: '/elsewhere/config.json' });
   t.match(await findDaemon(config), { problem: { code: 'BRK_ERR_DAEMON_MISMATCH', message: /serves the config \/elsewhere\/config\.json/ } });
-  writeInfo({ tokenFile: '/elsewhere/token' });
+  writeInfo({ url: daemon.url, tokenFile: '/elsewhere/token' });
   t.match(await findDaemon(config), { problem: { code: 'BRK_ERR_DAEMON_MISMATCH', message: /token file is \/elsewhere\/token/ } });
-  writeInfo({ profiles: ['default'] });
+  writeInfo({ url: daemon.url, profiles: ['default'] });
   t.match(await findDaemon(config, { profile: 'work' }), { problem: { code: 'BRK_ERR_DAEMON_MISMATCH', message: /does not serve profile "work"/ } });
-  writeInfo({ config: undefined });
-  t.ok((await findDaemon(config)).daemon, 'a daemon.json from before the config field: the token file decides');
+  writeInfo({ url: daemon.url, config: undefined });
+  const old = await findDaemon(config);
+  t.ok(old.daemon, 'a daemon.json from before the config field: the token file decides');
+  old.daemon?.close();
   writeInfo({ pid: 'x' });
   t.match(await findDaemon(config), { problem: { code: 'BRK_ERR_DAEMON_NOT_RUNNING' } }, 'a malformed file');
-  writeInfo({});
-  t.match(await findDaemon(config, { probe: true }), { problem: { code: 'BRK_ERR_DAEMON_NOT_RUNNING' } }, 'probe: nothing answers at its URL');
+});
+
+t.test('a listener that cannot prove it knows the token gets no token, and is named untrusted', async (t) => {
+  const { config, writeInfo } = await setup(t);
+  const impostor = await fakeDaemon(t, false);
+  writeInfo({ url: impostor.url });
+  const found = await findDaemon(config);
+  t.match(found, { problem: { code: 'BRK_ERR_DAEMON_UNTRUSTED', message: /could not prove[^]*No token was sent to it[^]*rotate-token/ } });
+  t.same(impostor.seen.map((r) => [r.url.split('?')[0], r.authorization]), [['/proof', undefined]], 'only the challenge, without a token');
+  t.notMatch(JSON.stringify(impostor.seen.map((r) => r.url)), TOKEN);
 });
 
 t.test('findDaemonOfConfigFile: the fast path needs the same file, unchanged since the daemon started', async (t) => {
   const { config, writeInfo } = await setup(t);
-  writeInfo({});
-  t.match(await findDaemonOfConfigFile(config.file, undefined), { profile: 'default', daemon: { token: TOKEN } });
-  t.match(await findDaemonOfConfigFile(config.file, 'work'), { profile: 'work' });
-  t.equal(await findDaemonOfConfigFile(config.file, 'nobody'), undefined, 'a profile it does not serve');
-  t.equal(await findDaemonOfConfigFile(join(config.file, '..', 'other.json'), undefined), undefined, 'another config file');
-  writeInfo({ config: undefined });
-  t.equal(await findDaemonOfConfigFile(config.file, undefined), undefined, 'no config in daemon.json: the slow path decides');
-  writeInfo({ startedAt: new Date(Date.now() - 120_000).toISOString() });
-  t.equal(await findDaemonOfConfigFile(config.file, undefined), undefined, 'the config changed after the daemon started');
-  writeInfo({ startedAt: undefined });
-  t.equal(await findDaemonOfConfigFile(config.file, undefined), undefined, 'no startedAt: taken as changed');
+  const daemon = await fakeDaemon(t);
+  writeInfo({ url: daemon.url });
+  const found = await findDaemonOfConfigFile({ config: config.file });
+  t.match(found, { profile: 'default' });
+  t.ok(found?.lookup.daemon, 'verified');
+  found?.lookup.daemon?.close();
+  const work = await findDaemonOfConfigFile({ config: config.file, profile: 'work' });
+  t.match(work, { profile: 'work' });
+  work?.lookup.daemon?.close();
+  t.equal(await findDaemonOfConfigFile({ config: config.file, profile: 'nobody' }), undefined, 'a profile it does not serve: the slow path decides');
+  t.equal(await findDaemonOfConfigFile({ config: join(config.file, '..', 'other.json') }), undefined, 'another config file: the slow path decides');
+  writeInfo({ url: daemon.url, config: undefined });
+  t.equal(await findDaemonOfConfigFile({ config: config.file }), undefined, 'no config in daemon.json: the slow path decides');
+  writeInfo({ url: daemon.url, startedAt: new Date(Date.now() - 120_000).toISOString() });
+  t.equal(await findDaemonOfConfigFile({ config: config.file }), undefined, 'the config changed after the daemon started');
+  writeInfo({ url: daemon.url, startedAt: undefined });
+  t.equal(await findDaemonOfConfigFile({ config: config.file }), undefined, 'no startedAt: taken as changed');
 });
 
-t.test('daemonCredentials: one call; waits for a fresh sign-in; otherwise the daemon\'s error', async (t) => {
-  const answers: [number, unknown][] = [];
-  let requests = 0;
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-    requests += 1;
-    const [status, body] = answers.shift() ?? [500, {}];
-    t.equal(request.headers.authorization, TOKEN, 'the token as the Authorization header');
-    response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => server.close());
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  const daemon: RunningDaemon = { url, token: TOKEN, info: { pid: process.pid, url, tokenFile: '/x', defaultProfile: 'default', profiles: ['default'], startedAt: '' } };
+t.test('credentials: one call on the proved connection; waits for a fresh sign-in; otherwise the daemon\'s error', async (t) => {
+  const { config, writeInfo } = await setup(t);
+  const daemon = await fakeDaemon(t);
+  writeInfo({ url: daemon.url });
+  const found = await findDaemon(config);
+  const connection = found.daemon as DaemonConnection;
+  t.teardown(() => connection.close());
   const never = async () => false;
   const always = async () => true;
 
-  answers.push([200, CREDENTIALS]);
-  t.same(await daemonCredentials(daemon, 'default', never), { value: CREDENTIALS });
+  daemon.answers.push([200, CREDENTIALS]);
+  t.same(await connection.credentials('default', never), { value: CREDENTIALS });
+  t.equal(daemon.seen.at(-1)?.authorization, TOKEN, 'the master token, once the listener proved itself');
 
-  answers.push([401, { Code: 'BRK_ERR_UNAUTHORIZED', Message: 'no' }]);
-  t.match(await daemonCredentials(daemon, 'default', never), { unusable: /refused the token/ }, '401: not our daemon');
+  daemon.answers.push([401, { Code: 'BRK_ERR_UNAUTHORIZED', Message: 'no' }]);
+  t.match(await connection.credentials('default', never), { unusable: /refused the token/ }, '401: the token changed under us');
 
-  answers.push([503, { Code: 'BRK_ERR_NOT_SIGNED_IN', Message: 'Profile "default" is not signed in. Run: cognito-broker login' }]);
-  const error = await daemonCredentials(daemon, 'default', never).catch((e: unknown) => e);
+  daemon.answers.push([503, { Code: 'BRK_ERR_NOT_SIGNED_IN', Message: 'Profile "default" is not signed in. Run: cognito-broker login' }]);
+  const error = await connection.credentials('default', never).catch((e: unknown) => e);
   t.ok(error instanceof DaemonReportedError);
   t.match(error, { code: 'BRK_ERR_NOT_SIGNED_IN', message: /Run: cognito-broker login/ }, 'nothing in the keychain: the daemon\'s error at once');
 
-  requests = 0;
-  answers.push([503, { Code: 'BRK_ERR_NOT_SIGNED_IN', Message: 'not yet' }], [503, { Code: 'BRK_ERR_NOT_SIGNED_IN', Message: 'not yet' }], [200, CREDENTIALS]);
-  t.same(await daemonCredentials(daemon, 'default', always), { value: CREDENTIALS }, 'a sign-in in the keychain: asked again until the daemon has it');
-  t.equal(requests, 3);
+  const before = daemon.seen.length;
+  daemon.answers.push([503, { Code: 'BRK_ERR_NOT_SIGNED_IN', Message: 'not yet' }], [503, { Code: 'BRK_ERR_NOT_SIGNED_IN', Message: 'not yet' }], [200, CREDENTIALS]);
+  t.same(await connection.credentials('default', always), { value: CREDENTIALS }, 'a sign-in in the keychain: asked again until the daemon has it');
+  t.equal(daemon.seen.length - before, 3);
 
-  answers.push([503, { Code: 'BRK_ERR_CREDENTIALS_PENDING', Message: 'wait' }], [200, CREDENTIALS]);
-  t.same(await daemonCredentials(daemon, 'default', never), { value: CREDENTIALS }, 'pending: asked again');
+  daemon.answers.push([503, { Code: 'BRK_ERR_CREDENTIALS_PENDING', Message: 'wait' }], [200, CREDENTIALS]);
+  t.same(await connection.credentials('default', never), { value: CREDENTIALS }, 'pending: asked again');
 
-  answers.push([502, 'not json']);
-  t.match(await daemonCredentials(daemon, 'default', never).catch((e: unknown) => e), { code: 'BRK_ERR_INTERNAL', message: /HTTP 502 without an error code/ });
+  daemon.answers.push([502, 'not json']);
+  t.match(await connection.credentials('default', never).catch((e: unknown) => e), { code: 'BRK_ERR_INTERNAL', message: /HTTP 502 without an error code/ });
+  t.equal(daemon.connections(), 1, 'every request went over the one proved connection');
+  t.equal(new Set(daemon.seen.map((r) => r.socket)).size, 1);
 
-  const gone = { ...daemon, url: 'http://127.0.0.1:9' };
-  t.match(await daemonCredentials(gone, 'default', never), { unusable: /no answer/ }, 'nothing listening: unusable, not an error');
+  // The connection closes (the daemon restarts, someone else may hold the port next): no
+  // request goes out on a new, unproved one.
+  daemon.server.closeAllConnections();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const seen = daemon.seen.length;
+  t.match(await connection.credentials('default', never), { unusable: /no answer/ }, 'unusable, not sent elsewhere');
+  t.equal(daemon.seen.length, seen, 'nothing was sent on a second connection');
+  t.equal(daemon.connections(), 1);
 });
 
 t.test('exec\'s child environment: the endpoint in, other credentials out', async (t) => {

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import { type CommandResult, service, type ServiceDeps } from '../../src/cli/service.js';
 import { LAUNCHD_LABEL, systemdQuote } from '../../src/cli/service-files.js';
+import { listenAddresses } from '../../src/server/listen-addresses.js';
 import { isBrokerError } from '../../src/errors.js';
 import { runCli } from '../support/cli.js';
 
@@ -66,7 +67,7 @@ function fixture(t: Test, platform: NodeJS.Platform, answer: (command: string) =
   };
 }
 
-/** `systemd-analyze verify`: exit 0 and not one warning. */
+/** `systemd-analyze verify` of the service unit and the socket unit beside it: exit 0 and not one warning. */
 function verifyUnit(t: Test, file: string): void {
   let analyze: string | undefined;
   try {
@@ -79,19 +80,24 @@ function verifyUnit(t: Test, file: string): void {
     else t.comment('SKIP: no systemd-analyze here');
     return;
   }
-  // It wants the file named like the unit; a copy keeps the odd temp path out of its name.
+  // It wants the files named like the units; copies keep the odd temp path out of their names.
   const dir = mkdtempSync(join(tmpdir(), 'cb-verify-'));
-  const copy = join(dir, 'cognito-broker.service');
-  writeFileSync(copy, readFileSync(file));
+  const copies = [join(dir, 'cognito-broker.service')];
+  writeFileSync(copies[0] as string, readFileSync(file));
+  const socket = join(file, '..', 'cognito-broker.socket');
+  if (existsSync(socket)) {
+    copies.push(join(dir, 'cognito-broker.socket'));
+    writeFileSync(copies[1] as string, readFileSync(socket));
+  }
   try {
-    const output = execFileSync(analyze, ['verify', copy], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const output = execFileSync(analyze, ['verify', ...copies], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     t.equal(output, '', 'systemd-analyze verify: no output');
   } catch (error) {
     const { status, stderr } = error as { status: number; stderr: string };
     t.fail(`systemd-analyze verify failed (${status}): ${stderr}`);
   }
   // verify exits 0 even for keys it ignores: run it again capturing stderr.
-  const check = execFileSync('sh', ['-c', `"$0" verify "$1" 2>&1`, analyze, copy], { encoding: 'utf8' });
+  const check = execFileSync('sh', ['-c', `"$0" verify "$@" 2>&1`, analyze, ...copies], { encoding: 'utf8' });
   t.equal(check, '', 'systemd-analyze verify: no warning');
   rmSync(dir, { recursive: true, force: true });
 }
@@ -116,11 +122,16 @@ t.test('Linux: install writes a systemd user unit and enables it', async (t) => 
   t.match(unit, 'Environment=COGNITO_BROKER_KEYCHAIN_SERVICE=cognito-broker-test\n');
   t.notMatch(unit, SECRET, 'no secret from the environment');
   t.equal(statSync(unitFile).mode & 0o777, 0o644);
+  t.match(unit, /^Requires=cognito-broker\.socket$/m, 'the service runs on the socket unit');
+  const socketFile = join(f.home, '.config', 'systemd', 'user', 'cognito-broker.socket');
+  t.equal(readFileSync(socketFile, 'utf8').split('\n').filter((l) => l.startsWith('Listen')).join('\n'), 'ListenStream=127.0.0.1:9911', 'the socket unit holds server.host:server.port');
   t.same(f.calls, [
     'systemctl --user daemon-reload',
-    'systemctl --user enable cognito-broker.service',
+    'systemctl --user enable cognito-broker.socket cognito-broker.service',
+    'systemctl --user stop cognito-broker.service',
+    'systemctl --user restart cognito-broker.socket',
     'systemctl --user restart cognito-broker.service',
-  ]);
+  ], 'the service stops (it may hold the port), the socket takes the port, the service starts on it');
   t.match(f.out.stderr, /Wrote .*cognito-broker\.service/);
   t.match(f.out.stderr, /Enabled and started by the systemd user manager.*journalctl --user -u cognito-broker/s);
   t.match(f.out.stderr, /until you run 'cognito-broker login' for each profile \(--profile default, work\)/);
@@ -134,7 +145,8 @@ t.test('Linux: install writes a systemd user unit and enables it', async (t) => 
   f.calls.length = 0;
   t.equal(await f.run(['uninstall']), 0);
   t.notOk(existsSync(unitFile), 'uninstall removes the unit');
-  t.same(f.calls, ['systemctl --user disable --now cognito-broker.service', 'systemctl --user daemon-reload']);
+  t.same(f.calls, ['systemctl --user disable --now cognito-broker.service cognito-broker.socket', 'systemctl --user daemon-reload']);
+  t.notOk(existsSync(socketFile), 'and the socket unit');
   t.match(f.out.stderr, /Removed .*\nStopped and disabled by the systemd user manager/);
   t.equal(await f.run(['uninstall']), 0);
   t.match(f.out.stderr, /Not installed: there is no/);
@@ -148,7 +160,7 @@ t.test('Linux without a systemd user session: the unit is written, and what to r
   t.equal(await service(['install', '--config', f.configFile], io, f.deps), 0);
   t.ok(existsSync(join(f.home, 'xdg config', 'systemd', 'user', 'cognito-broker.service')), 'under $XDG_CONFIG_HOME/systemd/user');
   t.match(out.stderr, /Not started: could not reach the systemd user manager \(systemctl --user daemon-reload: Failed to connect to bus: No medium found/);
-  t.match(out.stderr, /systemctl --user daemon-reload && systemctl --user enable cognito-broker\.service && systemctl --user restart cognito-broker\.service/);
+  t.match(out.stderr, /systemctl --user daemon-reload && systemctl --user enable cognito-broker\.socket cognito-broker\.service && systemctl --user stop cognito-broker\.service && systemctl --user restart cognito-broker\.socket && systemctl --user restart cognito-broker\.service/);
   t.same(f.calls, ['systemctl --user daemon-reload'], 'stops at the first failure');
 
   t.equal(await service(['status', '--config', f.configFile], io, f.deps), 3, 'status: exit 3, no daemon');
@@ -192,6 +204,26 @@ t.test('macOS status reads launchctl print', async (t) => {
   const f = fixture(t, 'darwin', (command) => (command.startsWith('launchctl print') ? { code: 0, output: `${LAUNCHD_LABEL} = {\n\tstate = running\n\tpid = 4242\n}` } : { code: 0, output: '' }));
   t.equal(await f.run(['status']), 3);
   t.match(f.out.stdout, /launchd: running, pid 4242/);
+});
+
+t.test('Linux with server.port 0: no socket unit (a free port each start), and install says why', async (t) => {
+  const f = fixture(t, 'linux');
+  writeFileSync(f.configFile, JSON.stringify({ server: { port: 0 }, profiles: { default: PROFILE } }));
+  t.equal(await f.run(['install']), 0);
+  t.notOk(existsSync(join(f.home, '.config', 'systemd', 'user', 'cognito-broker.socket')));
+  t.notMatch(readFileSync(join(f.home, '.config', 'systemd', 'user', 'cognito-broker.service'), 'utf8'), /cognito-broker\.socket/);
+  t.match(f.out.stderr, /no socket unit: server\.port is 0/);
+  t.same(f.calls, ['systemctl --user daemon-reload', 'systemctl --user enable cognito-broker.service', 'systemctl --user restart cognito-broker.service']);
+});
+
+t.test('Linux with server.host "localhost": the socket unit holds each address it resolves to', async (t) => {
+  const f = fixture(t, 'linux');
+  writeFileSync(f.configFile, JSON.stringify({ server: { host: 'localhost', port: 9911 }, profiles: { default: PROFILE } }));
+  t.equal(await f.run(['install']), 0);
+  const socket = readFileSync(join(f.home, '.config', 'systemd', 'user', 'cognito-broker.socket'), 'utf8');
+  const expected = (await listenAddresses('localhost')).map((a) => `ListenStream=${a.includes(':') ? `[${a}]` : a}:9911`);
+  t.same(socket.split('\n').filter((l) => l.startsWith('ListenStream=')), expected);
+  verifyUnit(t, join(f.home, '.config', 'systemd', 'user', 'cognito-broker.service'));
 });
 
 t.test('usage errors, and Windows is pointed at the README', async (t) => {
@@ -255,7 +287,7 @@ t.test('through the CLI binary, in a temp HOME with no systemd user session', as
   const uninstall = await runCli(['service', 'uninstall'], env);
   t.equal(uninstall.code, 0, uninstall.stderr);
   t.notOk(existsSync(unitFile));
-  t.same(systemctl.calls().slice(1), ['--user is-enabled cognito-broker.service', '--user is-active cognito-broker.service', '--user disable --now cognito-broker.service', '--user daemon-reload'], 'status and uninstall asked the fake too');
+  t.same(systemctl.calls().slice(1), ['--user is-enabled cognito-broker.service', '--user is-active cognito-broker.service', '--user disable --now cognito-broker.service cognito-broker.socket', '--user daemon-reload'], 'status and uninstall asked the fake too');
   const help = await runCli(['service', '--help'], env);
   t.match(help.stdout, /Usage: cognito-broker service install\|uninstall\|status/);
   t.ok((await run(process.execPath, [MAIN, '--help'])).stdout.includes('service '), 'listed in the main help');

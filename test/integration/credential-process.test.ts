@@ -131,7 +131,7 @@ t.test('credential-process for the AWS CLI, boto3 and the JS SDK, without and wi
   t.teardown(() => serve.stop());
   const [served] = await Promise.all(['/credentials', '/profiles/work/credentials'].map(async (route) => {
     const url = (serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string).replace(/\/credentials$/, route);
-    return (await (await fetch(url, { headers: { authorization: serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string } })).json()) as { AccessKeyId: string };
+    return (await (await fetch(url, { headers: { authorization: serve.master() } })).json()) as { AccessKeyId: string };
   }));
   const callsBefore = be.stack.emulator.calls.GetCredentialsForIdentity;
   const withDaemon = await timedRuns(be, 5);

@@ -131,8 +131,10 @@ t.test('exec with two profiles, without and with a running daemon: a real SDK ch
   t.equal(viaDaemon.code, 0, exited0(viaDaemon));
   const d = viaDaemon.report as SdkChildReport;
   t.equal(d.env.AWS_CONTAINER_CREDENTIALS_FULL_URI, daemonUri, 'the daemon\'s endpoint');
-  t.equal(d.env.AWS_CONTAINER_AUTHORIZATION_TOKEN, serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN);
-  t.equal(d.env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE);
+  t.match(d.env.AWS_CONTAINER_AUTHORIZATION_TOKEN, /^[0-9a-f]{64}$/);
+  t.not(d.env.AWS_CONTAINER_AUTHORIZATION_TOKEN, serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN, 'a token of its own, not the shell\'s');
+  t.not(d.env.AWS_CONTAINER_AUTHORIZATION_TOKEN, serve.master(), 'never the master');
+  t.equal(d.tokenFileContent, d.env.AWS_CONTAINER_AUTHORIZATION_TOKEN, 'its own token file, holding the same value');
   for (const name of Object.keys(STALE)) t.notOk(name in d.env, `${name} removed`);
 
   // The AWS CLI (botocore) as the command: AWS_PROFILE naming a profile that does not exist
@@ -152,7 +154,7 @@ t.test('exec with two profiles, without and with a running daemon: a real SDK ch
   t.not(identityOf(be, d.accessKeyId), identityOf(be, dw.accessKeyId));
 
   const daemonCredentials = await Promise.all(['/credentials', '/profiles/work/credentials'].map(async (route) => {
-    const res = await fetch(daemonUri.replace(/\/credentials$/, route), { headers: { authorization: serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string } });
+    const res = await fetch(daemonUri.replace(/\/credentials$/, route), { headers: { authorization: serve.master() } });
     return ((await res.json()) as { AccessKeyId: string }).AccessKeyId;
   }));
   t.same([d.accessKeyId, dw.accessKeyId], daemonCredentials, 'the children used exactly what the daemon serves');

@@ -82,12 +82,12 @@ interface Answer {
 
 async function get(serve: ServeProcess, path: string): Promise<Answer> {
   const base = (serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string).replace(/\/credentials$/, '');
-  const res = await fetch(`${base}${path}`, { headers: { authorization: serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string } });
+  const res = await fetch(`${base}${path}`, { headers: { authorization: serve.master() } });
   return { status: res.status, body: (await res.json()) as Record<string, string> };
 }
 
 async function phase(serve: ServeProcess): Promise<string | undefined> {
-  return ((await get(serve, '/healthz')).body as unknown as { profiles: Record<string, string> }).profiles.default;
+  return serve.phase();
 }
 
 /** Polls until `done` holds; resolves with the real time it took. */

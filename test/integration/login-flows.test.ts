@@ -207,7 +207,7 @@ t.test('a client secret is asked once (masked), kept in the keychain, and never 
   const serve = await startServe(['--log-level', 'trace'], env.be.env);
   t.teardown(() => serve.stop());
   const base = (serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string).replace(/\/credentials$/, '');
-  const response = await waitForStatus(`${base}/profiles/secret/credentials`, serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string);
+  const response = await waitForStatus(`${base}/profiles/secret/credentials`, serve.master());
   t.equal(response, 200, 'credentials served for the secret client');
   t.ok(env.emu.calls.GetTokensFromRefreshToken > calls, 'refreshed with the secret');
   const session = await storedSession('secret');
@@ -250,7 +250,7 @@ t.test('a remembered device: confirmed after the first login, the next login ask
   const serve = await startServe(['--log-level', 'trace'], env.be.env);
   t.teardown(() => serve.stop());
   const base = (serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string).replace(/\/credentials$/, '');
-  t.equal(await waitForStatus(`${base}/profiles/devices/token`, serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string), 200, 'refreshed: the pool accepted DEVICE_KEY');
+  t.equal(await waitForStatus(`${base}/profiles/devices/token`, serve.master()), 200, 'refreshed: the pool accepted DEVICE_KEY');
   t.ok(env.emu.calls.GetTokensFromRefreshToken > calls);
   await serve.stop();
   const session = await storedSession('devices');

@@ -74,7 +74,7 @@ t.test('roles, and one sign-in served under several roles at once (signInFrom), 
   t.teardown(() => serve.stop());
   await waitFor('all ready', () => runCli(['status', '--json'], be.env), (r) => r.code === 0);
   const base = (serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string).replace(/\/credentials$/, '');
-  const auth = { authorization: serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string };
+  const auth = { authorization: serve.master() };
   const get = async (path: string) => (await (await fetch(`${base}${path}`, { headers: auth })).json()) as { AccessKeyId: string; AccountId?: string };
   const [own, admin, reader] = await Promise.all(['/credentials', '/profiles/admin/credentials', '/profiles/reader/credentials'].map(get));
   const issued = be.stack.emulator.issued;

@@ -64,7 +64,7 @@ t.test('after an SRP login, serve keeps refreshing through several rotations, ea
   const serve = await startServe([], env.be.env);
   t.teardown(() => serve.stop());
   const base = (serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string).replace(/\/credentials$/, '');
-  const headers = { authorization: serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string };
+  const headers = { authorization: serve.master() };
   const idTokens = new Set<string>();
   const stored = new Set<string>();
   const refused: number[] = [];
@@ -138,7 +138,7 @@ t.test('killed (kill -9) after receiving a rotated token and before storing it, 
   const serve = await startServe([], env.be.env);
   t.teardown(() => serve.stop());
   const base = (serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string).replace(/\/credentials$/, '');
-  const status = await waitForStatus(`${base}/profiles/crashy/credentials`, serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string, 200);
+  const status = await waitForStatus(`${base}/profiles/crashy/credentials`, serve.master(), 200);
   t.equal(status, 200, 'credentials served after the restart');
   t.ok(proxy.count('GetTokensFromRefreshToken') > calls, 'the restarted daemon refreshed with what the keychain held');
   t.notMatch(serve.stderr(), /BRK_ERR_LOGIN_REQUIRED/);
@@ -190,7 +190,7 @@ t.test('killed (kill -9) after the pool rotated, the new token unstorable: the k
   const serve = await startServe([], env.be.env);
   t.teardown(() => serve.stop());
   const base = (serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string).replace(/\/credentials$/, '');
-  const status = await waitForStatus(`${base}/profiles/unstorable/credentials`, serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string, 200);
+  const status = await waitForStatus(`${base}/profiles/unstorable/credentials`, serve.master(), 200);
   t.equal(status, 200, 'credentials served after the restart');
   t.equal(sentAfter, original, 'the restarted daemon refreshed with the original token');
   t.equal(answered, rotated, 'which the pool accepted inside its grace period, answering with the successor it had issued');
@@ -219,15 +219,14 @@ t.test('a rotated-out token used after the grace period: RefreshTokenReuseExcept
   const serve = await startServe([], env.be.env);
   t.teardown(() => serve.stop());
   const base = (serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string).replace(/\/credentials$/, '');
-  const headers = { authorization: serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string };
+  const headers = { authorization: serve.master() };
   const status = await waitForStatus(`${base}/profiles/strict/token`, headers.authorization, 503, (body) => body.includes('BRK_ERR_LOGIN_REQUIRED'));
   t.equal(status, 503);
   const response = await fetch(`${base}/profiles/strict/token`, { headers });
   t.match(await response.json(), { Code: 'BRK_ERR_LOGIN_REQUIRED', Message: /RefreshTokenReuseException.*cognito-broker login --profile strict/ });
   await sleep(8000);
   t.equal(env.emu.calls.GetTokensFromRefreshToken - calls, 1, 'one refresh call, no retry loop');
-  const health = (await (await fetch(`${base}/healthz`)).json()) as { profiles: Record<string, string> };
-  t.equal(health.profiles.strict, 'login-required');
+  t.equal(await serve.phase('strict'), 'login-required');
   await serve.stop();
 });
 

@@ -62,8 +62,11 @@ t.test('login, serve, and every real AWS client gets the broker\'s credentials',
   }
   t.same(new Set(stack.sts.acceptedAccessKeyIds()), new Set([served.AccessKeyId]), 'the STS stub verified only the broker\'s key');
 
-  // /token for bearer-token tools.
-  const tokenResponse = await fetch(exports[FULL_URI]!.replace('/credentials', '/token'), { headers: { authorization: exports[TOKEN] as string } });
+  // /token for bearer-token tools: with a token that opens it (env --with-id-token); serve's
+  // own opens the credentials only.
+  t.equal((await fetch(exports[FULL_URI]!.replace('/credentials', '/token'), { headers: { authorization: exports[TOKEN] as string } })).status, 403, 'serve\'s token: not the ID token');
+  const withIdToken = /^export AWS_CONTAINER_AUTHORIZATION_TOKEN=(\S+)$/m.exec((await runCli(['env', '--with-id-token'], be.env)).stdout)?.[1] as string;
+  const tokenResponse = await fetch(exports[FULL_URI]!.replace('/credentials', '/token'), { headers: { authorization: withIdToken } });
   const tokens = (await tokenResponse.json()) as { IdToken: string; AccessToken: string; Expiration: string };
   t.equal(tokenResponse.status, 200);
   t.match(tokens.IdToken, /^eyJ/);

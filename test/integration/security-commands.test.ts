@@ -82,7 +82,8 @@ t.test('no secret on the stderr of token, credential-process, roles, exec and re
   // With the daemon (at trace level too): the commands ask it and log nothing themselves.
   const serve = await startServe([], env);
   t.teardown(() => serve.stop());
-  const endpointToken = serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string;
+  const endpointToken = serve.master();
+  const profileToken = serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string;
   await everyCommand('daemon');
   for (const label of Object.keys(stderrs).filter((l) => l.startsWith('daemon: '))) t.equal(stderrs[label], '', `${label}: nothing on stderr`);
   t.equal(await serve.stop(), 0);
@@ -95,7 +96,8 @@ t.test('no secret on the stderr of token, credential-process, roles, exec and re
   const secrets: [string, string][] = [
     ['refresh token', refreshToken],
     ['password', stack.password],
-    ['daemon endpoint token', endpointToken],
+    ['daemon master token', endpointToken],
+    ['daemon profile token', profileToken],
     ...printed,
     ...[...stack.emulator.issued.values()].flatMap((c, i): [string, string][] => [[`secret key #${i}`, c.secretKey], [`session token #${i}`, c.sessionToken]]),
   ];

@@ -13,6 +13,7 @@ import t from 'tap';
 import { requireSecretService, TEST_KEYCHAIN_SERVICE } from '../support/broker-env.js';
 import { runCli, startServe } from '../support/cli.js';
 import { startSecretService } from '../support/secret-service.js';
+import { deriveProfileToken } from '../../src/server/endpoint-auth.js';
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 const PROFILE = {
@@ -24,7 +25,7 @@ const PROFILE = {
   endpoints: { cognitoIdp: 'http://127.0.0.1:9', cognitoIdentity: 'http://127.0.0.1:9' },
 };
 
-t.test('serve tightens a looser token file and state directory, keeps the token, and daemon.json holds no secret', async (t) => {
+t.test('serve replaces a token file others could read, tightens the state directory, and daemon.json holds no secret', async (t) => {
   if (!requireSecretService(t)) return;
   const secretService = await startSecretService();
   t.teardown(() => secretService.stop());
@@ -32,36 +33,47 @@ t.test('serve tightens a looser token file and state directory, keeps the token,
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const stateDir = join(dir, 'state', 'cognito-broker');
   const tokenFile = join(stateDir, 'endpoint-token');
-  const token = 'ab'.repeat(32);
+  const exposed = 'ab'.repeat(32);
   mkdirSync(stateDir, { recursive: true });
   chmodSync(stateDir, 0o755);
-  writeFileSync(tokenFile, token);
+  writeFileSync(tokenFile, exposed);
   chmodSync(tokenFile, 0o644);
   const config = join(dir, 'config.json');
   writeFileSync(config, JSON.stringify({ server: { port: 0 }, profiles: { default: PROFILE } }));
   const env = { PATH: process.env.PATH, ...secretService.env, COGNITO_BROKER_CONFIG: config, COGNITO_BROKER_KEYCHAIN_SERVICE: TEST_KEYCHAIN_SERVICE, XDG_STATE_HOME: join(dir, 'state') };
 
-  const serve = await startServe([], env);
-  t.teardown(() => serve.stop());
-  t.equal(serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN, token, 'the existing token is kept: running shells keep working');
-  t.equal(mode(tokenFile), 0o600, 'the token file was tightened from 0644 to 0600');
+  let serve = await startServe([], env);
+  const master = readFileSync(tokenFile, 'utf8');
+  t.not(master, exposed, 'a token others could read is no secret: replaced by a new one');
+  t.match(master, /^[0-9a-f]{64}$/, 'no trailing newline');
+  t.equal(mode(tokenFile), 0o600);
   t.equal(mode(stateDir), 0o700, 'the state directory was tightened from 0755 to 0700');
   t.match(serve.stderr(), /state directory was readable by other users/, 'and the log says so');
+  t.match(serve.stderr(), /token file was readable by other users: it holds a new token now/);
+  t.equal(serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN, deriveProfileToken(master, 'default', false), 'serve hands out the default profile\'s token, never the master');
 
   const daemonFile = join(stateDir, 'daemon.json');
   t.equal(mode(daemonFile), 0o600, 'daemon.json is 0600 too');
   const info = JSON.parse(readFileSync(daemonFile, 'utf8')) as Record<string, unknown>;
   t.same(Object.keys(info).sort(), ['config', 'defaultProfile', 'pid', 'profiles', 'startedAt', 'tokenFile', 'url']);
-  t.notOk(readFileSync(daemonFile, 'utf8').includes(token), 'daemon.json names the token file, never the token');
+  t.notOk(readFileSync(daemonFile, 'utf8').includes(master), 'daemon.json names the token file, never the token');
   t.equal(info.tokenFile, tokenFile);
-  t.same(readdirSync(stateDir).sort(), ['daemon.json', 'endpoint-token'], 'no temp files left behind');
+  t.same(readdirSync(stateDir).sort(), ['daemon.json', 'endpoint-token', 'tokens'], 'no temp files left behind');
+  t.equal(mode(join(stateDir, 'tokens')), 0o700);
+  t.equal(mode(join(stateDir, 'tokens', 'default')), 0o600, 'the profile token file');
 
   const envOut = await runCli(['env'], env);
   t.equal(envOut.code, 0, envOut.stderr);
-  t.match(envOut.stdout, `AWS_CONTAINER_AUTHORIZATION_TOKEN=${token}`);
+  t.match(envOut.stdout, `AWS_CONTAINER_AUTHORIZATION_TOKEN=${serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN}`);
   t.equal(await serve.stop(), 0);
   t.notOk(existsSync(daemonFile), 'daemon.json is removed on shutdown');
-  t.equal(readFileSync(tokenFile, 'utf8'), token, 'the token file stays for the next start');
+  t.equal(readFileSync(tokenFile, 'utf8'), master, 'the token file stays for the next start');
+
+  serve = await startServe([], env);
+  t.teardown(() => serve.stop());
+  t.equal(readFileSync(tokenFile, 'utf8'), master, 'a private token file is kept across restarts');
+  const again = await runCli(['env'], env);
+  t.match(again.stdout, `AWS_CONTAINER_AUTHORIZATION_TOKEN=${deriveProfileToken(master, 'default', false)}`, 'so shells that ran env keep working');
 });
 
 const WRITER = `

@@ -38,7 +38,9 @@ t.test('no secret in any log line at trace level, in any output, argv, environme
   const serve = await startServe(['--log-level', 'trace'], be.env);
   t.teardown(() => serve.stop());
   const url = serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string;
-  const endpointToken = serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string;
+  // The master (every route, /token included); serve printed the default profile's token.
+  const endpointToken = serve.master();
+  const profileToken = serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string;
   const base = url.replace(/\/credentials$/, '');
   const port = Number(new URL(base).port);
   const served: Served = { credentials: [], tokens: [] };
@@ -102,7 +104,8 @@ t.test('no secret in any log line at trace level, in any output, argv, environme
     ['refresh token', stored.refreshToken],
     ['password', stack.password],
     ['wrong password', wrongPassword],
-    ['endpoint token', endpointToken],
+    ['endpoint master token', endpointToken],
+    ['profile token', profileToken],
     ...served.tokens.flatMap((k, i): [string, string][] => [[`ID token #${i}`, k.IdToken], [`access token #${i}`, k.AccessToken]]),
     ...[...stack.emulator.issued.values()].flatMap((c, i): [string, string][] => [[`secret key #${i}`, c.secretKey], [`session token #${i}`, c.sessionToken]]),
   ];

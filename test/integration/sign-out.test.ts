@@ -66,8 +66,7 @@ t.test('logout revokes the refresh token (a refresh afterwards fails at the serv
   t.ok((await keychainAccounts(be)).includes('profile:default'));
   const serve = await startServe([], be.env);
   t.teardown(() => serve.stop());
-  const healthz = serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI!.replace('/credentials', '/healthz');
-  const phase = async () => ((await (await fetch(healthz)).json()) as { profiles: Record<string, string> }).profiles.default;
+  const phase = () => serve.phase();
   const served = await fetch(serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string, { headers: { authorization: serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string } });
   t.equal(served.status, 200, 'the daemon serves the session');
   t.equal(await phase(), 'ready');

@@ -188,7 +188,7 @@ t.test('status, token and request, without and with the daemon, through the comp
   t.same(Object.keys((JSON.parse(pipedLive.stdout) as StatusJson).profiles[0] ?? {}), STATUS_KEYS, 'bare status through a pipe: the JSON');
 
   const tokenUrl = (serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string).replace(/\/credentials$/, '/token');
-  const auth = { authorization: serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN as string };
+  const auth = { authorization: serve.master() };
   const served = (await (await fetch(tokenUrl, { headers: auth })).json()) as { IdToken: string; AccessToken: string };
   const fromDaemon = await runCli(['token'], be.env);
   t.equal(fromDaemon.stdout, `${served.IdToken}\n`, 'token: the daemon\'s ID token');

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { Broker } from '../../src/broker/broker.js';
 import { buildApp } from '../../src/server/build-app.js';
+import { deriveProfileToken, EndpointAuth, isDaemonProof } from '../../src/server/endpoint-auth.js';
 import { createLogger } from '../../src/log/create-logger.js';
 import { createHarness, LogCapture } from '../support/session-harness.js';
 import { LoginRequiredError } from '../../src/errors.js';
@@ -11,7 +12,7 @@ async function setup(options: Parameters<typeof createHarness>[0] = {}) {
   const h = await createHarness(options);
   const broker = new Broker({ defaultProfile: 'default' }, [h.session]);
   const logs = new LogCapture();
-  const app = buildApp({ broker, authToken: TOKEN, logger: createLogger({ level: 'trace', destination: logs }) });
+  const app = buildApp({ broker, auth: new EndpointAuth(TOKEN, ['default']), logger: createLogger({ level: 'trace', destination: logs }) });
   h.session.start();
   await h.clock.advance(10);
   return { h, app, logs };
@@ -69,7 +70,7 @@ t.test('every route but /healthz needs the token', async (t) => {
   t.equal((await app.inject({ method: 'HEAD', url: '/credentials', headers: auth })).statusCode, 200, 'HEAD with the token');
   const health = await app.inject({ method: 'GET', url: '/healthz' });
   t.equal(health.statusCode, 200);
-  t.same(health.json(), { status: 'ok', profiles: { default: 'ready' } });
+  t.same(health.json(), { status: 'ok' }, 'public, so it says only that the server is up: no profile names, no states');
   t.notMatch(logs.raw.join('\n'), /"wrong"|a{64}/, 'presented values are never logged');
   t.match(logs.raw.join('\n'), /missing or wrong Authorization/);
   h.session.stop();
@@ -142,4 +143,76 @@ t.test('serves the same serialized body until the credentials change', async (t)
   const c = (await app.inject({ method: 'GET', url: '/credentials', headers: auth })).body;
   t.not(c, a, 'new credentials after the refresh-ahead');
   h.session.stop();
+});
+
+/** Two profiles, default and work, each on its own fake Cognito. */
+async function setupTwo() {
+  const { PROFILE } = await import('../support/session-harness.js');
+  const a = await createHarness();
+  const b = await createHarness({ profile: { ...PROFILE, name: 'work' } });
+  const broker = new Broker({ defaultProfile: 'default' }, [a.session, b.session]);
+  const auth = new EndpointAuth(TOKEN, ['default', 'work']);
+  const app = buildApp({ broker, auth, logger: createLogger({ level: 'silent', destination: new LogCapture() }) });
+  a.session.start();
+  b.session.start();
+  await a.clock.advance(10);
+  await b.clock.advance(10);
+  return { app, auth, stop: () => [a, b].forEach((h) => h.session.stop()) };
+}
+
+t.test('a profile token opens that profile\'s credentials and nothing else: 403 says what it is for', async (t) => {
+  const { app, stop } = await setupTwo();
+  t.teardown(stop);
+  const get = (url: string, token: string) => app.inject({ method: 'GET', url, headers: { authorization: token } });
+  const work = deriveProfileToken(TOKEN, 'work', false);
+  t.equal((await get('/profiles/work/credentials', work)).statusCode, 200, 'its own credentials');
+  for (const url of ['/credentials', '/profiles/default/credentials', '/profiles/work/token', '/token', '/status']) {
+    const res = await get(url, work);
+    t.equal(res.statusCode, 403, url);
+    t.match(res.json(), { Code: 'BRK_ERR_TOKEN_SCOPE', Message: /This token opens the credentials of profile "work" only/ }, url);
+  }
+  const res = await app.inject({ method: 'POST', url: '/child-tokens', headers: { authorization: work }, payload: { profile: 'work', token: 'b'.repeat(64) } });
+  t.equal(res.statusCode, 403, 'it cannot mint tokens either');
+
+  const withId = deriveProfileToken(TOKEN, 'work', true);
+  t.equal((await get('/profiles/work/token', withId)).statusCode, 200, '--with-id-token: also the ID token');
+  t.equal((await get('/profiles/work/credentials', withId)).statusCode, 200);
+  t.equal((await get('/token', withId)).statusCode, 403, 'still only its own profile');
+
+  const byDefault = deriveProfileToken(TOKEN, 'default', false);
+  t.equal((await get('/credentials', byDefault)).statusCode, 200, 'the default profile\'s at /credentials');
+  t.equal((await get('/profiles/default/credentials', byDefault)).statusCode, 200);
+  t.equal((await get('/profiles/nope/credentials', byDefault)).statusCode, 403, 'an unknown profile is not for it either');
+
+  for (const url of ['/credentials', '/token', '/profiles/work/credentials', '/profiles/work/token', '/status']) {
+    t.equal((await get(url, TOKEN)).statusCode, 200, `the master opens ${url}`);
+  }
+  t.equal((await get('/credentials', deriveProfileToken('c'.repeat(64), 'default', false))).statusCode, 401, 'derived from another master: unknown');
+});
+
+t.test('a rotated master: everything derived from the old one is refused', async (t) => {
+  const { app, auth, stop } = await setupTwo();
+  t.teardown(stop);
+  const old = deriveProfileToken(TOKEN, 'default', false);
+  const next = 'd'.repeat(64);
+  auth.setMaster(next);
+  for (const token of [TOKEN, old]) t.equal((await app.inject({ method: 'GET', url: '/credentials', headers: { authorization: token } })).statusCode, 401);
+  t.equal((await app.inject({ method: 'GET', url: '/credentials', headers: { authorization: deriveProfileToken(next, 'default', false) } })).statusCode, 200);
+  t.equal((await app.inject({ method: 'GET', url: '/status', headers: { authorization: next } })).statusCode, 200);
+});
+
+t.test('GET /proof answers a nonce with the proof only the master\'s holder can give; no token needed', async (t) => {
+  const { app, stop } = await setupTwo();
+  t.teardown(stop);
+  const nonce = 'e'.repeat(64);
+  const res = await app.inject({ method: 'GET', url: `/proof?nonce=${nonce}` });
+  t.equal(res.statusCode, 200);
+  t.ok(isDaemonProof(TOKEN, nonce, res.json().proof), 'the right proof');
+  t.notOk(isDaemonProof('c'.repeat(64), nonce, res.json().proof), 'not another master\'s');
+  t.notMatch(res.body, TOKEN);
+  for (const bad of ['', 'short', `${nonce}0`, 'G'.repeat(64)]) {
+    const answer = await app.inject({ method: 'GET', url: `/proof?nonce=${bad}` });
+    t.equal(answer.statusCode, 400, `nonce ${JSON.stringify(bad)}`);
+    t.equal(answer.json().Code, 'BRK_ERR_BAD_REQUEST');
+  }
 });

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { Config } from '../../src/config/config.js';
-import { PortInUseError } from '../../src/errors.js';
+import { PortHeldByOtherUserError, PortInUseError } from '../../src/errors.js';
+import { listenerOwner } from '../../src/server/listener-owner.js';
+import { OTHER_USER, otherUid, requireOtherUser, squat } from '../support/other-user.js';
 import { createLogger } from '../../src/log/create-logger.js';
 import { createDaemon, type Daemon } from '../../src/server/create-daemon.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
@@ -33,7 +35,7 @@ function appBuilt(daemon: Daemon): boolean {
   }
 }
 
-async function daemonOn(t: Test, port = 0) {
+async function daemonOn(t: Test, port = 0, server: { host?: string; resolveHost?: (host: string) => Promise<string[]> } = {}) {
   const clock = new FakeClock();
   const upstream = new FakeUpstream(clock);
   const secrets = new WatchedStore();
@@ -41,17 +43,18 @@ async function daemonOn(t: Test, port = 0) {
   const config: Config = {
     file: join(tmpdir(), 'cognito-broker-create-daemon-test.json'),
     stateDir: tmpdir(),
-    server: { host: '127.0.0.1', port, tokenFile: join(tmpdir(), 'cognito-broker-create-daemon-unused-token') },
+    server: { host: server.host ?? '127.0.0.1', port, tokenFile: join(tmpdir(), 'cognito-broker-create-daemon-unused-token') },
     defaultProfile: PROFILE.name,
     profiles: { [PROFILE.name]: PROFILE },
   };
   const daemon = createDaemon({
     config,
     secrets,
-    authToken: TOKEN,
+    masterToken: TOKEN,
     logger: createLogger({ level: 'silent', destination: new LogCapture() }),
     clock,
     createClients: () => ({ userPool: upstream, identityPool: upstream, destroy: () => undefined }),
+    ...(server.resolveHost ? { resolveHost: server.resolveHost } : {}),
   });
   secrets.daemon = daemon;
   t.teardown(() => daemon.close());
@@ -91,4 +94,39 @@ t.test('a port in use: PortInUseError, and the sessions stop', async (t) => {
   await t.rejects(daemon.listen(), PortInUseError);
   await clock.advance(3 * HOUR_MS);
   t.equal(upstream.calls.refresh, 1, 'no refresh after the first one: the broker was stopped');
+});
+
+/** "localhost" as a machine whose /etc/hosts names both loopback addresses resolves it. */
+const bothLoopbacks = async (host: string) => (host === 'localhost' ? ['127.0.0.1', '::1'] : [host]);
+
+t.test('"localhost" binds every address it resolves to, on one port; the URL names the IP', async (t) => {
+  const { daemon } = await daemonOn(t, 0, { host: 'localhost', resolveHost: bothLoopbacks });
+  const url = await daemon.listen();
+  const port = Number(new URL(url).port);
+  t.equal(url, `http://127.0.0.1:${port}`, 'the bound IPv4 address, never the name');
+  for (const base of [`http://127.0.0.1:${port}`, `http://[::1]:${port}`]) {
+    const res = await fetch(`${base}/credentials`, { headers: { authorization: TOKEN } });
+    t.equal(res.status, 200, `served at ${base}`);
+  }
+  t.equal((await listenerOwner('::1', port))?.uid, process.getuid?.(), 'the [::1] socket is ours');
+});
+
+t.test('another user holding one of localhost\'s addresses: serve fails, naming the user, and holds no other address', async (t) => {
+  if (!requireOtherUser(t)) return;
+  const squatter = await squat('::1', 0);
+  t.teardown(() => squatter.stop());
+  const { daemon } = await daemonOn(t, squatter.port, { host: 'localhost', resolveHost: bothLoopbacks });
+  const error = await daemon.listen().catch((e: unknown) => e);
+  t.ok(error instanceof PortHeldByOtherUserError, 'BRK_ERR_PORT_HELD_BY_OTHER_USER');
+  t.match((error as Error).message, new RegExp(`Port ${squatter.port} on ::1 is held by another user's process \\(uid ${otherUid()} \\(${OTHER_USER}\\)\\)[^]*rotate-token`));
+  t.equal(await listenerOwner('127.0.0.1', squatter.port), undefined, '127.0.0.1 was not left bound');
+  t.same(squatter.requests(), [], 'nothing was sent to it');
+});
+
+t.test('a port held by another user is named as such; one of our own is a plain port in use', async (t) => {
+  if (!requireOtherUser(t)) return;
+  const squatter = await squat('127.0.0.1', 0);
+  t.teardown(() => squatter.stop());
+  const { daemon } = await daemonOn(t, squatter.port);
+  await t.rejects(daemon.listen(), { code: 'BRK_ERR_PORT_HELD_BY_OTHER_USER', message: new RegExp(`uid ${otherUid()}`) });
 });

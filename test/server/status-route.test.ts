@@ -1,6 +1,7 @@
 import t from 'tap';
 import { Broker } from '../../src/broker/broker.js';
 import { buildApp } from '../../src/server/build-app.js';
+import { EndpointAuth } from '../../src/server/endpoint-auth.js';
 import { createLogger } from '../../src/log/create-logger.js';
 import { createHarness, LogCapture } from '../support/session-harness.js';
 
@@ -9,7 +10,7 @@ const TOKEN = 'b'.repeat(64);
 t.test('GET /status: every profile\'s state and counts, behind the token, nothing secret', async (t) => {
   const h = await createHarness();
   const broker = new Broker({ defaultProfile: 'default' }, [h.session]);
-  const app = buildApp({ broker, authToken: TOKEN, logger: createLogger({ level: 'silent', destination: new LogCapture() }) });
+  const app = buildApp({ broker, auth: new EndpointAuth(TOKEN, ['default']), logger: createLogger({ level: 'silent', destination: new LogCapture() }) });
   h.session.start();
   await h.clock.advance(10);
   t.equal((await app.inject({ method: 'GET', url: '/status' })).statusCode, 401);

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -49,6 +49,12 @@ export interface ServeProcess {
   readonly exports: Readonly<Record<string, string>>;
   /** Everything serve wrote to stderr so far (its log). */
   stderr(): string;
+  /** Everything serve wrote to stdout (the shell lines). */
+  stdout(): string;
+  /** The master token (the token file's): opens every route, /status included. */
+  master(): string;
+  /** The profile's phase, from GET /status with the master token. */
+  phase(profile?: string): Promise<string | undefined>;
   /** SIGTERM, then the exit code. */
   stop(): Promise<number | null>;
 }
@@ -67,11 +73,23 @@ export async function startServe(args: readonly string[], env: NodeJS.ProcessEnv
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  const exports = Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], unquote(m[2] as string)]));
+  const exports: Record<string, string> = Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], unquote(m[2] as string)]));
+  // serve prints the token's value only to a terminal; what the shell line would carry is
+  // in the token file it names, which is what an SDK reading the file sends too.
+  const tokenFile = exports.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE;
+  if (exports.AWS_CONTAINER_AUTHORIZATION_TOKEN === undefined && tokenFile) exports.AWS_CONTAINER_AUTHORIZATION_TOKEN = readFileSync(tokenFile, 'utf8');
   return {
     child,
     exports,
     stderr: () => stderr,
+    stdout: () => stdout,
+    master: () => masterToken(env),
+    async phase(profile = 'default') {
+      const base = new URL(exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string).origin;
+      const res = await fetch(`${base}/status`, { headers: { authorization: masterToken(env) } });
+      const body = (await res.json()) as { profiles: { profile: string; phase: string }[] };
+      return body.profiles.find((p) => p.profile === profile)?.phase;
+    },
     async stop() {
       if (child.exitCode !== null) return child.exitCode;
       child.kill('SIGTERM');
@@ -79,6 +97,12 @@ export async function startServe(args: readonly string[], env: NodeJS.ProcessEnv
       return code;
     },
   };
+}
+
+/** The master token of the daemon that env's state directory names (daemon.json's token file). */
+export function masterToken(env: NodeJS.ProcessEnv): string {
+  const info = JSON.parse(readFileSync(join(env.XDG_STATE_HOME as string, 'cognito-broker', 'daemon.json'), 'utf8')) as { tokenFile: string };
+  return readFileSync(info.tokenFile, 'utf8');
 }
 
 async function collect(child: ChildProcess): Promise<{ stdout: string; stderr: string }> {

@@ -93,7 +93,7 @@ export async function startFaultDaemon(fs: FaultStack, options: FaultDaemonOptio
   const daemon = createDaemon({
     config,
     secrets,
-    authToken: ENDPOINT_TOKEN,
+    masterToken: ENDPOINT_TOKEN,
     logger: createLogger({ level: 'debug', destination: logs }),
     clock: options.clock,
     // createDaemon's default passes `clock.now` unbound, which loses a class clock's `this`

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { Broker } from '../../src/broker/broker.js';
 import { createLogger } from '../../src/log/create-logger.js';
 import { buildApp } from '../../src/server/build-app.js';
+import { EndpointAuth } from '../../src/server/endpoint-auth.js';
 import { createHarness, type Harness, LogCapture } from './session-harness.js';
 
 export const TOKEN = 'c0ffee'.repeat(10) + 'abcd';
@@ -22,7 +23,7 @@ export async function listenApp(options: { host?: string } = {}): Promise<Listen
   const h = await createHarness();
   const broker = new Broker({ defaultProfile: 'default' }, [h.session]);
   const logs = new LogCapture();
-  const app = buildApp({ broker, authToken: TOKEN, logger: createLogger({ level: 'trace', destination: logs }), host: options.host });
+  const app = buildApp({ broker, auth: new EndpointAuth(TOKEN, ['default']), logger: createLogger({ level: 'trace', destination: logs }), host: options.host });
   h.session.start();
   await h.clock.advance(10);
   await app.listen({ host: '127.0.0.1', port: 0, listenTextResolver: () => '' });

@@ -1,0 +1,13 @@
+import { lookup } from 'node:dns/promises';
+
+/**
+ * The addresses to bind for server.host: each one "localhost" resolves to (IPv4 first, as
+ * clients that try both usually start there), else the host as given. Binding every one
+ * matters: a client may resolve the name to any of them, and an address left free is one
+ * another user can take.
+ */
+export async function listenAddresses(host: string): Promise<string[]> {
+  if (host !== 'localhost') return [host];
+  const found = await lookup(host, { all: true, order: 'ipv4first' });
+  return [...new Set(found.map((a) => a.address))];
+}

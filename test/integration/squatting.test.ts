@@ -1,0 +1,93 @@
+/**
+ * Another OS user takes the daemon's port while the daemon is down (crash, restart, pid
+ * reused): no command sends it any token, the commands that can work without the daemon
+ * do so in-process and never show what it answered, and the others say whose the port is.
+ * A real second user (useradd, runuser), the compiled CLI, the local stack, the real
+ * Secret Service.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { requireSecretService, startBrokerEnv } from '../support/broker-env.js';
+import { runCli, startServe } from '../support/cli.js';
+import { OTHER_USER, otherUid, requireOtherUser, squat, type SeenRequest } from '../support/other-user.js';
+
+t.test('a port squatted by another user gets no token; credentials come from this process instead', async (t) => {
+  if (!requireSecretService(t) || !requireOtherUser(t)) return;
+  const be = await startBrokerEnv();
+  t.teardown(() => be.stop());
+  const login = await runCli(['login', '--password-stdin'], be.env, `${be.stack.password}\n`);
+  t.equal(login.code, 0, login.stderr);
+
+  const serve = await startServe([], be.env);
+  const url = new URL(serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string);
+  const env = await runCli(['env'], be.env);
+  t.equal(env.code, 0, env.stderr);
+  const shellToken = /AWS_CONTAINER_AUTHORIZATION_TOKEN=(\w+)/.exec(env.stdout)?.[1] as string;
+  const tokenFile = JSON.parse(readFileSync(join(be.env.XDG_STATE_HOME as string, 'cognito-broker', 'daemon.json'), 'utf8')).tokenFile as string;
+  const master = readFileSync(tokenFile, 'utf8');
+
+  // The daemon dies without cleaning up; another user listens on its port, and a process
+  // of theirs now has the daemon's old pid (here: the squatter's own, which is alive).
+  serve.child.kill('SIGKILL');
+  await new Promise((resolve) => serve.child.once('exit', resolve));
+  const squatter = await squat('127.0.0.1', Number(url.port));
+  t.teardown(() => squatter.stop());
+  const daemonFile = join(be.env.XDG_STATE_HOME as string, 'cognito-broker', 'daemon.json');
+  writeFileSync(daemonFile, JSON.stringify({ ...JSON.parse(readFileSync(daemonFile, 'utf8')), pid: squatter.child.pid }));
+  const owner = new RegExp(`another user's process \\(uid ${otherUid()} \\(${OTHER_USER}\\)\\)`);
+
+  const credentialProcess = await runCli(['credential-process'], be.env);
+  t.equal(credentialProcess.code, 0, credentialProcess.stderr);
+  const printed = JSON.parse(credentialProcess.stdout) as { AccessKeyId: string };
+  t.not(printed.AccessKeyId, 'ASIAIMPOSTOR', 'not what the impostor answered');
+  t.match(printed.AccessKeyId, /^ASIA/, 'real credentials, from the identity pool, in-process');
+  t.match(credentialProcess.stderr, owner, 'stderr says whose the port is');
+  t.match(credentialProcess.stderr, /No token was sent to it/);
+
+  const token = await runCli(['token'], be.env);
+  t.equal(token.code, 0, token.stderr);
+  t.not(token.stdout.trim(), 'impostor.id.token');
+  t.equal(token.stdout.trim().split('.').length, 3, 'a real ID token (a JWT)');
+
+  const exec = await runCli(['exec', '--', process.execPath, '-e', `
+    fetch(process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI, { headers: { authorization: process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN } })
+      .then((r) => r.json()).then((b) => console.log(JSON.stringify({ uri: process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI, key: b.AccessKeyId })));`], be.env);
+  t.equal(exec.code, 0, exec.stderr);
+  const child = JSON.parse(exec.stdout) as { uri: string; key: string };
+  t.not(new URL(child.uri).port, url.port, 'exec served its child itself, on another port');
+  t.match(child.key, /^ASIA/);
+
+  const envAgain = await runCli(['env'], be.env);
+  t.equal(envAgain.code, 1);
+  t.match(envAgain.stderr, owner);
+  t.match(envAgain.stderr, /BRK_ERR_DAEMON_UNTRUSTED/);
+  t.equal(envAgain.stdout, '', 'env printed no lines');
+
+  const status = await runCli(['status', '--json'], be.env);
+  t.equal(status.code, 4, 'status: no daemon of ours');
+  t.match(JSON.parse(status.stdout), { daemon: { running: false, reason: owner } });
+
+  const seen: SeenRequest[] = squatter.requests();
+  t.ok(seen.length > 0, 'the commands did reach the listener (to ask for its proof)');
+  for (const request of seen) {
+    t.equal(request.headers.authorization, undefined, `${request.method} ${request.url}: no Authorization header`);
+    t.match(request.url, /^\/proof\?nonce=[0-9a-f]{64}$/, 'nothing but the challenge');
+  }
+  const everything = JSON.stringify(seen);
+  for (const [what, secret] of Object.entries({ master, shellToken })) t.notOk(everything.includes(secret), `the ${what} never reached it`);
+});
+
+t.test('serve on a port another user holds: exits 1, names the user, says the token may be exposed and how to rotate it', async (t) => {
+  if (!requireOtherUser(t)) return;
+  const be = await startBrokerEnv();
+  t.teardown(() => be.stop());
+  const squatter = await squat('127.0.0.1', 0);
+  t.teardown(() => squatter.stop());
+  const config = JSON.parse(readFileSync(be.configFile, 'utf8')) as Record<string, unknown>;
+  writeFileSync(be.configFile, JSON.stringify({ ...config, server: { host: '127.0.0.1', port: squatter.port } }));
+  const serve = await runCli(['serve'], be.env);
+  t.equal(serve.code, 1);
+  t.match(serve.stderr, new RegExp(`Port ${squatter.port} on 127\\.0\\.0\\.1 is held by another user's process \\(uid ${otherUid()} \\(${OTHER_USER}\\)\\)[^]*rotate-token[^]*BRK_ERR_PORT_HELD_BY_OTHER_USER`));
+  t.same(squatter.requests(), []);
+});

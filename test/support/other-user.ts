@@ -1,0 +1,109 @@
+/**
+ * Another OS user on this machine, for real: a system account made with useradd, and
+ * processes run as it with runuser. Needs root, which CI has; elsewhere the tests that need
+ * it are skipped (and fail in CI, where a skip would hide what they show).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import type { Test } from 'tap';
+
+export const OTHER_USER = 'cbtest';
+
+/** Whether another user can be had here; fails the test in CI when not. */
+export function requireOtherUser(t: Test): boolean {
+  const why = process.getuid?.() !== 0 ? 'not root (useradd and runuser need it)' : missingTools();
+  if (why === undefined) {
+    ensureUser();
+    return true;
+  }
+  if (/^(?!0$|false$).+/i.test(process.env.CI ?? '')) t.fail(`another OS user is needed in CI: ${why}`);
+  else (t.skip as unknown as (why: string) => unknown).call(t, `no other OS user here: ${why}`);
+  return false;
+}
+
+export function otherUid(): number {
+  return Number(execFileSync('id', ['-u', OTHER_USER], { encoding: 'utf8' }).trim());
+}
+
+function missingTools(): string | undefined {
+  for (const tool of ['useradd', 'runuser', 'id']) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    } catch {
+      return `${tool} is missing`;
+    }
+  }
+  return undefined;
+}
+
+function ensureUser(): void {
+  try {
+    execFileSync('id', ['-u', OTHER_USER], { stdio: 'ignore' });
+  } catch {
+    execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', OTHER_USER], { stdio: 'ignore' });
+  }
+}
+
+/** What the other user's listener saw of one request. */
+export interface SeenRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+}
+
+export interface Squatter {
+  readonly port: number;
+  readonly child: ChildProcess;
+  /** Every request it received so far. */
+  requests(): SeenRequest[];
+  stop(): Promise<void>;
+}
+
+/**
+ * An HTTP listener run as the other user on `host`:`port` (0: a free port), that records
+ * every request and answers each with plausible container credentials of its own, and
+ * /proof with a made-up proof: what an attacker squatting the daemon's port would do.
+ */
+export async function squat(host: string, port: number): Promise<Squatter> {
+  const code = `
+    const http = require('node:http');
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        process.stdout.write(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body }) + '\\n');
+        const answer = req.url.startsWith('/proof') ? { proof: 'f'.repeat(64) }
+          : { AccessKeyId: 'ASIAIMPOSTOR', SecretAccessKey: 'impostor-secret', Token: 'impostor-session', Expiration: new Date(Date.now() + 3600e3).toISOString(),
+              IdToken: 'impostor.id.token', AccessToken: 'impostor.access.token', profiles: [], status: 'ok' };
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+      });
+    });
+    server.listen(${port}, ${JSON.stringify(host)}, () => process.stdout.write('LISTENING ' + server.address().port + '\\n'));
+    process.stdin.on('end', () => process.exit(0)).resume();`;
+  const child = spawn('runuser', ['-u', OTHER_USER, '--', process.execPath, '-e', code], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const deadline = Date.now() + 10_000;
+  let listening: RegExpMatchArray | null = null;
+  while (!(listening = /^LISTENING (\d+)$/m.exec(out))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`the other user's listener did not start on ${host}:${port} (exit ${child.exitCode}): ${err.slice(-500)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return {
+    port: Number(listening[1]),
+    child,
+    requests: () => out.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as SeenRequest),
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.stdin?.end();
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
