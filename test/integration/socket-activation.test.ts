@@ -35,7 +35,10 @@ t.test('serve listens on the socket systemd hands it (LISTEN_FDS), and serves on
   const config = JSON.parse(readFileSync(be.configFile, 'utf8')) as Record<string, unknown>;
   writeFileSync(be.configFile, JSON.stringify({ ...config, server: { host: '127.0.0.1', port } }));
 
-  const child = spawn(activate, ['-l', `127.0.0.1:${port}`, process.execPath, MAIN, 'serve'], { env: { ...be.env, NODE_NO_WARNINGS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env: NodeJS.ProcessEnv = { ...be.env, NODE_NO_WARNINGS: '1' };
+  // It starts the program with an empty environment but for what -E passes on, as a unit's Environment= lines do.
+  const passOn = Object.keys(env).flatMap((name) => ['-E', name]);
+  const child = spawn(activate, ['-l', `127.0.0.1:${port}`, ...passOn, process.execPath, MAIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
@@ -60,8 +63,8 @@ t.test('serve listens on the socket systemd hands it (LISTEN_FDS), and serves on
   const res = await fetch(`http://127.0.0.1:${port}/credentials`, { headers: { authorization: readFileSync(tokenFile, 'utf8') } });
   t.equal(res.status, 200);
   t.match(stderr, /"socketActivated":true/, 'serve says it runs on the inherited socket');
-  const env = await runCli(['env'], be.env);
-  t.equal(env.code, 0, `env finds and verifies it: ${env.stderr}`);
+  const envOut = await runCli(['env'], be.env);
+  t.equal(envOut.code, 0, `env finds and verifies it: ${envOut.stderr}`);
   child.kill('SIGTERM');
   await once(child, 'exit');
 });
