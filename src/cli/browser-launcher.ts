@@ -95,9 +95,10 @@ export class BrowserLauncher {
       io.stderr(`cognito-broker: the page that opens the sign-in could not be written (${(error as Error).message}); open the URL below yourself.\n`);
     }
     io.stderr(
-      `Opening the browser to sign in to profile "${profileName}". If it does not open, or shows an error instead of the sign-in page ` +
-        `(a browser that cannot read files in ${this.#options.baseDir ?? launcherBaseDir()}, such as Ubuntu's snap Firefox), ` +
-        `open this URL yourself (it works once; keep it to yourself):\n\n  ${startUrl}\n\n${wait}\n`,
+      `Opening the browser to sign in to profile "${profileName}".\n` +
+        'If it does not open, or shows an error or a file instead of the sign-in page (a browser that cannot\n' +
+        `read ${this.#options.baseDir ?? launcherBaseDir()}, such as Ubuntu's snap Firefox), open this URL yourself.\n` +
+        `It works once; keep it to yourself:\n\n  ${startUrl}\n\n${wait}\n`,
     );
     if (file === undefined) return;
     const failed = (why: string) => io.stderr(`cognito-broker: no browser could be started (${why}); open the URL above yourself.\n`);
