@@ -129,7 +129,7 @@ export async function listenForRedirect(options: RedirectOptions): Promise<Redir
         'a redirect without the cookie of the browser that opened the sign-in link was refused',
         403,
         'Sign-in not accepted',
-        'This answer did not come from the browser that opened the sign-in link (its cookie is missing or wrong). Open the link the terminal shows in this browser; if it blocks cookies for 127.0.0.1, allow them.',
+        'This answer did not come from the browser that opened the sign-in link (its cookie is missing or wrong). If this is that browser and it blocks cookies for 127.0.0.1, allow them and log in again.',
       );
     }
     if (handled) return page(response, 409, 'Already handled', 'This sign-in was already handled; see the terminal.');
