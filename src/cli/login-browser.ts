@@ -75,6 +75,9 @@ export async function loginWithBrowser(argv: string[], io: CliIo = processIo, en
   // login's environment; else the secret an earlier login kept.
   const kept = await sessions.loadClientSecret(profile);
   const clientSecret = values['client-secret'] ? await askClientSecret() : (env[CLIENT_SECRET_ENV] || kept);
+  // The browser started next inherits this process's environment, and would keep the secret
+  // for as long as it runs.
+  delete process.env[CLIENT_SECRET_ENV];
 
   const launcher = new BrowserLauncher({ io, profileName: profile.name, timeoutMs, noBrowser: values['no-browser'] === true, baseDir: launcherBaseDir(env) });
   const tokens = await signInWithBrowser({

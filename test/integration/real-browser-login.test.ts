@@ -54,7 +54,9 @@ t.test('login --browser in a real Chromium, opened on the launcher file; a watch
   const command = browserCommand({ start: true });
   t.teardown(() => command.stop());
 
-  const child = spawnCli(['login', '--browser'], withoutDesktop(be.env, command.env));
+  // A client secret given for this login (cognito-local does not check it): not passed on to the browser.
+  const clientSecret = 'client-secret-for-this-login-only-0123456789';
+  const child = spawnCli(['login', '--browser'], withoutDesktop(be.env, { ...command.env, COGNITO_BROKER_CLIENT_SECRET: clientSecret }));
   child.stdin?.end();
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -116,6 +118,9 @@ t.test('login --browser in a real Chromium, opened on the launcher file; a watch
 
   const seen = await stopWatching();
   t.ok(seen.some((line) => line.startsWith('cmdline ') && line.includes(launcher)), 'the watcher saw the opener\'s argv (the launcher path): it was watching');
+  const elsewhere = seen.filter((line) => !line.startsWith(`environ ${child.pid} `));
+  t.ok(seen.some((line) => line.startsWith(`environ ${child.pid} `) && line.includes(clientSecret)), 'the watcher read the login\'s own environment, with the client secret it was given');
+  t.notOk(elsewhere.some((line) => line.includes(clientSecret)), 'which no other process (opener, browser) inherited');
   const secrets = { state, 'code challenge': challenge, 'start key': new URL(startUrl).searchParams.get('key') as string, cookie: cookie?.value as string, code, 'refresh token': stored.refreshToken };
   for (const [what, secret] of Object.entries(secrets)) {
     t.ok(secret.length >= 20, `the test knows the ${what}`);
