@@ -1,7 +1,8 @@
-import { chmodSync, lstatSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import nodeModule from 'node:module';
 import { join } from 'node:path';
 import { cacheDir } from '../config/platform-paths.js';
+import { ownPrivateDir } from './private-paths.js';
 
 /** node:module's enableCompileCache: Node >= 22.1 only (and not in @types/node 20). */
 export type EnableCompileCache = (dir: string) => unknown;
@@ -23,14 +24,4 @@ export function enableCompileCache(dir = join(cacheDir(), 'compile-cache'), enab
   } catch {
     // No cache: start-up is only slower.
   }
-}
-
-/** A real directory (no symlink) of ours, made 0700; on Windows the profile's ACLs apply. */
-function ownPrivateDir(dir: string): boolean {
-  const stat = lstatSync(dir);
-  if (!stat.isDirectory()) return false;
-  if (process.platform === 'win32') return true;
-  if (stat.uid !== process.getuid?.()) return false;
-  if ((stat.mode & 0o077) !== 0) chmodSync(dir, 0o700);
-  return true;
 }

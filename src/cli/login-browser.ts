@@ -4,9 +4,10 @@ import { createOAuthClient } from '../cognito/create-cognito-clients.js';
 import { readIdTokenClaims } from '../cognito/jwt-claims.js';
 import { OAuthClientRefusedError } from '../cognito/oauth-token-client.js';
 import type { SignInTokens } from '../cognito/types.js';
-import type { ProfileConfig, SignInMethod } from '../config/config.js';
+import type { SignInMethod } from '../config/config.js';
 import { BrowserLoginNotConfiguredError, ClientSecretError } from '../errors.js';
 import { SessionStore } from '../store/session-store.js';
+import { BrowserLauncher, launcherBaseDir } from './browser-launcher.js';
 import { loadCliConfig, openKeychain, pickProfile, pickSignInProfile } from './cli-context.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { askClientSecret } from './prompt.js';
@@ -17,11 +18,19 @@ export const LOGIN_BROWSER_HELP = `Browser sign-in (the user pool's managed logi
   --browser          sign in in the browser: the managed login page (also federated users:
                      Google, SAML, OIDC behind the pool). Needs the profile's "hostedUi"
                      section. A profile with an "oidc" section always signs in this way.
-  --no-browser       do not open a browser; print the URL to open (e.g. over SSH, after
-                     ssh -L PORT:127.0.0.1:PORT with the profile's redirectPort)
+  --no-browser       do not open a browser; print the one-time sign-in URL to open (e.g.
+                     over SSH, after ssh -L PORT:127.0.0.1:PORT with the profile's
+                     redirectPort)
   --timeout SECONDS  how long to wait for the browser to come back (default 300)
   --client-secret    the app client has a secret: ask for it (masked) and keep it in the
-                     keychain. Or set COGNITO_BROKER_CLIENT_SECRET for this one login.`;
+                     keychain. Or set COGNITO_BROKER_CLIENT_SECRET for this one login.
+
+  The browser is sent to a one-time sign-in URL on 127.0.0.1 (through a private page
+  file, so that no other local user sees the URL in a process list); it sets a
+  cookie, and only the browser holding that cookie can finish this login. The URL is
+  also printed here, for a browser that cannot open the file (Ubuntu's snap Firefox):
+  it works once; a second use, or an answer without the cookie, is refused and the
+  login goes on waiting.`;
 
 /** The environment variable that carries a client secret into one login without a prompt (never argv). */
 export const CLIENT_SECRET_ENV = 'COGNITO_BROKER_CLIENT_SECRET';
@@ -66,7 +75,11 @@ export async function loginWithBrowser(argv: string[], io: CliIo = processIo, en
   // login's environment; else the secret an earlier login kept.
   const kept = await sessions.loadClientSecret(profile);
   const clientSecret = values['client-secret'] ? await askClientSecret() : (env[CLIENT_SECRET_ENV] || kept);
+  // The browser started next inherits this process's environment, and would keep the secret
+  // for as long as it runs.
+  delete process.env[CLIENT_SECRET_ENV];
 
+  const launcher = new BrowserLauncher({ io, profileName: profile.name, timeoutMs, noBrowser: values['no-browser'] === true, baseDir: launcherBaseDir(env) });
   const tokens = await signInWithBrowser({
     authorizationEndpoint: await oauth.authorizationEndpoint(),
     clientId: profile.clientId,
@@ -78,9 +91,10 @@ export async function loginWithBrowser(argv: string[], io: CliIo = processIo, en
     exchange: (exchange) => oauth.exchangeCode(exchange).catch((error: unknown) => {
       throw error instanceof OAuthClientRefusedError ? secretError(error, clientSecret === undefined) : error;
     }),
-    onAuthorizationUrl: (url, redirectUri) => showUrl(url, redirectUri, profile, timeoutMs, values['no-browser'] === true, io),
+    onStartUrl: (startUrl, redirectUri) => launcher.handOut(startUrl, redirectUri),
+    onStarted: () => void launcher.remove(),
     onRefused: (reason) => io.stderr(`cognito-broker: ${reason}; still waiting.\n`),
-  });
+  }).finally(() => launcher.remove());
 
   const username = displayName(tokens);
   // Loaded on use: login.ts imports this module (for the dispatch and the help text).
@@ -100,22 +114,6 @@ export async function loginWithBrowser(argv: string[], io: CliIo = processIo, en
   io.stderr(`Signed in as ${username} (profile "${profile.name}") through ${method === 'oidc' ? 'the OpenID Connect provider' : 'the managed login'}. The refresh token is in the OS keychain.\n`);
 }
 
-async function showUrl(url: string, redirectUri: string, profile: ProfileConfig, timeoutMs: number, noBrowser: boolean, io: CliIo): Promise<void> {
-  const wait = `Waiting up to ${formatDuration(timeoutMs)} for the browser to come back to ${redirectUri} (this exact URL must be an allowed callback / redirect URL of the client).`;
-  if (noBrowser) {
-    io.stderr(`To sign in to profile "${profile.name}", open this URL in a browser on this machine:\n\n  ${url}\n\n${wait}\n`);
-    return;
-  }
-  io.stderr(`Opening the browser to sign in to profile "${profile.name}". If it does not open, visit:\n\n  ${url}\n\n${wait}\n`);
-  try {
-    const { default: open } = await import('open');
-    const child = await open(url);
-    child.once('error', () => io.stderr('cognito-broker: no browser could be started; open the URL above yourself.\n'));
-  } catch {
-    io.stderr('cognito-broker: no browser could be started; open the URL above yourself.\n');
-  }
-}
-
 function parseTimeout(text: string | undefined): number {
   if (text === undefined) return BROWSER_LOGIN_TIMEOUT_MS;
   const seconds = Number(text);
@@ -124,10 +122,6 @@ function parseTimeout(text: string | undefined): number {
     throw Object.assign(new Error(`--timeout takes a number of seconds from 1 to ${TIMEOUT_MAX_S}, not ${JSON.stringify(text.slice(0, 20))}`), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' });
   }
   return seconds * 1000;
-}
-
-function formatDuration(ms: number): string {
-  return ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Math.round(ms / 1000)} s`;
 }
 
 /** Who signed in, for the message and `status`: the most readable claim the token has. */

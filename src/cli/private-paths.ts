@@ -1,3 +1,4 @@
+import { chmodSync, lstatSync } from 'node:fs';
 import { chmod, lstat, mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { InsecurePathError } from '../errors.js';
@@ -57,4 +58,17 @@ export async function securePrivatePaths(paths: PrivatePaths, uid: number | unde
     if (file.uid !== uid) throw new InsecurePathError(paths.tokenFile, `it belongs to uid ${file.uid}, not to you`);
   }
   return { tightened };
+}
+
+/**
+ * A real directory (no symlink) of ours, made 0700 if it was looser (only for directories
+ * that are ours alone, such as …/cognito-broker); on Windows the profile's ACLs apply.
+ */
+export function ownPrivateDir(dir: string, uid: number | undefined = process.getuid?.()): boolean {
+  const info = lstatSync(dir);
+  if (!info.isDirectory()) return false;
+  if (uid === undefined) return true;
+  if (info.uid !== uid) return false;
+  if ((info.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  return true;
 }

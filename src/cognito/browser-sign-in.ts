@@ -6,7 +6,10 @@ import type { SignInTokens } from './types.js';
 
 /** How long `login --browser` waits for the browser by default: time to type a password and an MFA code, not forever. */
 export const BROWSER_LOGIN_TIMEOUT_MS = 5 * 60_000;
-/** 32 random bytes: a 43-character PKCE verifier (RFC 7636 section 4.1 asks for 43-128) and a state no one guesses. */
+/**
+ * 32 random bytes: a 43-character PKCE verifier (RFC 7636 section 4.1 asks for 43-128), and
+ * a state, start key and cookie no one guesses.
+ */
 const RANDOM_BYTES = 32;
 
 export interface BrowserSignInOptions {
@@ -18,8 +21,15 @@ export interface BrowserSignInOptions {
   readonly extraParameters?: Readonly<Record<string, string>> | undefined;
   readonly clientSecret?: string | undefined;
   readonly exchange: (exchange: CodeExchange) => Promise<SignInTokens>;
-  /** Called once the redirect is listened for: open the browser at the URL, or print it. */
-  readonly onAuthorizationUrl: (url: string, redirectUri: string) => void | Promise<void>;
+  /**
+   * Called once the listener is up, with the one-time start URL: show it on the terminal or
+   * put it in a private file for the browser. Never into argv or the environment of another
+   * process: whoever opens it first is the browser the login accepts. (The authorization URL
+   * itself is never handed out: the start URL redirects to it.)
+   */
+  readonly onStartUrl: (startUrl: string, redirectUri: string) => void | Promise<void>;
+  /** The start URL was used: a launcher file holding it can go. */
+  readonly onStarted?: () => void;
   readonly onRefused?: (reason: string) => void;
   readonly timeoutMs?: number;
   readonly random?: (size: number) => Buffer;
@@ -57,19 +67,26 @@ export function codeChallenge(verifier: string): string {
 }
 
 /**
- * The whole browser sign-in: listen on the loopback redirect, hand the authorization URL
- * out, wait for the browser's return with our state, exchange the code with the PKCE
- * verifier. Gives up after `timeoutMs` with a clear error; the listener is always closed.
+ * The whole browser sign-in: listen on the loopback redirect, hand out the one-time start
+ * URL (which sets the browser's cookie and redirects to the authorization URL), wait for the
+ * browser's return with our state and cookie, exchange the code with the PKCE verifier.
+ * Gives up after `timeoutMs` with a clear error; the listener is always closed.
  */
 export async function signInWithBrowser(options: BrowserSignInOptions): Promise<SignInTokens> {
   const timeoutMs = options.timeoutMs ?? BROWSER_LOGIN_TIMEOUT_MS;
   const redirectUri = redirectUriFor(options.redirect.port, options.redirect.path);
   const request = authorizationRequest({ ...options, redirectUri });
+  const random = options.random ?? randomBytes;
   let tokens: SignInTokens | undefined;
   const receiver = await listenForRedirect({
     port: options.redirect.port,
     path: options.redirect.path,
     state: request.state,
+    startKey: random(RANDOM_BYTES).toString('base64url'),
+    browserKey: random(RANDOM_BYTES).toString('base64url'),
+    authorizationUrl: request.url,
+    cookieMaxAgeS: Math.ceil(timeoutMs / 1000),
+    onStarted: options.onStarted,
     complete: async (code) => {
       tokens = await options.exchange({ code, codeVerifier: request.codeVerifier, redirectUri, clientSecret: options.clientSecret });
     },
@@ -77,7 +94,7 @@ export async function signInWithBrowser(options: BrowserSignInOptions): Promise<
   });
   let timer: NodeJS.Timeout | undefined;
   try {
-    await options.onAuthorizationUrl(request.url, redirectUri);
+    await options.onStartUrl(receiver.startUrl, redirectUri);
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new BrowserLoginTimeoutError(Math.round(timeoutMs / 1000), redirectUri)), timeoutMs);
     });

@@ -34,6 +34,7 @@ t.test('login --help shows the browser options; logout --help its own', async (t
   const login = capture();
   t.equal(await runCli(['login', '--help'], login.io), 0);
   t.match(login.out.stdout, /--browser[\s\S]*--no-browser[\s\S]*--timeout SECONDS/);
+  t.match(login.out.stdout, /one-time sign-in URL[\s\S]*no other local user sees the URL[\s\S]*cookie[\s\S]*snap Firefox[\s\S]*refused and the\s+login goes on waiting/, 'the help says how the browser is bound to the login');
   const logout = capture();
   t.equal(await runCli(['logout', '--help'], logout.io), 0);
   t.match(logout.out.stdout, /Usage: cognito-broker logout \[--profile P\] \[--global\][\s\S]*BRK_ERR_REVOCATION_FAILED/);

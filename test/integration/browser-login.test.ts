@@ -11,7 +11,7 @@ import { clientEnv, jsSdkClient } from '../support/aws-clients.js';
 import { allowCodeFlow, browserLogin, freePort, writeProfiles } from '../support/browser-login.js';
 import { requireSecretService, startBrokerEnv, TEST_KEYCHAIN_SERVICE } from '../support/broker-env.js';
 import { runCli, startServe } from '../support/cli.js';
-import { signInWithForm } from '../support/fake-browser.js';
+import { FakeBrowser } from '../support/fake-browser.js';
 import { startKeychainWorker } from '../support/secret-service.js';
 
 const FULL_URI = 'AWS_CONTAINER_CREDENTIALS_FULL_URI';
@@ -56,6 +56,8 @@ t.test('browser sign-in against cognito-local: PKCE code flow, then serve, and t
   );
   t.match(url.searchParams.get('state'), /^[\w-]{43}$/, '256 random bits of state');
   t.match(url.searchParams.get('code_challenge'), /^[\w-]{43}$/);
+  t.match(login.startUrl, new RegExp(`^http://127\\.0\\.0\\.1:${port}/start\\?key=[\\w-]{43}$`), 'login printed the one-time start URL');
+  for (const name of ['state', 'code_challenge']) t.notOk(login.result.stderr.includes(url.searchParams.get(name) as string), `no ${name} on the terminal: only the start URL`);
 
   const keychain = await startKeychainWorker(be.secretService.env, { service: TEST_KEYCHAIN_SERVICE });
   const stored = JSON.parse((await keychain.get('profile:default')) as string) as { method: string; refreshToken: string; username: string; clientSecret?: string };
@@ -91,7 +93,7 @@ t.test('browser sign-in against cognito-local: PKCE code flow, then serve, and t
   }
 });
 
-t.test('a redirect with a wrong state is refused and the login keeps waiting for the right one', async (t) => {
+t.test('a redirect with a wrong state, or without the browser\'s cookie, and a second use of the start URL are refused; the login keeps waiting for the right one', async (t) => {
   if (!requireSecretService(t)) return;
   const be = await startBrokerEnv();
   t.teardown(() => be.stop());
@@ -100,19 +102,33 @@ t.test('a redirect with a wrong state is refused and the login keeps waiting for
   await allowCodeFlow(stack, `http://127.0.0.1:${port}/callback`);
   writeProfiles(be, { default: { ...stack.profile, hostedUi: { domain: stack.cognitoIdpUrl, redirectPort: port } } });
 
-  const login = await browserLogin(be, [], stack, async (url) => {
+  const login = await browserLogin(be, [], stack, async (startUrl) => {
+    const browser = new FakeBrowser();
+    const url = await browser.start(startUrl);
+    const state = new URL(url).searchParams.get('state') as string;
     // An attacker's page (or a stale tab) delivers a code with a state of its own.
-    const forged = await fetch(`http://127.0.0.1:${port}/callback?code=forged&state=not-ours`);
+    const forged = await browser.fetch(`http://127.0.0.1:${port}/callback?code=forged&state=not-ours`);
     t.equal(forged.status, 400, 'a wrong state is refused');
     t.match(await forged.text(), /does not belong to the login that is waiting/);
-    const noState = await fetch(`http://127.0.0.1:${port}/callback?code=forged`);
+    const noState = await browser.fetch(`http://127.0.0.1:${port}/callback?code=forged`);
     t.equal(noState.status, 400, 'so is a missing one');
-    const otherPath = await fetch(`http://127.0.0.1:${port}/elsewhere?code=x&state=${new URL(url).searchParams.get('state')}`);
+    const otherPath = await browser.fetch(`http://127.0.0.1:${port}/elsewhere?code=x&state=${state}`);
     t.equal(otherPath.status, 404, 'only the registered path counts');
-    return signInWithForm(url, stack.username, stack.password);
+    // Another local process that somehow knew the state: no cookie, refused; it cannot end the login either.
+    const noCookie = await fetch(`http://127.0.0.1:${port}/callback?code=forged&state=${state}`);
+    t.equal(noCookie.status, 403, 'the right state without the cookie is refused');
+    t.match(await noCookie.text(), /did not come from the browser that opened the sign-in link/);
+    const abort = await fetch(`http://127.0.0.1:${port}/callback?error=access_denied&state=${state}`);
+    t.equal(abort.status, 403, 'and cannot abort the login');
+    const again = await fetch(startUrl, { redirect: 'manual' });
+    t.equal(again.status, 409, 'the start URL works once');
+    t.equal(again.headers.get('set-cookie'), null);
+    return browser.signIn(url, stack.username, stack.password);
   });
   t.equal(login.result.code, 0, login.result.stderr);
   t.match(login.result.stderr, /wrong "state".*refused; still waiting/);
+  t.match(login.result.stderr, /without the cookie of the browser that opened the sign-in link was refused; still waiting/);
+  t.match(login.result.stderr, /one-time sign-in link was opened a second time and refused/);
   t.match(login.result.stderr, /Signed in as test-user/);
 });
 

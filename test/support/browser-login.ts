@@ -10,7 +10,7 @@ import { CognitoIdentityProviderClient, UpdateUserPoolClientCommand } from '@aws
 import type { LocalStack } from '../../scripts/local-stack.js';
 import type { BrokerEnv } from './broker-env.js';
 import { type CliResult, spawnCli } from './cli.js';
-import { authorizationUrlFrom, type BrowserVisit, signInWithForm } from './fake-browser.js';
+import { type BrowserVisit, signInWithForm, startUrlFrom } from './fake-browser.js';
 
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -47,12 +47,15 @@ export function writeProfiles(be: BrokerEnv, profiles: Record<string, unknown>):
 export interface BrowserLogin {
   readonly result: CliResult;
   readonly visit?: BrowserVisit | undefined;
+  /** The one-time start URL login printed. */
+  readonly startUrl: string;
+  /** The authorization URL the start URL redirected to ('' when `drive` did not say). */
   readonly url: string;
 }
 
 /**
- * Runs `login --browser --no-browser ...args`, reads the URL it prints, and lets `drive`
- * play the browser (by default: fill in the form as `username`).
+ * Runs `login --browser --no-browser ...args`, reads the start URL it prints, and lets
+ * `drive` play the browser (by default: fill in the form as `username`).
  */
 export async function browserLogin(
   be: BrokerEnv,
@@ -65,8 +68,8 @@ export async function browserLogin(
   let stdout = '';
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
   const exited = once(child, 'exit');
-  const { url, stderr } = await authorizationUrlFrom(child);
-  const visit = await (drive ? drive(url) : signInWithForm(url, user.username, user.password));
+  const { url: startUrl, stderr } = await startUrlFrom(child);
+  const visit = await (drive ? drive(startUrl) : signInWithForm(startUrl, user.username, user.password));
   const [code] = (await exited) as [number | null];
-  return { result: { code, stdout, stderr: stderr() }, visit, url };
+  return { result: { code, stdout, stderr: stderr() }, visit, startUrl, url: visit?.authorizationUrl ?? '' };
 }
