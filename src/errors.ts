@@ -94,6 +94,24 @@ export class ClientSecretError extends BrokerError {
   }
 }
 
+/** A sign-in refusal that keeps Cognito's error name, for sign-in to act on (ask a new password again). */
+export class SignInRefusedError extends SignInFailedError {
+  constructor(
+    readonly awsName: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The pool refused our remembered device during device authentication. */
+export class DeviceRefusedError extends SignInFailedError {
+  constructor(cause: BrokerError) {
+    super(`The user pool refused the remembered device: ${cause.message}`, { cause });
+  }
+}
+
 export class ChallengeUnsupportedError extends BrokerError {
   readonly code = 'BRK_ERR_CHALLENGE_UNSUPPORTED';
   constructor(readonly challenge: string) {
@@ -214,6 +232,43 @@ export class UpstreamRejectedError extends BrokerError {
   }
 }
 
+/**
+ * The server does not implement what we asked (an operation, or a flow of InitiateAuth):
+ * only emulators say so (cognito-local answers USER_SRP_AUTH this way); real Cognito refuses
+ * a disabled flow with InvalidParameterException instead.
+ */
+export class UnsupportedByServerError extends UpstreamRejectedError {
+  constructor(
+    readonly api: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** An identity-pool error whose meaning the broker acts on (drop the IdentityId, refresh the ID token). */
+export class IdentityPoolError extends UpstreamRejectedError {
+  constructor(
+    readonly awsName: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The OAuth provider refused the client itself (invalid_client, unauthorized_client): a missing or wrong secret, or a client not allowed the grant. */
+export class OAuthClientRefusedError extends UpstreamRejectedError {
+  constructor(
+    /** The OAuth error and its description, as the provider said them (scrubbed). */
+    readonly said: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export class UpstreamMalformedError extends BrokerError {
   readonly code = 'BRK_ERR_UPSTREAM_MALFORMED';
   override readonly statusCode = 502;
@@ -284,6 +339,15 @@ export class DaemonNotRunningError extends BrokerError {
   }
 }
 
+/** An error the daemon answered with: its code and message, as it gave them. */
+export class DaemonReportedError extends BrokerError {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
 export class DaemonMismatchError extends BrokerError {
   readonly code = 'BRK_ERR_DAEMON_MISMATCH';
   constructor(url: string, pid: number, reason: string) {
@@ -332,6 +396,14 @@ export class InsecurePathError extends BrokerError {
   }
 }
 
+// --- command line -------------------------------------------------------------------
+
+/** A command given options it cannot use: the message and "See --help", exit code 2. */
+export class UsageError extends BrokerError {
+  readonly code = 'BRK_ERR_USAGE';
+  override readonly statusCode = 400;
+}
+
 // --- request ------------------------------------------------------------------------
 
 export class RequestFailedError extends BrokerError {
@@ -354,6 +426,7 @@ export function isBrokerError(value: unknown): value is BrokerError {
   return value instanceof BrokerError;
 }
 
-function loginCommand(profile: string): string {
+/** The command that signs the profile in again, as every message that asks for it names it. */
+export function loginCommand(profile: string): string {
   return profile === 'default' ? 'cognito-broker login' : `cognito-broker login --profile ${profile}`;
 }

@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import { IdentityPoolError } from '../cognito/translate-aws-error.js';
 import type { AwsCredentials, CredentialExchanger, RefreshRequest, TokenRefresher, UserPoolTokens } from '../cognito/types.js';
 import type { ProfileConfig } from '../config/config.js';
 import {
@@ -17,6 +16,7 @@ import { backoffDelay } from './backoff.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { CREDENTIALS_POLICY, type Expiring, type FreshnessPolicy, ID_TOKEN_POLICY, isDue, isFresh, isUsable, refreshAt } from './freshness-policy.js';
 import { INITIAL_STATE, nextSessionState, type SessionEvent, type SessionPhase, type SessionState } from './session-state.js';
+import { IdentityPoolError } from '../errors.js';
 
 /** A request waits at most this long for a refresh it needs: the SDKs give up after 1 s. */
 export const REQUEST_WAIT_MS = 750;

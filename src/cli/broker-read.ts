@@ -1,6 +1,7 @@
 import { type CredentialsBody, containerCredentials } from '../server/container-credentials.js';
 import type { CliIo } from './cli-io.js';
-import { type BrokerUse, type CommandOptions, type TokenBody, useBroker } from './daemon-client.js';
+import type { CommandOptions } from './cli-context.js';
+import { type BrokerUse, type TokenBody, useBroker } from './daemon-client.js';
 
 export type { TokenBody } from './daemon-client.js';
 

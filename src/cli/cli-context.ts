@@ -3,16 +3,13 @@ import type { Config, ProfileConfig } from '../config/config.js';
 import { UnknownProfileError } from '../errors.js';
 import { KeychainStore } from '../store/keychain-store.js';
 
-/** The running daemon's address (no secrets), in the state directory; `serve` writes it, `env` reads it. */
-export { DAEMON_FILE } from '../store/daemon-file.js';
-
-/** Options every command accepts. */
-export interface GlobalOptions {
+/** --config and --profile: what every command that reads the config takes. */
+export interface CommandOptions {
   readonly config?: string | undefined;
   readonly profile?: string | undefined;
 }
 
-export async function loadCliConfig(options: GlobalOptions): Promise<Config> {
+export async function loadCliConfig(options: CommandOptions): Promise<Config> {
   return loadConfig({ flag: options.config });
 }
 

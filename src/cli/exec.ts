@@ -6,10 +6,12 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Config, ProfileConfig } from '../config/config.js';
+import { UsageError } from '../errors.js';
 import { writePrivateFile } from '../store/atomic-file.js';
 import { untrustedNote } from './broker-read.js';
 import { type CliIo, processIo } from './cli-io.js';
-import { type ChildTokenHold, type CommandOptions, type DaemonConnection, isAlive, useBroker } from './daemon-client.js';
+import type { CommandOptions } from './cli-context.js';
+import { type ChildTokenHold, type DaemonConnection, isAlive, useBroker } from './daemon-client.js';
 import { securePrivatePaths } from './private-paths.js';
 
 export const EXEC_HELP = `Usage: cognito-broker exec [--profile P] [--with-id-token] [--config PATH] -- COMMAND [ARGS...]
@@ -69,7 +71,6 @@ const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGH
 /** Shell conventions (POSIX 2.8.2). */
 const EXIT_NOT_FOUND = 127;
 const EXIT_CANNOT_RUN = 126;
-const EXIT_USAGE = 2;
 const SIGNAL_EXIT_BASE = 128;
 
 /** Where COMMAND gets its credentials, and what to undo when it ends. */
@@ -93,10 +94,7 @@ export interface ExecOptions extends CommandOptions {
 export async function exec(argv: string[], io: CliIo = processIo): Promise<number> {
   const dashes = argv.indexOf('--');
   const command = dashes === -1 ? [] : argv.slice(dashes + 1);
-  if (command.length === 0 || !command[0]) {
-    io.stderr('cognito-broker: exec needs a command after --: cognito-broker exec [--profile P] -- COMMAND [ARGS...]. See --help.\n');
-    return EXIT_USAGE;
-  }
+  if (command.length === 0 || !command[0]) throw new UsageError('exec needs a command after --: cognito-broker exec [--profile P] -- COMMAND [ARGS...]');
   const { values } = parseArgs({
     args: argv.slice(0, dashes),
     options: { profile: { type: 'string' }, config: { type: 'string' }, 'with-id-token': { type: 'boolean', default: false } },

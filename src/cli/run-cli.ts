@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isBrokerError } from '../errors.js';
+import { isBrokerError, UsageError } from '../errors.js';
 import { type CliIo, processIo } from './cli-io.js';
 
 const HELP = `cognito-broker: sign in to Amazon Cognito once, serve fresh AWS credentials and ID tokens on loopback.
@@ -105,6 +105,10 @@ function version(): string {
 
 /** Our errors print their message and code, nothing more: no stack traces for users. */
 function report(error: unknown, io: CliIo): number {
+  if (error instanceof UsageError) {
+    io.stderr(`cognito-broker: ${error.message}. See --help.\n`);
+    return EXIT.usage;
+  }
   if (isBrokerError(error)) {
     io.stderr(`cognito-broker: ${error.message} [${error.code}]\n`);
     return error.code === 'BRK_ERR_CONFIG_INVALID' || error.code === 'BRK_ERR_CONFIG_NOT_FOUND' ? EXIT.config : EXIT.error;

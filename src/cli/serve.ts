@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LevelWithSilent, Logger } from 'pino';
-import { isLoopbackHost } from '../config/config-schema.js';
+import { isLoopbackHost } from '../config/loopback.js';
 import { createLogger } from '../log/create-logger.js';
 import { createDaemon, type Daemon } from '../server/create-daemon.js';
 import { deriveProfileToken } from '../server/endpoint-auth.js';

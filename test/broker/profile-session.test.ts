@@ -1,12 +1,12 @@
 import t from 'tap';
 import { REQUEST_WAIT_MS, KEYCHAIN_TIMEOUT_MS, STORE_POLL_MS } from '../../src/broker/profile-session.js';
 import { KeychainUnavailableError, LoginRequiredError, UpstreamUnavailableError, UpstreamRejectedError } from '../../src/errors.js';
-import { IdentityPoolError } from '../../src/cognito/translate-aws-error.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { SessionStore } from '../../src/store/session-store.js';
 import { settle } from '../support/fake-clock.js';
 import { identityOf } from '../support/fake-upstream.js';
 import { createHarness, PROFILE, storedSession } from '../support/session-harness.js';
+import { IdentityPoolError } from '../../src/errors.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

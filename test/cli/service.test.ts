@@ -228,9 +228,8 @@ t.test('Linux with server.host "localhost": the socket unit holds each address i
 
 t.test('usage errors, and Windows is pointed at the README', async (t) => {
   const f = fixture(t, 'linux');
-  t.equal(await f.run([]), 2);
-  t.equal(await f.run(['start']), 2);
-  t.match(f.out.stderr, /service needs one of install, uninstall, status \(not "start"\)/);
+  await t.rejects(f.run([]), { code: 'BRK_ERR_USAGE' });
+  await t.rejects(f.run(['start']), { code: 'BRK_ERR_USAGE', message: /service needs one of install, uninstall, status \(not "start"\)/ });
   const windows = fixture(t, 'win32');
   const error = await windows.run(['install']).then(() => undefined, (e: unknown) => e);
   t.ok(isBrokerError(error) && error.code === 'BRK_ERR_SERVICE_UNSUPPORTED', 'BRK_ERR_SERVICE_UNSUPPORTED');

@@ -1,7 +1,7 @@
 import type { AwsCredentials, CredentialExchanger, RefreshedTokens, RefreshRequest, TokenRefresher } from '../../src/cognito/types.js';
 import type { BrokerError } from '../../src/errors.js';
-import { IdentityPoolError } from '../../src/cognito/translate-aws-error.js';
 import type { FakeClock } from './fake-clock.js';
+import { IdentityPoolError } from '../../src/errors.js';
 
 type Behaviour = { kind: 'ok' } | { kind: 'fail'; error: () => BrokerError } | { kind: 'hang' };
 
