@@ -366,7 +366,7 @@ export class DaemonUntrustedError extends BrokerError {
 export class ServiceUnsupportedError extends BrokerError {
   readonly code = 'BRK_ERR_SERVICE_UNSUPPORTED';
   constructor(platform: string) {
-    super(`cognito-broker service knows systemd (Linux) and launchd (macOS), not ${platform}. See "Run it as a background service" in the README (on Windows: a Task Scheduler task at logon).`);
+    super(`cognito-broker service knows systemd (Linux) and launchd (macOS), not ${platform}. See docs/commands.md, service (on Windows: a Task Scheduler task at logon).`);
   }
 }
 

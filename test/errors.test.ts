@@ -37,7 +37,7 @@ t.test('codes are unique, stable in form, and statuses are HTTP error statuses',
 });
 
 t.test('refinements keep their parent\'s code, so callers and docs see one code per meaning', async (t) => {
-  const refinements = Object.values(errors).filter((value): value is new (...args: unknown[]) => errors.BrokerError =>
+  const refinements = (Object.values(errors) as unknown[]).filter((value): value is new (...args: unknown[]) => errors.BrokerError =>
     typeof value === 'function' && value.prototype instanceof errors.BrokerError && Object.getPrototypeOf(value) !== errors.BrokerError && value !== errors.DaemonReportedError);
   t.ok(refinements.length >= 5, `${refinements.length} refinements`);
   const codes = new Set(everyError().map((e) => e.code));

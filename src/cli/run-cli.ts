@@ -26,7 +26,7 @@ Run 'cognito-broker <command> --help' for a command's options.
 Config: --config PATH, else COGNITO_BROKER_CONFIG, else the platform's config dir
 (Linux: $XDG_CONFIG_HOME/cognito-broker/config.json).`;
 
-/** Exit codes (README "CLI"). */
+/** Exit codes (docs/commands.md). */
 export const EXIT = { ok: 0, error: 1, usage: 2, config: 78, cancelled: 130 } as const;
 
 interface Command {

@@ -33,7 +33,7 @@ Runs 'cognito-broker serve' in the background, started at login and again after 
           logs: journalctl --user -u cognito-broker
   macOS   a launchd agent, ~/Library/LaunchAgents/${LAUNCHD_LABEL}.plist;
           logs: ~/Library/Logs/cognito-broker/serve.log
-  Windows not supported here: see the README (a Task Scheduler task at logon).
+  Windows not supported here: see docs/commands.md, service (a Task Scheduler task at logon).
 
   install     writes the file (node, this CLI and the config as absolute paths) and enables
               and starts it (systemctl --user daemon-reload, enable, restart; launchctl

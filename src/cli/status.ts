@@ -15,7 +15,7 @@ running this comes from it (GET /status); without it, from the keychain alone (s
 or not, as whom, since when, how, and the IdentityId once one was learned), with the
 state "daemon-not-running".
 
-A table on a terminal; JSON otherwise (or with --json), in the shape the README documents.
+A table on a terminal; JSON otherwise (or with --json), in the shape docs/commands.md documents.
 Nothing secret is shown.
 
 Exit codes: 0 every profile shown is ready (ready or refreshing-ahead); 3 a profile needs
@@ -28,7 +28,7 @@ degraded (Cognito failing; still-valid credentials are served); 1 another error.
   --table         the table even when not on a terminal
   --config PATH   config file (default: COGNITO_BROKER_CONFIG, else the platform's config dir)`;
 
-/** status's exit codes (README "status"). */
+/** status's exit codes (docs/commands.md, status). */
 export const STATUS_EXIT = { ready: 0, loginNeeded: 3, daemonNotRunning: 4, notReady: 5 } as const;
 
 /** One profile in `status --json`. Every key is always present; null when not known. */

@@ -35,7 +35,7 @@ const BODY_LIMIT_BYTES = 1024;
 // keep-alive socket after KEEP_ALIVE_TIMEOUT_MS. A socket that sends nothing at all is cut off
 // by the headers timeout too (Node counts it from the connection), so there is no socket
 // timeout (fastify's connectionTimeout): one re-arms a timer on every read and write, 12% of
-// a request's CPU at 50 connections (BENCHMARKS.md).
+// a request's CPU at 50 connections.
 /** Whole header block received within this (Node answers 408 and closes otherwise). */
 export const HEADERS_TIMEOUT_MS = 2_000;
 /** Whole request, body included, received within this. */
@@ -55,7 +55,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const log = deps.logger;
   const app = Fastify({
     // No logger for fastify: with one, every request costs a child logger, a check of it and
-    // two response listeners (2 µs of a request's 25 µs, BENCHMARKS.md, runs I and J), for log lines
+    // two response listeners (a tenth of a request's CPU), for log lines
     // we never write per request. What we log about a request (failed auth, an unexpected
     // error, a malformed request) is logged below, to our logger.
     logger: false,

@@ -226,7 +226,7 @@ t.test('Linux with server.host "localhost": the socket unit holds each address i
   verifyUnit(t, join(f.home, '.config', 'systemd', 'user', 'cognito-broker.service'));
 });
 
-t.test('usage errors, and Windows is pointed at the README', async (t) => {
+t.test('usage errors, and Windows is pointed at the docs', async (t) => {
   const f = fixture(t, 'linux');
   await t.rejects(f.run([]), { code: 'BRK_ERR_USAGE' });
   await t.rejects(f.run(['start']), { code: 'BRK_ERR_USAGE', message: /service needs one of install, uninstall, status \(not "start"\)/ });
