@@ -9,7 +9,7 @@ import { platformPaths, resolveConfigFile } from '../config/platform-paths.js';
 import { BrokerError, DaemonMismatchError, DaemonNotRunningError, DaemonReportedError, DaemonUntrustedError } from '../errors.js';
 import { type CredentialsBody, isCredentialsBody } from '../server/container-credentials.js';
 import { deriveProfileToken, isDaemonProof } from '../server/endpoint-auth.js';
-import { describeOwner, listenerOwner } from '../server/listener-owner.js';
+import { describeOwner, listenerOwner } from '../app/listener-owner.js';
 import { DAEMON_FILE, type DaemonInfo, readDaemonInfo } from '../store/daemon-file.js';
 import type { CommandOptions } from './cli-context.js';
 import { readToken } from '../store/endpoint-token-file.js';
@@ -414,7 +414,7 @@ function isTokenBody(body: unknown): body is TokenBody {
 export async function storedSessionExists(profile: ProfileConfig): Promise<boolean> {
   try {
     const { SessionStore } = await import('../store/session-store.js');
-    const { openKeychain } = await import('./cli-context.js');
+    const { openKeychain } = await import('../app/open-keychain.js');
     return (await new SessionStore(openKeychain()).load(profile.signInFrom ?? profile)) !== undefined;
   } catch {
     return false;

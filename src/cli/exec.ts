@@ -12,7 +12,7 @@ import { untrustedNote } from './broker-read.js';
 import { type CliIo, processIo } from './cli-io.js';
 import type { CommandOptions } from './cli-context.js';
 import { type ChildTokenHold, type DaemonConnection, isAlive, useBroker } from './daemon-client.js';
-import { securePrivatePaths } from './private-paths.js';
+import { securePrivatePaths } from '../store/private-paths.js';
 
 export const EXEC_HELP = `Usage: cognito-broker exec [--profile P] [--with-id-token] [--config PATH] -- COMMAND [ARGS...]
 
@@ -189,7 +189,7 @@ async function holdWhileRunning(daemon: DaemonConnection, profile: string, child
 }
 
 async function serveInProcess(config: Config, profile: ProfileConfig, child: ChildToken): Promise<CredentialsEndpoint> {
-  const { createInProcessDaemon, firstRead } = await import('./in-process-broker.js');
+  const { createInProcessDaemon, firstRead } = await import('../app/in-process-broker.js');
   // The child's token in a file of its own (the SDKs that prefer the file need one): never
   // in argv, and gone when COMMAND ends.
   const tokenFile = join(config.stateDir, `${EXEC_TOKEN_PREFIX}${process.pid}`);

@@ -10,7 +10,7 @@ import { loginCommand, ServiceUnsupportedError, UsageError } from '../errors.js'
 import { loadCliConfig } from './cli-context.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { findDaemon } from './daemon-client.js';
-import { listenAddresses } from '../server/listen-addresses.js';
+import { listenAddresses } from '../app/listen-addresses.js';
 import {
   LAUNCHD_LABEL,
   launchdPlist,

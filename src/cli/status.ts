@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import type { ProfileStatus } from '../broker/profile-session.js';
 import type { Config, ProfileConfig } from '../config/config.js';
 import { isBrokerError } from '../errors.js';
-import { loadCliConfig, openKeychain, pickProfile } from './cli-context.js';
+import { loadCliConfig, pickProfile } from './cli-context.js';
+import { openKeychain } from '../app/open-keychain.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { findDaemon } from './daemon-client.js';
 

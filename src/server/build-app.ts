@@ -3,12 +3,12 @@ import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
-import type { AwsCredentials, UserPoolTokens } from '../cognito/types.js';
-import { BadRequestError, type BrokerError, InternalError, isBrokerError, RouteNotFoundError, TokenScopeError, UnauthorizedError } from '../errors.js';
+import { BadRequestError, type BrokerError, InternalError, isBrokerError, RouteNotFoundError, UnauthorizedError } from '../errors.js';
 import { AuthFailureThrottle } from './auth-failure-throttle.js';
 import { registerChildTokenRoute } from './child-token-route.js';
-import { credentialsJson } from './container-credentials.js';
-import { allows, describeScope, type EndpointAuth, type ScopeNeed, type TokenScope } from './endpoint-auth.js';
+import type { EndpointAuth } from './endpoint-auth.js';
+import { registerProfileRoutes } from './profile-routes.js';
+import { registerPublicRoutes } from './public-routes.js';
 import { createRequestGuard } from './request-guard.js';
 import { JSON_TYPE, sendJson } from './send-json.js';
 import { registerStatusRoute } from './status-route.js';
@@ -114,47 +114,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   app.decorateRequest('scope', null);
-  registerStatusRoute(app, deps.broker, (request) => requireScope(request, { what: 'master' }));
-  registerChildTokenRoute(app, deps.broker, deps.auth, (request) => requireScope(request, { what: 'master' }));
-  // Public, so it says nothing but that the server is up: which profiles it serves, and in
-  // what state, is for the token's holders (GET /status).
-  app.get('/healthz', { config: { public: true } }, (_request, reply) => {
-    sendJson(reply, 200, HEALTHY);
-  });
-  // Public by necessity: the CLI asks for this proof before it sends any token, and only a
-  // holder of the master can give it (endpoint-auth.ts, daemonProof).
-  app.get<{ Querystring: { nonce?: string } }>('/proof', { config: { public: true } }, (request, reply) => {
-    const proof = deps.auth.proof(String(request.query.nonce ?? ''));
-    if (proof === undefined) throw new BadRequestError('Bad request: GET /proof needs ?nonce= with 64 hex digits');
-    sendJson(reply, 200, JSON.stringify({ proof }));
-  });
-
-  // Plain functions that send, not async ones that return: each async layer is another
-  // promise turn between the request and its answer. A throw (unknown profile) and a
-  // rejection both reach the error handler (fastify routes an Error given to send() there).
-  // Fresh credentials (nearly every request) are sent without waiting on any promise.
-  const credentials = (request: FastifyRequest, profile: string, reply: FastifyReply): void => {
-    requireScope(request, { profile, what: 'credentials' });
-    const session = deps.broker.session(profile);
-    const send = (c: AwsCredentials): unknown => sendJson(reply, 200, credentialsJson(c, session.accountId));
-    const fresh = session.freshCredentials();
-    if (fresh) send(fresh);
-    else session.credentials().then(send, (error: unknown) => reply.send(error));
-  };
-  const token = (request: FastifyRequest, profile: string, reply: FastifyReply): void => {
-    requireScope(request, { profile, what: 'token' });
-    const session = deps.broker.session(profile);
-    const send = (t: UserPoolTokens): unknown => sendJson(reply, 200, tokenBody(t));
-    const fresh = session.freshTokens();
-    if (fresh) send(fresh);
-    else session.tokens().then(send, (error: unknown) => reply.send(error));
-  };
-
-  const defaultProfile = deps.broker.defaultProfile;
-  app.get('/credentials', (request, reply) => credentials(request, defaultProfile, reply));
-  app.get('/token', (request, reply) => token(request, defaultProfile, reply));
-  app.get<{ Params: { name: string } }>('/profiles/:name/credentials', (request, reply) => credentials(request, request.params.name, reply));
-  app.get<{ Params: { name: string } }>('/profiles/:name/token', (request, reply) => token(request, request.params.name, reply));
+  registerPublicRoutes(app, deps.auth);
+  registerProfileRoutes(app, deps.broker);
+  registerStatusRoute(app, deps.broker);
+  registerChildTokenRoute(app, deps.broker, deps.auth);
 
   // Unknown routes need the token too: which routes exist is not for a stranger to probe.
   app.setNotFoundHandler({ preValidation: authenticated }, (request, reply) => {
@@ -169,22 +132,6 @@ declare module 'fastify' {
     /** Served without the auth token. */
     public?: boolean;
   }
-  interface FastifyRequest {
-    /** What the request's token opens; set by the token check before any protected route runs. */
-    scope: TokenScope | null;
-  }
-}
-
-const HEALTHY = JSON.stringify({ status: 'ok' });
-
-/** Throws the 403 that says what the token is for, when it does not open `need`. */
-function requireScope(request: FastifyRequest, need: ScopeNeed): void {
-  const { scope } = request;
-  // Only a public route has none, and public routes never ask.
-  if (!scope) throw new UnauthorizedError();
-  if (allows(scope, need)) return;
-  const wanted = need.what === 'master' ? `${request.method} ${request.url.split('?')[0]}, which only the master token of the token file opens` : `the ${need.what === 'token' ? 'ID token' : 'credentials'} of profile "${need.profile}"`;
-  throw new TokenScopeError(describeScope(scope), wanted);
 }
 
 /** Status for what Node's HTTP parser refused, by its error code. */
@@ -218,16 +165,4 @@ function toBrokerError(error: unknown, request: FastifyRequest, log: Logger): Br
   }
   log.error({ reqId: request.id, err: { name: (error as Error).name, message: (error as Error).message } }, 'unexpected error serving a request');
   return new InternalError();
-}
-
-// Serialized once per token set, not once per request.
-const tokenJson = new WeakMap<UserPoolTokens, string>();
-
-function tokenBody(t: UserPoolTokens): string {
-  let body = tokenJson.get(t);
-  if (body === undefined) {
-    body = JSON.stringify({ IdToken: t.idToken, AccessToken: t.accessToken, Expiration: new Date(t.expiresAt).toISOString() });
-    tokenJson.set(t, body);
-  }
-  return body;
 }

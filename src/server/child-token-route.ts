@@ -1,8 +1,9 @@
 import type { ServerResponse } from 'node:http';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../broker/broker.js';
 import { BadRequestError } from '../errors.js';
 import { type EndpointAuth, TOKEN_PATTERN } from './endpoint-auth.js';
+import { requireScope } from './require-scope.js';
 
 /** What `exec` sends: the child's token (random, its own), for one profile. */
 interface ChildTokenRequest {
@@ -18,10 +19,10 @@ interface ChildTokenRequest {
  * killed: the kernel closes its sockets) the token stops working. `exec` holds one for its
  * child's lifetime, so the child's token dies with it, however it ends.
  */
-export function registerChildTokenRoute(app: FastifyInstance, broker: Broker, auth: EndpointAuth, requireMaster: (request: FastifyRequest) => void): void {
+export function registerChildTokenRoute(app: FastifyInstance, broker: Broker, auth: EndpointAuth): void {
   const open = new Set<ServerResponse>();
   app.post('/child-tokens', (request, reply) => {
-    requireMaster(request);
+    requireScope(request, { what: 'master' });
     const { profile, token, idToken } = parseChildTokenRequest(request.body);
     // An unknown profile is the usual 404.
     broker.session(profile);

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import { type CommandResult, service, type ServiceDeps } from '../../src/cli/service.js';
 import { LAUNCHD_LABEL, systemdQuote } from '../../src/cli/service-files.js';
-import { listenAddresses } from '../../src/server/listen-addresses.js';
+import { listenAddresses } from '../../src/app/listen-addresses.js';
 import { isBrokerError } from '../../src/errors.js';
 import { runCli } from '../support/cli.js';
 

@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { listenerOwner } from '../../src/server/listener-owner.js';
+import { listenerOwner } from '../../src/app/listener-owner.js';
 import { requireSecretService, startBrokerEnv } from '../support/broker-env.js';
 import { runCli } from '../support/cli.js';
 import { requireTool } from '../support/require-tool.js';

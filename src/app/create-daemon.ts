@@ -11,7 +11,7 @@ import type { Config, ProfileConfig } from '../config/config.js';
 import { PortHeldByOtherUserError, PortInUseError } from '../errors.js';
 import type { SecretStore } from '../store/secret-store.js';
 import { SessionStore } from '../store/session-store.js';
-import { EndpointAuth } from './endpoint-auth.js';
+import { EndpointAuth } from '../server/endpoint-auth.js';
 import { listenAddresses } from './listen-addresses.js';
 import { describeOwner, listenerOwner } from './listener-owner.js';
 
@@ -105,7 +105,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const apps: FastifyInstance[] = [];
   let building: Promise<FastifyInstance> | undefined;
   const newApp = async (): Promise<FastifyInstance> => {
-    const { buildApp } = await import('./build-app.js');
+    const { buildApp } = await import('../server/build-app.js');
     const app = buildApp({ broker, auth, logger: deps.logger, host: deps.config.server.host });
     apps.push(app);
     return app;

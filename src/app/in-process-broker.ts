@@ -3,8 +3,8 @@ import type { LevelWithSilent, Logger } from 'pino';
 import type { ProfileSession } from '../broker/profile-session.js';
 import type { Config, ProfileConfig } from '../config/config.js';
 import { createLogger } from '../log/create-logger.js';
-import { createDaemon, type Daemon } from '../server/create-daemon.js';
-import { openKeychain } from './cli-context.js';
+import { createDaemon, type Daemon } from './create-daemon.js';
+import { openKeychain } from './open-keychain.js';
 
 /**
  * The broker run inside a command, for one profile, when no daemon serves it: `exec`
