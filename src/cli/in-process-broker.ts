@@ -10,7 +10,9 @@ import { openKeychain } from './cli-context.js';
  * listens on loopback for its child's lifetime, `credential-process` reads once. Same
  * wiring as `serve` (createDaemon), restricted to the one profile so no other profile's
  * session is refreshed, always on 127.0.0.1 and a free port (never the configured one,
- * which a daemon may hold).
+ * which a daemon may hold). Such commands run side by side: their brokers share the ID and
+ * access tokens of a refresh through the keychain (under the refresh lock), so they spend the
+ * refresh token once between them.
  */
 export function createInProcessDaemon(config: Config, profile: ProfileConfig, authToken: string, logger: Logger = inProcessLogger()): Daemon {
   const single: Config = {
@@ -19,7 +21,7 @@ export function createInProcessDaemon(config: Config, profile: ProfileConfig, au
     defaultProfile: profile.name,
     profiles: { [profile.name]: profile },
   };
-  return createDaemon({ config: single, secrets: openKeychain(), authToken, logger });
+  return createDaemon({ config: single, secrets: openKeychain(), authToken, logger, shareTokens: true });
 }
 
 /**
