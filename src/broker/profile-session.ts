@@ -62,6 +62,14 @@ export interface ProfileSessionDeps {
 const DROPPED = Symbol('dropped');
 type Dropped = typeof DROPPED;
 
+/** Tokens a renewal brought, and `settled`: once what it rotated is persisted, whether the session still stands. */
+interface Renewal {
+  readonly tokens: UserPoolTokens;
+  readonly settled: Promise<'go-on' | 'stop'>;
+}
+
+const SETTLED: Promise<'go-on' | 'stop'> = Promise.resolve('go-on');
+
 export interface ProfileStatus {
   readonly profile: string;
   readonly phase: SessionPhase;
@@ -90,6 +98,8 @@ export class ProfileSession {
   private inFlight: Promise<void> | undefined;
   private timer: TimerHandle | undefined;
   private stopped = false;
+  /** The outcome of the first refresh (see firstRefresh). */
+  private first: Promise<BrokerError | undefined> | undefined;
   private readonly calls: UpstreamCalls = { refresh: 0, getId: 0, getCredentials: 0 };
   private readonly random: () => number;
   private readonly mirror: SessionMirror;
@@ -119,7 +129,18 @@ export class ProfileSession {
   /** Begins the first refresh in the background. */
   start(): void {
     this.stopped = false;
-    void this.refresh();
+    const cycle = this.refresh();
+    this.first ??= cycle.then(() => this.state.lastError);
+  }
+
+  /**
+   * How the first refresh since start() ended (begun now when the session was never
+   * started): its error, or undefined when it succeeded. What a one-shot command reports:
+   * not the outcome of a retry the session's backoff may have begun while the command was
+   * busy with something else.
+   */
+  firstRefresh(): Promise<BrokerError | undefined> {
+    return (this.first ??= this.refresh().then(() => this.state.lastError));
   }
 
   /**
@@ -218,33 +239,58 @@ export class ProfileSession {
 
   private async runCycle(): Promise<void> {
     this.clearTimer();
-    let session: StoredSession | undefined;
     let tokens: UserPoolTokens | undefined;
     let identityId: string | undefined;
+    let settled: Promise<'go-on' | 'stop'> = SETTLED;
     try {
-      session = await this.loadSession();
-      if (!session) return;
-      // Read after the load: a sign-in by another user has dropped the first user's.
-      tokens = this.state.tokens;
-      this.dispatch({ type: 'refresh-started' });
-      const now = this.deps.clock.now();
-      if (isDue(tokens, ID_TOKEN_POLICY, now) || !isUsable(tokens, ID_TOKEN_POLICY, now)) {
-        const renewed = await this.renewTokens();
-        if (renewed === DROPPED) return;
-        tokens = renewed;
-      }
+      const begun = await this.begin();
+      if (begun === DROPPED) return;
+      ({ tokens, settled } = begun);
       // After the renewal: the session may have been taken up from another process (a kept IdentityId with it).
-      identityId = this.state.identityId ?? storedIdentityId(this.state.session ?? session, this.deps.profile);
+      identityId = this.state.identityId ?? storedIdentityId(begun.session, this.deps.profile);
       let credentials = this.state.credentials;
-      if (isDue(credentials, CREDENTIALS_POLICY, now)) {
+      if (isDue(credentials, CREDENTIALS_POLICY, this.deps.clock.now())) {
         const exchanged = await this.exchange(tokens, identityId);
         if (exchanged === DROPPED) return;
         ({ credentials, tokens, identityId } = exchanged);
       }
+      // A rotated token is written while the ID token is exchanged: what the keychain said decides.
+      if ((await settled) === 'stop') return;
       this.dispatch({ type: 'refresh-succeeded', at: this.deps.clock.now(), tokens, credentials: credentials as AwsCredentials, identityId: identityId as string });
       await this.keepIdentity(identityId as string);
     } catch (error) {
-      this.fail(asBrokerError(error), session, tokens, identityId);
+      if ((await settled) === 'stop') return;
+      this.fail(asBrokerError(error), tokens, identityId);
+    }
+  }
+
+  /**
+   * The cycle's session (read from the keychain when none is held) and tokens fit to use,
+   * renewed when due. Nothing held yet: the keychain is read under the refresh lock, and a
+   * refresh that follows relies on that read (no second one); a held session's renewal
+   * reads it again under the lock.
+   */
+  private async begin(): Promise<Renewal & { readonly session: StoredSession } | Dropped> {
+    let release = !this.state.session && this.mirror.writable ? once(await this.lock.acquire()) : undefined;
+    try {
+      const session = await this.loadSession();
+      if (!session) return DROPPED;
+      // Read after the load: a sign-in by another user has dropped the first user's.
+      const tokens = this.state.tokens;
+      this.dispatch({ type: 'refresh-started' });
+      const now = this.deps.clock.now();
+      if (tokens && !isDue(tokens, ID_TOKEN_POLICY, now) && isUsable(tokens, ID_TOKEN_POLICY, now)) return { session, tokens, settled: SETTLED };
+      let renewal: Renewal | Dropped;
+      if (release) {
+        const held = release;
+        release = undefined;
+        renewal = await this.spend({ kind: 'ours', entry: session, saved: true }, false, held);
+      } else {
+        renewal = await this.renewTokens();
+      }
+      return renewal === DROPPED ? DROPPED : { ...renewal, session: this.state.session ?? session };
+    } finally {
+      release?.();
     }
   }
 
@@ -279,30 +325,53 @@ export class ProfileSession {
    * it, the keychain is read first: another process may have rotated the token (it is taken
    * up, so only the newest is ever sent), signed out or in (followed, see follow()), or, for
    * commands without a daemon, left tokens fresh enough to use instead of refreshing (unless
-   * `force`: the identity pool refused the ID token). A rotated token replaces the held one in
-   * memory at once and is persisted before the lock is released, so the next holder reads it.
-   * A keychain that refuses the write, or does not answer within KEYCHAIN_TIMEOUT_MS, does
-   * not stop the session: the new token is all that will keep working, so it is kept in
-   * memory, used, and written at the next look (a crash before then leaves the old token,
-   * which works at the next start only inside the client's grace period).
+   * `force`: the identity pool refused the ID token).
    */
-  private renewTokens(force = false): Promise<UserPoolTokens | Dropped> {
-    return this.lock.hold(async () => {
-      const seen = this.mirror.writable ? await this.mirror.watch() : undefined;
-      if (seen && this.follow(seen) === 'stop') return DROPPED;
+  private async renewTokens(force = false): Promise<Renewal | Dropped> {
+    const release = once(await this.lock.acquire());
+    let seen: MirrorView | undefined;
+    try {
+      seen = this.mirror.writable ? await this.mirror.watch() : undefined;
+      if (seen && this.follow(seen) === 'stop') {
+        release();
+        return DROPPED;
+      }
+    } catch (error) {
+      release();
+      throw error;
+    }
+    return this.spend(seen, force, release);
+  }
+
+  /**
+   * The refresh itself, holding the lock with the keychain just read (`seen`; undefined for a
+   * borrowed entry); gives the lock back (`release`) however it ends. A rotated token
+   * replaces the held one in memory at once and is persisted while the caller goes on (the
+   * exchange of the ID token); the lock is kept until the keychain has answered, so the next
+   * holder reads the new token, and `settled` says whether the session still stands. A
+   * keychain that refuses the write, or does not answer within KEYCHAIN_TIMEOUT_MS, does not
+   * stop the session: the new token is all that will keep working, so it is kept in memory,
+   * used, and written at the next look (a crash before then leaves the old token, which works
+   * at the next start only inside the client's grace period).
+   */
+  private async spend(seen: MirrorView | undefined, force: boolean, release: () => void): Promise<Renewal | Dropped> {
+    let settled: Promise<'go-on' | 'stop'> = SETTLED;
+    try {
       const session = this.state.session;
       if (!session) return DROPPED;
       const shared = force ? undefined : this.sharedTokens(seen);
-      if (shared) return shared;
+      if (shared) return { tokens: shared, settled };
       this.calls.refresh += 1;
       const { refreshToken, ...tokens } = await this.deps.userPool.refresh(refreshRequestFor(session));
       const rotated = refreshToken !== undefined && refreshToken !== session.refreshToken;
       if (rotated) this.dispatch({ type: 'session-loaded', session: { ...session, refreshToken } });
       if (this.mirror.writable && (rotated || this.deps.shareTokens)) {
-        if (this.follow(await this.mirror.persist(this.record(tokens))) === 'stop') return DROPPED;
+        settled = this.mirror.persist(this.record(tokens)).then((view) => this.follow(view), () => 'go-on' as const);
       }
-      return this.usableOnArrival(tokens, ID_TOKEN_POLICY, 'user pool', 'an ID token that expires');
-    });
+      return { tokens: this.usableOnArrival(tokens, ID_TOKEN_POLICY, 'user pool', 'an ID token that expires'), settled };
+    } finally {
+      void settled.finally(release);
+    }
   }
 
   /** Tokens another command left with the entry just read, when this session shares them and they are not due. */
@@ -329,9 +398,8 @@ export class ProfileSession {
    * refused with a fresh token and a kept IdentityId ("Logins don't match": the IdentityId
    * is another login's): GetId says which is this login's.
    */
-  private async exchange(tokens: UserPoolTokens | undefined, keptId: string | undefined) {
-    let idTokens = tokens ?? (await this.renewTokens());
-    if (idTokens === DROPPED) return DROPPED;
+  private async exchange(tokens: UserPoolTokens, keptId: string | undefined) {
+    let idTokens = tokens;
     let identityId = keptId ?? (await this.getId(idTokens));
     let askedGetId = keptId === undefined;
     let renewedTokens = false;
@@ -345,8 +413,8 @@ export class ProfileSession {
         const refused = error.awsName === 'NotAuthorizedException';
         if (refused && !renewedTokens) {
           const renewed = await this.renewTokens(true);
-          if (renewed === DROPPED) return DROPPED;
-          idTokens = renewed;
+          if (renewed === DROPPED || (await renewed.settled) === 'stop') return DROPPED;
+          idTokens = renewed.tokens;
           renewedTokens = true;
         } else if ((refused || error.awsName === 'ResourceNotFoundException') && !askedGetId) {
           identityId = await this.getId(idTokens);
@@ -461,9 +529,9 @@ export class ProfileSession {
     return this.deps.identityPool.getId(tokens.idToken);
   }
 
-  private fail(error: BrokerError, session: StoredSession | undefined, tokens: UserPoolTokens | undefined, identityId: string | undefined): void {
+  private fail(error: BrokerError, tokens: UserPoolTokens | undefined, identityId: string | undefined): void {
     if (error instanceof LoginRequiredError) {
-      const refused = this.state.session ?? session;
+      const refused = this.state.session;
       this.mirror.drop();
       this.dispatch({ type: 'login-required', error, rejectedFingerprint: refused ? sessionFingerprint(refused) : undefined });
       return;
@@ -566,6 +634,16 @@ export class ProfileSession {
     if (this.timer) this.deps.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
+
+/** `release`, callable any number of times, acting once. */
+function once(release: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    release();
+  };
 }
 
 function refreshRequestFor(session: StoredSession): RefreshRequest {

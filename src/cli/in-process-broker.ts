@@ -27,11 +27,14 @@ export function createInProcessDaemon(config: Config, profile: ProfileConfig, au
 /**
  * Waits for the session's first refresh (keychain, then Cognito), however long it takes,
  * rather than the 750 ms a request waits, and returns its credentials, or its error
- * (not signed in, login required, Cognito unreachable).
+ * (not signed in, login required, Cognito unreachable). The error of that refresh even when
+ * the session's backoff has begun a retry meanwhile (exec listens, loading the HTTP server,
+ * while the first refresh runs).
  */
 export async function firstCredentials(daemon: Daemon, profile: string): Promise<AwsCredentials> {
   const session = daemon.broker.session(profile);
-  await session.refresh();
+  const failed = await session.firstRefresh();
+  if (failed) throw failed;
   return session.credentials();
 }
 

@@ -90,8 +90,12 @@ export class FileLock implements RefreshLock {
     this.#isRunning = options.isRunning ?? isRunning;
   }
 
+  acquire(options: { readonly waitMs?: number } = {}): Promise<() => void> {
+    return this.#acquire(options.waitMs ?? this.#waitMs);
+  }
+
   async hold<T>(work: () => Promise<T>, options: { readonly waitMs?: number } = {}): Promise<T> {
-    const release = await this.#acquire(options.waitMs ?? this.#waitMs);
+    const release = await this.acquire(options);
     try {
       return await work();
     } finally {
@@ -200,7 +204,10 @@ export class FileLock implements RefreshLock {
       }
     }, this.#heartbeatMs);
     heartbeat.unref();
+    let released = false;
     return () => {
+      if (released) return;
+      released = true;
       clearInterval(heartbeat);
       try {
         // Only our own holding: after a takeover the file is another process's.

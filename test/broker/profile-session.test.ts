@@ -6,7 +6,7 @@ import { MemoryStore } from '../../src/store/memory-store.js';
 import { SessionStore, type StoredSession } from '../../src/store/session-store.js';
 import type { AwsCredentials, UserPoolTokens } from '../../src/cognito/types.js';
 import { MemoryLock } from '../support/memory-lock.js';
-import { settle } from '../support/fake-clock.js';
+import { FakeClock, settle } from '../support/fake-clock.js';
 import { identityOf } from '../support/fake-upstream.js';
 import { createHarness, PROFILE, storedSession } from '../support/session-harness.js';
 
@@ -765,4 +765,48 @@ t.test('a daemon\'s session (no token sharing) keeps no tokens in the keychain a
   t.equal(stored?.refreshToken, 'rotated-refresh-token-1');
   t.equal(stored?.tokens, undefined, 'no tokens written, the stale ones dropped');
   await h.session.stop();
+});
+
+t.test('firstRefresh: how the first refresh ended, even after the backoff retried successfully meanwhile (what a one-shot command reports)', async (t) => {
+  const h = await createHarness();
+  let failures = 1;
+  const original = h.upstream.getCredentials.bind(h.upstream);
+  h.upstream.getCredentials = async (identityId: string, idToken: string) => {
+    if (failures-- > 0) throw new UpstreamRejectedError('InvalidParameterException (test)');
+    return original(identityId, idToken);
+  };
+  h.session.start();
+  await h.clock.advance(5000);
+  t.equal(h.session.phase, 'ready', 'the backoff retried and succeeded');
+  t.match(await h.session.firstRefresh(), { code: 'BRK_ERR_UPSTREAM_REJECTED' });
+  await h.session.stop();
+
+  const never = await createHarness();
+  t.equal(await never.session.firstRefresh(), undefined, 'never started: one refresh now, which succeeds');
+  t.equal(never.session.phase, 'ready');
+  await never.session.stop();
+});
+
+t.test('the refresh lock is given back only once the rotated token is written: a command waiting for it never spends the old one', async (t) => {
+  /** A keychain whose writes take 200 ms (fake time). */
+  class SlowWrites extends MemoryStore {
+    clock: FakeClock | undefined;
+    override async set(account: string, value: string): Promise<void> {
+      await new Promise<void>((resolve) => this.clock?.setTimeout(resolve, 200));
+      return super.set(account, value);
+    }
+  }
+  const lock = new MemoryLock();
+  const secrets = new SlowWrites([[`profile:${PROFILE.name}`, JSON.stringify(storedSession())]]);
+  const a = await createHarness({ secrets, signedIn: false, lock, shareTokens: true });
+  secrets.clock = a.clock;
+  a.upstream.rotateRefreshTokens = true;
+  const b = await createHarness({ like: a, secrets, signedIn: false, lock, shareTokens: true });
+  const reads = [a.session.tokens(), b.session.tokens()];
+  await a.clock.advance(2000);
+  const [ta, tb] = await Promise.all(reads);
+  t.equal(a.upstream.calls.refresh, 1, 'one refresh');
+  t.same(a.upstream.refreshRequests.map((r) => r.refreshToken), ['refresh-token-one'], 'the old token sent once');
+  t.equal(tb?.idToken, ta?.idToken);
+  await Promise.all([a.session.stop(), b.session.stop()]);
 });

@@ -13,7 +13,7 @@ export class MemoryLock implements RefreshLock {
   #holders = 0;
   #tail: Promise<void> = Promise.resolve();
 
-  async hold<T>(work: () => Promise<T>, options: { readonly waitMs?: number } = {}): Promise<T> {
+  async acquire(options: { readonly waitMs?: number } = {}): Promise<() => void> {
     if (options.waitMs === 0 && this.#holders > 0) throw new RefreshLockTimeoutError('default', 'pid 0 (test)', 0);
     let release!: () => void;
     const previous = this.#tail;
@@ -22,10 +22,20 @@ export class MemoryLock implements RefreshLock {
     this.holds += 1;
     this.#holders += 1;
     this.maxHolders = Math.max(this.maxHolders, this.#holders);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#holders -= 1;
+      release();
+    };
+  }
+
+  async hold<T>(work: () => Promise<T>, options: { readonly waitMs?: number } = {}): Promise<T> {
+    const release = await this.acquire(options);
     try {
       return await work();
     } finally {
-      this.#holders -= 1;
       release();
     }
   }
