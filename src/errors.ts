@@ -213,6 +213,18 @@ export class StoredSessionInvalidError extends BrokerError {
   }
 }
 
+export class RefreshLockTimeoutError extends BrokerError {
+  readonly code = 'BRK_ERR_REFRESH_LOCK_TIMEOUT';
+  override readonly statusCode = 503;
+  override readonly retryable = true;
+  /** `holder`: what the lock file says of the process holding it (its pid), when it says. */
+  constructor(readonly profile: string, holder: string, waitMs: number) {
+    super(
+      `Another cognito-broker process (${holder}) is refreshing profile "${profile}" and has held its refresh lock for ${Math.round(Number(waitMs) / 1000)} s; the refresh token is not sent twice at once. Retrying with backoff; if that process hangs, stop it.`,
+    );
+  }
+}
+
 // --- upstream (Cognito) -------------------------------------------------------------
 
 export class UpstreamUnavailableError extends BrokerError {

@@ -6,10 +6,13 @@ import { type Clock, systemClock } from '../broker/clock.js';
 import { BorrowedSessionStore, BorrowedTokens } from '../broker/borrowed-sign-in.js';
 import { ProfileSession } from '../broker/profile-session.js';
 import { createCognitoClients } from '../cognito/create-cognito-clients.js';
+import { revokeSession, type SignOutClients } from '../cognito/sign-out.js';
 import type { CredentialExchanger, TokenRefresher } from '../cognito/types.js';
 import type { Config, ProfileConfig } from '../config/config.js';
 import { PortHeldByOtherUserError, PortInUseError } from '../errors.js';
+import { FileLock, refreshLockFile } from '../store/file-lock.js';
 import type { SecretStore } from '../store/secret-store.js';
+import { SessionMirror } from '../store/session-mirror.js';
 import { SessionStore } from '../store/session-store.js';
 import { EndpointAuth } from '../server/endpoint-auth.js';
 import { listenAddresses } from './listen-addresses.js';
@@ -29,6 +32,11 @@ export interface DaemonDeps {
   readonly inheritedFds?: readonly number[];
   /** How server.host becomes addresses to bind; default: listenAddresses (DNS for "localhost"). */
   readonly resolveHost?: (host: string) => Promise<string[]>;
+  /**
+   * A command's broker rather than serve's: keep the last ID and access tokens with the
+   * session in the keychain, and use those another command left (see ProfileSessionDeps).
+   */
+  readonly shareTokens?: boolean;
   readonly clock?: Clock;
   readonly random?: () => number;
   /** Real AWS SDK clients by default; tests put a fault-injecting layer here. */
@@ -41,6 +49,8 @@ export interface UpstreamClients {
   /** Refreshes each session the way it was signed in (password, browser, OIDC); default: userPool. */
   readonly refresher?: TokenRefresher;
   readonly identityPool: CredentialExchanger;
+  /** Revokes a rotated refresh token the broker drops before the keychain held it; absent, it is left to expire. */
+  readonly signOut?: SignOutClients | undefined;
   destroy(): void;
 }
 
@@ -78,14 +88,19 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     // The owner is served too when the config has it; else (a command serving one profile
     // in-process) it runs unlisted, for this profile's sake.
     const ownerSession = owner ? (byName.get(owner.name) ?? sessionOf(owner)) : undefined;
+    const signOut = c.signOut;
+    // A borrowing profile never sends, writes or revokes the owner's refresh token: no lock, no revoker.
     const session = new ProfileSession({
       profile,
-      sessions: owner ? new BorrowedSessionStore(deps.secrets, owner) : sessions,
+      mirror: new SessionMirror({ profile, sessions: owner ? new BorrowedSessionStore(deps.secrets, owner) : sessions, clock, logger: deps.logger }),
       userPool: ownerSession ? new BorrowedTokens(profile.name, ownerSession, clock) : (c.refresher ?? c.userPool),
       identityPool: c.identityPool,
       clock,
       logger: deps.logger,
       random: deps.random,
+      lock: owner ? undefined : new FileLock(refreshLockFile(deps.config.stateDir, profile.name), { profile: profile.name, logger: deps.logger }),
+      revoke: owner || !signOut ? undefined : (request) => revokeSession(request, signOut),
+      shareTokens: deps.shareTokens === true,
     });
     byName.set(profile.name, session);
     return session;
@@ -141,7 +156,8 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       return baseUrl(apps[0] as FastifyInstance);
     },
     async close() {
-      broker.stop();
+      // The sessions' last keychain writes and revocations, before the clients go.
+      await broker.stop();
       // A command that never listened (credential-process) never loaded fastify.
       await building?.catch(() => undefined);
       await Promise.all(apps.map((app) => app.close()));

@@ -28,8 +28,9 @@ export class Broker {
     for (const session of this.sessions.values()) session.start();
   }
 
-  stop(): void {
-    for (const session of this.sessions.values()) session.stop();
+  /** Stops every session; resolves once each made its last keychain write (bounded, see ProfileSession.stop). */
+  async stop(): Promise<void> {
+    await Promise.all([...this.sessions.values()].map((session) => session.stop()));
   }
 
   status(): ProfileStatus[] {
