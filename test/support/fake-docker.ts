@@ -74,7 +74,8 @@ if (cmd === 'network' && sub === 'inspect') {
   const exec = JSON.parse(process.env.FAKE_DOCKER_EXEC || '[]');
   if (command.length === 0 || exec.length === 0) process.exit(0);
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, PYENV_ROOT: process.env.PYENV_ROOT };
-  for (const line of (envFile ? envFile.content : '').split('\n')) {
+  const given = argv.slice(1, i).flatMap((a, j, all) => (all[j - 1] === '-e' || all[j - 1] === '--env') ? [a] : []);
+  for (const line of [...(envFile ? envFile.content : '').split('\n'), ...given]) {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
     if (m) env[m[1]] = m[2];
   }
