@@ -428,7 +428,7 @@ export class DockerFailedError extends BrokerError {
   override readonly statusCode = 502;
   /** `command`: what was run, never with a token; `output`: the end of what docker said. */
   constructor(command: string, output: string) {
-    super(`\`${command}\` failed: ${output.trim().slice(-500) || 'no output'}. Is Docker installed and running, and may you use it (the docker group)?`);
+    super(`\`${command}\` failed: ${String(output).trim().slice(-500) || 'no output'}. Is Docker installed and running, and may you use it (the docker group)?`);
   }
 }
 
