@@ -174,7 +174,9 @@ async function describeListenError(error: NodeJS.ErrnoException, where: { host: 
  * Whether `address` is an address of this machine now: a bind to a free port on it works.
  * os.networkInterfaces() would miss it: it lists only interfaces that are up and running,
  * and Docker's bridge has no carrier until a container is attached, though it holds its
- * address from the moment the network is created (and binding to it works).
+ * address from the moment the network is created (and binding to it works). (With the
+ * net.ipv4.ip_nonlocal_bind sysctl set, any bind works: the listener is then bound from the
+ * start and answers once the address exists.)
  */
 export async function isLocalAddress(address: string): Promise<boolean> {
   const probe = createServer();
