@@ -408,6 +408,50 @@ export class InsecurePathError extends BrokerError {
   }
 }
 
+// --- containers ---------------------------------------------------------------------
+
+export class ContainersNotConfiguredError extends BrokerError {
+  readonly code = 'BRK_ERR_CONTAINERS_NOT_CONFIGURED';
+  override readonly statusCode = 409;
+  constructor() {
+    super('The daemon serves no containers: server.containers is not in its config, or it started before it was added. Run: cognito-broker docker setup, then restart serve (or: cognito-broker service install).');
+  }
+}
+
+export class ContainerTokenNotFoundError extends BrokerError {
+  readonly code = 'BRK_ERR_CONTAINER_TOKEN_NOT_FOUND';
+  override readonly statusCode = 404;
+  constructor(id: string) {
+    super(`No container token with id "${id}" (revoked already, or ended by rotate-token). List them with: cognito-broker docker ls`);
+  }
+}
+
+export class RelativeUriUnavailableError extends BrokerError {
+  readonly code = 'BRK_ERR_RELATIVE_URI_UNAVAILABLE';
+  override readonly statusCode = 409;
+  /** `why`: what the daemon reported about port 80 on the container address. */
+  constructor(address: string, why: string) {
+    super(`RELATIVE_URI clients need port 80 on ${address}, which the daemon does not hold (${why}). Give it the right to bind port 80 (docs/containers.md, "Older SDKs"), use the relay (cognito-broker docker setup --relay), or use FULL_URI, without --relative-uri.`);
+  }
+}
+
+export class DockerFailedError extends BrokerError {
+  readonly code = 'BRK_ERR_DOCKER';
+  override readonly statusCode = 502;
+  /** `command`: what was run, never with a token; `output`: the end of what docker said. */
+  constructor(command: string, output: string) {
+    super(`\`${command}\` failed: ${String(output).trim().slice(-500) || 'no output'}. Is Docker installed and running, and may you use it (the docker group)?`);
+  }
+}
+
+export class DockerNetworkConflictError extends BrokerError {
+  readonly code = 'BRK_ERR_DOCKER_NETWORK_CONFLICT';
+  override readonly statusCode = 409;
+  constructor(network: string, found: string, wanted: string) {
+    super(`A Docker network named "${network}" exists with ${found}, not ${wanted}. Remove it (cognito-broker docker teardown, or docker network rm ${network}) and run docker setup again.`);
+  }
+}
+
 // --- command line -------------------------------------------------------------------
 
 /** A command given options it cannot use: the message and "See --help", exit code 2. */

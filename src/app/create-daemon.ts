@@ -15,7 +15,11 @@ import type { SecretStore } from '../store/secret-store.js';
 import { SessionMirror } from '../store/session-mirror.js';
 import { SessionStore } from '../store/session-store.js';
 import { EndpointAuth } from '../server/endpoint-auth.js';
-import { listenAddresses } from './listen-addresses.js';
+import type { ListenerPolicy } from '../server/build-app.js';
+import { containerTokensFile } from '../store/container-token-registry.js';
+import { ContainerListeners } from './container-listeners.js';
+import { ContainerTokenAdmin } from './container-token-admin.js';
+import { listenAddresses, listenOn } from './listen-addresses.js';
 import { describeOwner, listenerOwner } from './listener-owner.js';
 
 export interface DaemonDeps {
@@ -41,6 +45,9 @@ export interface DaemonDeps {
   readonly random?: () => number;
   /** Real AWS SDK clients by default; tests put a fault-injecting layer here. */
   readonly createClients?: (profile: ProfileConfig) => UpstreamClients;
+  /** With server.containers: whether the container address is on this machine (default: a bind probe), and how often to look. */
+  readonly isLocalAddress?: (address: string) => Promise<boolean>;
+  readonly containerPollMs?: number;
 }
 
 /** What the broker needs of Cognito for one profile. */
@@ -113,6 +120,12 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const broker = new Broker(deps.config, ordered);
 
   const auth = new EndpointAuth(deps.masterToken, Object.keys(deps.config.profiles));
+  const containersConfig = deps.config.server.containers;
+  let containerListeners: ContainerListeners | undefined;
+  const containers = containersConfig
+    ? new ContainerTokenAdmin(containerTokensFile(deps.config.stateDir), auth, () =>
+      containerListeners?.state() ?? { address: containersConfig.address, port: containersConfig.port, listening: false, relativeUri: { listening: false } }, () => clock.now())
+    : undefined;
 
   // fastify (build-app, ~200 ms to load) is imported only once the sessions have started, so
   // the first refresh's waits (keychain over D-Bus, Cognito round trips) overlap with loading
@@ -121,9 +134,14 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   let building: Promise<FastifyInstance> | undefined;
   const newApp = async (): Promise<FastifyInstance> => {
     const { buildApp } = await import('../server/build-app.js');
-    const app = buildApp({ broker, auth, logger: deps.logger, host: deps.config.server.host });
+    const app = buildApp({ broker, auth, logger: deps.logger, host: deps.config.server.host, ...(containers ? { containers } : {}) });
     apps.push(app);
     return app;
+  };
+  // The container listener's apps come and go with the address; ContainerListeners closes them.
+  const newContainerApp = async (listener: ListenerPolicy): Promise<FastifyInstance> => {
+    const { buildApp } = await import('../server/build-app.js');
+    return buildApp({ broker, auth, logger: deps.logger, listener });
   };
   const first = (): Promise<FastifyInstance> => (building ??= newApp());
 
@@ -143,13 +161,29 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     async listen() {
       broker.start();
       try {
+        // Before any listener: a token made through the loopback listener must not replace the registry's others.
+        await containers?.load();
         if (deps.inheritedFds?.length) {
           for (const [i, fd] of deps.inheritedFds.entries()) await listenOn(i === 0 ? await first() : await newApp(), { fd });
         } else {
           await listenEverywhere(await (deps.resolveHost ?? listenAddresses)(deps.config.server.host), deps.config.server.port, first, newApp, apps);
         }
+        if (containersConfig) {
+          const { containerListener } = await import('../server/build-app.js');
+          containerListeners = new ContainerListeners({
+            config: containersConfig,
+            defaultPort: ((apps[0] as FastifyInstance).server.address() as AddressInfo).port,
+            newApp: newContainerApp,
+            policyFor: containerListener,
+            logger: deps.logger,
+            ...(deps.isLocalAddress ? { isLocalAddress: deps.isLocalAddress } : {}),
+            ...(deps.containerPollMs !== undefined ? { pollMs: deps.containerPollMs } : {}),
+          });
+          await containerListeners.start();
+        }
       } catch (error) {
         broker.stop();
+        await containerListeners?.stop();
         await Promise.all(apps.map((app) => app.close()));
         throw error;
       }
@@ -160,6 +194,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       await broker.stop();
       // A command that never listened (credential-process) never loaded fastify.
       await building?.catch(() => undefined);
+      await containerListeners?.stop();
       await Promise.all(apps.map((app) => app.close()));
       for (const c of clients) c.clients.destroy();
     },
@@ -191,17 +226,6 @@ async function listenEverywhere(addresses: readonly string[], configuredPort: nu
       await Promise.all(apps.map((app) => (app.server.listening ? new Promise((resolve) => app.server.close(resolve)) : undefined)));
     }
   }
-}
-
-async function listenOn(app: FastifyInstance, where: { host: string; port: number } | { fd: number }): Promise<void> {
-  await app.ready();
-  await new Promise<void>((resolve, reject) => {
-    app.server.once('error', reject);
-    app.server.listen(where, () => {
-      app.server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 /** A taken port says whose it is, when that can be told: another user's means the token may have gone to them. */

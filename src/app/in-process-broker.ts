@@ -19,7 +19,8 @@ import { openKeychain } from './open-keychain.js';
 export function createInProcessDaemon(config: Config, profile: ProfileConfig, logger: Logger = inProcessLogger()): Daemon {
   const single: Config = {
     ...config,
-    server: { ...config.server, host: '127.0.0.1', port: 0 },
+    // Never a container listener: containers reach only the daemon.
+    server: { ...config.server, host: '127.0.0.1', port: 0, containers: undefined },
     defaultProfile: profile.name,
     profiles: { [profile.name]: profile },
   };

@@ -123,6 +123,11 @@ export class DaemonConnection {
     return this.send('GET', path, { withToken: true });
   }
 
+  /** Any method, with the master token and a JSON body (the container routes). Rejects only when the daemon did not answer. */
+  call(method: 'POST' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+    return this.send(method, path, { withToken: true, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  }
+
   /** The profile's credentials (see ask). */
   credentials(profile: string, hasStoredSession: () => Promise<boolean>): Promise<DaemonAnswer<CredentialsBody>> {
     return this.ask(profile, 'credentials', isCredentialsBody, hasStoredSession);
@@ -138,8 +143,9 @@ export class DaemonConnection {
    * the connection's last use, since the request stays open. `ended` settles when the daemon
    * ends it (it stops, or the connection breaks); release() ends it from here.
    */
-  async holdChildToken(profile: string, token: string, idToken: boolean): Promise<ChildTokenHold> {
-    const body = JSON.stringify({ profile, token, idToken });
+  async holdChildToken(profile: string, token: string, idToken: boolean, container?: { readonly inPath: boolean }): Promise<ChildTokenHold> {
+    // `container`: a token for the container listener only (docker run), in Authorization or as RELATIVE_URI's path.
+    const body = JSON.stringify({ profile, token, idToken, ...(container ? { container: true, inPath: container.inPath } : {}) });
     const { request, status, firstLine } = await this.open('POST', '/child-tokens', body);
     if (status !== 200) {
       request.destroy();

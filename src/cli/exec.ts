@@ -123,9 +123,11 @@ export async function openEndpoint(options: ExecOptions, io?: CliIo): Promise<Cr
   });
 }
 
-interface ChildToken {
+export interface ChildToken {
   readonly token: string;
   readonly idToken: boolean;
+  /** A container token (`docker run`), sent in Authorization or, with inPath, as RELATIVE_URI's path. */
+  readonly container?: { readonly inPath: boolean };
 }
 
 /** Credentials first (COMMAND starts only once they are there), then the child's token, held open. */
@@ -159,8 +161,8 @@ async function viaDaemon(daemon: DaemonConnection, profile: string, child: Child
  * newly proved connection, as soon as the daemon is back. Resolves with the function that
  * ends it all.
  */
-async function holdWhileRunning(daemon: DaemonConnection, profile: string, child: ChildToken): Promise<() => void> {
-  let hold: ChildTokenHold = await (await daemon.reopen()).holdChildToken(profile, child.token, child.idToken);
+export async function holdWhileRunning(daemon: DaemonConnection, profile: string, child: ChildToken): Promise<() => void> {
+  let hold: ChildTokenHold = await (await daemon.reopen()).holdChildToken(profile, child.token, child.idToken, child.container);
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const pause = (ms: number) => new Promise<void>((resolve) => (timer = setTimeout(resolve, ms).unref()));
@@ -171,7 +173,7 @@ async function holdWhileRunning(daemon: DaemonConnection, profile: string, child
         await pause(delay);
         if (stopped) return;
         try {
-          const next = await (await daemon.reopen()).holdChildToken(profile, child.token, child.idToken);
+          const next = await (await daemon.reopen()).holdChildToken(profile, child.token, child.idToken, child.container);
           if (stopped) next.release();
           else hold = next;
           break;

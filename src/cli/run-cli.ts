@@ -21,6 +21,7 @@ Commands:
   request  send an HTTP request signed with SigV4 (or with the ID token), like curl
   rotate-token
            replace the endpoint's master token; every token derived from it stops working
+  docker   give Docker containers on this machine the broker's credentials (setup, env, run, ls, revoke)
 
 Run 'cognito-broker <command> --help' for a command's options.
 Config: --config PATH, else COGNITO_BROKER_CONFIG, else the platform's config dir
@@ -50,6 +51,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   roles: async () => import('./roles.js').then((m) => ({ run: m.roles, help: m.ROLES_HELP })),
   request: async () => import('./request.js').then((m) => ({ run: m.request, help: m.REQUEST_HELP })),
   'rotate-token': async () => import('./rotate-token.js').then((m) => ({ run: m.rotateToken, help: m.ROTATE_TOKEN_HELP })),
+  docker: async () => import('./docker.js').then((m) => ({ run: m.dockerCommand, help: m.DOCKER_HELP })),
 };
 
 /**

@@ -11,6 +11,7 @@ const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const CLIENT_ID = /^[\w+]{1,128}$/;
 const HOST = /^[A-Za-z0-9.:%_-]{1,253}$/;
 const NO_CONTROL_CHARACTERS = /^[^\p{Cc}]*$/u;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 const httpUrl = z
   .string()
@@ -149,6 +150,19 @@ const profileEntrySchema = z.unknown().transform((value, ctx) => {
   return z.NEVER;
 });
 
+/**
+ * Docker containers on this machine (docs/containers.md): a second listener on the address
+ * containers reach the host at, which accepts container tokens only.
+ */
+export const containersSchema = z.strictObject({
+  // The SDKs send a plain-http FULL_URI only to loopback, 169.254.170.2 (ECS) or
+  // 169.254.170.23 (EKS); RELATIVE_URI always goes to 169.254.170.2:80.
+  address: z.string().regex(IPV4, 'an IPv4 address such as "169.254.170.2" (the host\'s end of the cognito-broker Docker network)').default('169.254.170.2'),
+  port: z.number().int().min(1, 'a fixed TCP port, 1-65535 (containers are given URLs that name it)').max(65535).optional(),
+  relativeUri: z.boolean().default(true),
+  relayPort: z.number().int().min(1, 'a fixed TCP port, 1-65535 (the relay container forwards to it)').max(65535).optional(),
+});
+
 export const configSchema = z
   .strictObject({
     server: z
@@ -157,6 +171,7 @@ export const configSchema = z
         port: z.number().int().min(0).max(65535).default(9911),
         tokenFile: z.string().min(1).max(4096).regex(NO_CONTROL_CHARACTERS, 'a file path').optional(),
         allowNonLoopback: z.boolean().default(false),
+        containers: containersSchema.optional(),
       })
       .prefault({}),
     defaultProfile: z.string().regex(PROFILE_NAME, 'a profile name: letters, digits, "_", "-", "." (at most 64)').optional(),

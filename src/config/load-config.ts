@@ -113,6 +113,7 @@ function freezeConfig(file: string, parsed: ParsedConfig, paths: PlatformPaths):
       port: parsed.server.port,
       tokenFile: resolve(parsed.server.tokenFile ?? join(paths.stateDir, 'endpoint-token')),
       allowNonLoopback: parsed.server.allowNonLoopback,
+      ...(parsed.server.containers ? { containers: parsed.server.containers } : {}),
     },
     defaultProfile,
     profiles,

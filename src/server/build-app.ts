@@ -6,8 +6,9 @@ import type { Broker } from '../broker/broker.js';
 import { BadRequestError, type BrokerError, InternalError, isBrokerError, RouteNotFoundError, UnauthorizedError } from '../errors.js';
 import { AuthFailureThrottle } from './auth-failure-throttle.js';
 import { registerChildTokenRoute } from './child-token-route.js';
-import type { EndpointAuth } from './endpoint-auth.js';
-import { registerProfileRoutes } from './profile-routes.js';
+import { type ContainerAdmin, registerContainerRoutes } from './container-routes.js';
+import type { EndpointAuth, TokenKind, TokenScope } from './endpoint-auth.js';
+import { registerProfileRoutes, registerRelativeUriRoute } from './profile-routes.js';
 import { registerPublicRoutes } from './public-routes.js';
 import { createRequestGuard } from './request-guard.js';
 import { JSON_TYPE, sendJson } from './send-json.js';
@@ -23,6 +24,32 @@ export interface AppDeps {
    * server.allowNonLoopback this may name another address that Host may carry too.
    */
   readonly host?: string;
+  /** Which listener this app serves (default: the loopback one). */
+  readonly listener?: ListenerPolicy;
+  /** The daemon's containers, for the master's routes; undefined without server.containers. */
+  readonly containers?: ContainerAdmin;
+}
+
+/**
+ * What one listener accepts. Each bound address gets an app of its own, so a token's kind
+ * can be refused by where it arrives: a container token opens nothing on loopback, and the
+ * user's own tokens open nothing on the container address (a container must never be
+ * handed one of those, and if it had one it would get 401).
+ */
+export interface ListenerPolicy {
+  /** `loopback`: every route. `container`: a profile's credentials (and /token for a container token made with it), /healthz, and RELATIVE_URI's /v2/credentials/<token>. */
+  readonly role: 'loopback' | 'container';
+  /** The token kinds that open anything here; any other token is refused as a wrong one (401). */
+  readonly accepts: ReadonlySet<TokenKind>;
+  /** The only Host values accepted; undefined: loopback names (and server.host) with the bound port. */
+  readonly exactHosts?: readonly string[];
+}
+
+export const LOOPBACK_LISTENER: ListenerPolicy = Object.freeze({ role: 'loopback', accepts: new Set<TokenKind>(['master', 'profile', 'child']) });
+
+/** The container listener: container tokens only, and Host exactly one of `hosts` ("169.254.170.2:9911"). */
+export function containerListener(hosts: readonly string[]): ListenerPolicy {
+  return Object.freeze({ role: 'container', accepts: new Set<TokenKind>(['container']), exactHosts: [...hosts] });
 }
 
 // Nothing we serve has a body to read; anything larger than this is not a client of ours.
@@ -82,14 +109,19 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     },
   });
   const throttle = new AuthFailureThrottle();
-  const guard = createRequestGuard(() => app.server.address(), deps.host);
+  const policy = deps.listener ?? LOOPBACK_LISTENER;
+  const guard = createRequestGuard(() => app.server.address(), deps.host, policy.exactHosts);
+  // A token opens anything only where its kind is accepted, and only the way it was made: in
+  // Authorization, or (RELATIVE_URI's) as the URL path.
+  const usable = (scope: TokenScope | undefined, inPath: boolean): scope is TokenScope =>
+    scope !== undefined && policy.accepts.has(scope.kind) && (scope.inPath === true) === inPath;
 
   // Callback style, not async: a request with the right token passes without a promise (a
   // guard that throws is caught by fastify's hook runner and answered by the error handler).
-  const authenticated = (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void => {
+  const check = (request: FastifyRequest, presented: string | undefined, inPath: boolean, done: (error?: Error) => void): void => {
     guard(request);
-    const scope = deps.auth.scopeOf(request.headers.authorization);
-    if (scope) {
+    const scope = deps.auth.scopeOf(presented);
+    if (usable(scope, inPath)) {
       request.scope = scope;
       done();
       return;
@@ -101,6 +133,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       done(new UnauthorizedError());
     });
   };
+  const authenticated = (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void =>
+    check(request, request.headers.authorization, false, done);
+  const pathAuthenticated = (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void =>
+    check(request, (request.params as { token?: string } | undefined)?.token, true, done);
   const guarded = (request: FastifyRequest, _reply: FastifyReply, done: () => void): void => {
     guard(request);
     done();
@@ -110,14 +146,21 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // app-wide hook would ask each request's routeOptions which it is, a getter that builds a
   // dozen-field object every time.
   app.addHook('onRoute', (route) => {
-    route.onRequest = route.config?.public === true ? guarded : authenticated;
+    route.onRequest = route.config?.public === true ? guarded : route.config?.pathToken === true ? pathAuthenticated : authenticated;
   });
 
   app.decorateRequest('scope', null);
-  registerPublicRoutes(app, deps.auth);
-  registerProfileRoutes(app, deps.broker);
-  registerStatusRoute(app, deps.broker);
-  registerChildTokenRoute(app, deps.broker, deps.auth);
+  if (policy.role === 'container') {
+    registerPublicRoutes(app, deps.auth, { proof: false });
+    registerProfileRoutes(app, deps.broker);
+    registerRelativeUriRoute(app, deps.broker);
+  } else {
+    registerPublicRoutes(app, deps.auth);
+    registerProfileRoutes(app, deps.broker);
+    registerStatusRoute(app, deps.broker);
+    registerChildTokenRoute(app, deps.broker, deps.auth, deps.containers !== undefined);
+    registerContainerRoutes(app, deps.broker, deps.containers);
+  }
 
   // Unknown routes need the token too: which routes exist is not for a stranger to probe.
   app.setNotFoundHandler({ preValidation: authenticated }, (request, reply) => {
@@ -131,6 +174,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Served without the auth token. */
     public?: boolean;
+    /** The token is the :token path parameter (RELATIVE_URI clients send no Authorization). */
+    pathToken?: boolean;
   }
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Broker } from '../broker/broker.js';
 import type { AwsCredentials, UserPoolTokens } from '../cognito/types.js';
+import { UnauthorizedError } from '../errors.js';
 import { credentialsJson } from './container-credentials.js';
 import { requireScope } from './require-scope.js';
 import { sendJson } from './send-json.js';
@@ -36,6 +37,25 @@ export function registerProfileRoutes(app: FastifyInstance, broker: Broker): voi
   app.get('/token', (request, reply) => token(request, defaultProfile, reply));
   app.get<{ Params: { name: string } }>('/profiles/:name/credentials', (request, reply) => credentials(request, request.params.name, reply));
   app.get<{ Params: { name: string } }>('/profiles/:name/token', (request, reply) => token(request, request.params.name, reply));
+}
+
+/**
+ * RELATIVE_URI (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI): clients always call
+ * http://169.254.170.2:80 plus that path and send no Authorization, so the path is the
+ * secret (a container token made for it, 64 hex digits), as ECS's own paths are. The token
+ * check reads it from the path (build-app.ts); its scope names the profile.
+ */
+export function registerRelativeUriRoute(app: FastifyInstance, broker: Broker): void {
+  app.get<{ Params: { token: string } }>('/v2/credentials/:token', { config: { pathToken: true } }, (request, reply) => {
+    const profile = request.scope?.profile;
+    if (profile === undefined) throw new UnauthorizedError();
+    requireScope(request, { profile, what: 'credentials' });
+    const session = broker.session(profile);
+    const send = (c: AwsCredentials): unknown => sendJson(reply, 200, credentialsJson(c, session.accountId));
+    const fresh = session.freshCredentials();
+    if (fresh) send(fresh);
+    else session.credentials().then(send, (error: unknown) => reply.send(error));
+  });
 }
 
 // Serialized once per token set, not once per request.
