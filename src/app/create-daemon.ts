@@ -117,7 +117,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   for (const profile of [...profiles.filter((p) => !p.signInFrom), ...profiles.filter((p) => p.signInFrom)]) sessionOf(profile);
   // In the config's order; an unlisted owner last.
   const ordered = [...profiles.map((p) => byName.get(p.name) as ProfileSession), ...[...byName.values()].filter((s) => !Object.hasOwn(deps.config.profiles, s.name))];
-  const broker = new Broker(deps.config, ordered);
+  const broker = new Broker(deps.config, ordered, deps.secrets.kind);
 
   const auth = new EndpointAuth(deps.masterToken, Object.keys(deps.config.profiles));
   const containersConfig = deps.config.server.containers;

@@ -9,6 +9,8 @@ export class Broker {
   constructor(
     private readonly config: Pick<Config, 'defaultProfile'>,
     sessions: readonly ProfileSession[],
+    /** Where the sessions are kept ("keychain", …), for status. */
+    private readonly secretStore?: string,
   ) {
     this.sessions = new Map(sessions.map((s) => [s.name, s]));
   }
@@ -34,6 +36,6 @@ export class Broker {
   }
 
   status(): ProfileStatus[] {
-    return [...this.sessions.values()].map((s) => s.status());
+    return [...this.sessions.values()].map((s) => (this.secretStore ? { ...s.status(), secretStore: this.secretStore } : s.status()));
   }
 }

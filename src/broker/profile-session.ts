@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { AwsCredentials, CredentialExchanger, RefreshRequest, TokenRefresher, UserPoolTokens } from '../cognito/types.js';
-import type { ProfileConfig } from '../config/config.js';
+import type { ProfileConfig, SignInMethod } from '../config/config.js';
 import {
   type BrokerError,
   CredentialsPendingError,
@@ -73,6 +73,13 @@ const SETTLED: Promise<'go-on' | 'stop'> = Promise.resolve('go-on');
 export interface ProfileStatus {
   readonly profile: string;
   readonly phase: SessionPhase;
+  /** Whose session the daemon holds: the pool's own name for the user (`cognito:username`). */
+  readonly user?: string | undefined;
+  /** How that session was signed in, and when (while the daemon holds it). */
+  readonly signInMethod?: SignInMethod | undefined;
+  readonly signedInAt?: string | undefined;
+  /** Where the session is kept ("keychain", …): the daemon's store, which may not be this shell's. */
+  readonly secretStore?: string | undefined;
   readonly identityId?: string | undefined;
   readonly idTokenExpiresAt?: string | undefined;
   readonly credentialsExpireAt?: string | undefined;
@@ -192,6 +199,9 @@ export class ProfileSession {
     return {
       profile: this.name,
       phase: s.phase,
+      user: s.user,
+      signInMethod: s.session ? (s.session.method ?? 'password') : undefined,
+      signedInAt: iso(s.session?.signedInAt),
       identityId: s.identityId,
       idTokenExpiresAt: iso(s.tokens?.expiresAt),
       credentialsExpireAt: iso(s.credentials?.expiresAt),
