@@ -100,7 +100,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     const session = new ProfileSession({
       profile,
       mirror: new SessionMirror({ profile, sessions: owner ? new BorrowedSessionStore(deps.secrets, owner) : sessions, clock, logger: deps.logger }),
-      userPool: ownerSession ? new BorrowedTokens(profile.name, ownerSession, clock) : (c.refresher ?? c.userPool),
+      refresher: ownerSession ? new BorrowedTokens(profile.name, ownerSession, clock) : (c.refresher ?? c.userPool),
       identityPool: c.identityPool,
       clock,
       logger: deps.logger,

@@ -23,13 +23,13 @@ import { IdentityPoolError } from '../errors.js';
 
 /** A request waits at most this long for a refresh it needs: the SDKs give up after 1 s. */
 export const REQUEST_WAIT_MS = 750;
-/** While signed out or refused, look in the keychain this often for a new sign-in. */
-export const STORE_POLL_MS = 5_000;
 /**
- * Timers never sleep longer than this, so that after a laptop wakes (monotonic timers
- * stop during suspend) the wall clock is looked at again within this time.
+ * The session's tick: its one timer never sleeps longer than this. Each tick looks at the
+ * keychain (a logout, a new login: followed within this time) and at the wall clock, so that
+ * after a laptop wakes (monotonic timers stop during suspend) what expired meanwhile is
+ * renewed within this time too. A refresh due sooner is run when due.
  */
-export const TIMER_MAX_MS = 5 * 60_000;
+export const STORE_POLL_MS = 5_000;
 export { KEYCHAIN_TIMEOUT_MS } from '../store/session-mirror.js';
 /** stop() waits this long for revocations under way (their Cognito calls have timeouts of their own). */
 export const STOP_WAIT_MS = 3_000;
@@ -41,7 +41,8 @@ export interface ProfileSessionDeps {
   readonly profile: ProfileConfig;
   /** The profile's keychain entry: read, watched, and (unless borrowed) written back. */
   readonly mirror: SessionMirror;
-  readonly userPool: TokenRefresher;
+  /** Renews the ID token: the user pool (or OAuth provider) as the session was signed in, or a borrowed profile's owner. */
+  readonly refresher: TokenRefresher;
   readonly identityPool: CredentialExchanger;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -372,7 +373,7 @@ export class ProfileSession {
       const shared = force ? undefined : this.sharedTokens(seen);
       if (shared) return { tokens: shared, settled };
       this.calls.refresh += 1;
-      const { refreshToken, ...tokens } = await this.deps.userPool.refresh(refreshRequestFor(session));
+      const { refreshToken, ...tokens } = await this.deps.refresher.refresh(refreshRequestFor(session));
       const rotated = refreshToken !== undefined && refreshToken !== session.refreshToken;
       if (rotated) this.dispatch({ type: 'session-loaded', session: { ...session, refreshToken } });
       if (this.mirror.writable && (rotated || this.deps.shareTokens)) {
@@ -584,13 +585,12 @@ export class ProfileSession {
     }
   }
 
-  /** One timer per profile, set after every cycle, for whatever is due next. */
+  /** One timer per profile: the refresh due next, or the next tick (STORE_POLL_MS), whichever comes first. */
   private schedule(): void {
     this.clearTimer();
     if (this.stopped) return;
     const at = this.nextWakeAt();
-    // STORE_POLL_MS: a running session also watches the keychain (see watchStore).
-    const delay = Math.min(TIMER_MAX_MS, STORE_POLL_MS, Math.max(0, at - this.deps.clock.now()));
+    const delay = Math.min(STORE_POLL_MS, Math.max(0, at - this.deps.clock.now()));
     this.timer = this.deps.clock.setTimeout(() => this.onTimer(), delay);
   }
 

@@ -20,7 +20,7 @@ async function setup() {
   const borrower = new ProfileSession({
     profile: READER,
     mirror: new SessionMirror({ profile: READER, sessions: new BorrowedSessionStore(h.secrets, PROFILE), clock: h.clock, logger }),
-    userPool: new BorrowedTokens(READER.name, h.session, h.clock),
+    refresher: new BorrowedTokens(READER.name, h.session, h.clock),
     identityPool: identity,
     clock: h.clock,
     logger,
@@ -61,7 +61,7 @@ t.test('a borrowing profile of another identity pool reads a kept IdentityId of 
     return new ProfileSession({
       profile,
       mirror: new SessionMirror({ profile, sessions: new BorrowedSessionStore(h.secrets, PROFILE), clock: h.clock, logger }),
-      userPool: new BorrowedTokens(profile.name, h.session, h.clock),
+      refresher: new BorrowedTokens(profile.name, h.session, h.clock),
       identityPool: new FakeUpstream(h.clock),
       clock: h.clock,
       logger,

@@ -79,7 +79,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const session = new ProfileSession({
     profile,
     mirror: new SessionMirror({ profile, sessions, clock, logger }),
-    userPool: upstream,
+    refresher: upstream,
     identityPool: upstream,
     clock,
     logger,
