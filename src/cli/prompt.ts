@@ -62,6 +62,34 @@ export class StdinLines {
   }
 }
 
+/**
+ * Asks for the address a browser ended on (`login --browser --remote`): at a terminal with a
+ * prompt, which reads the line in raw mode (a long address is not cut at the terminal's line
+ * limit); without one, a line at a time from standard input, so that a script, or `ssh host
+ * cognito-broker login ...` without a terminal, can paste it there.
+ */
+export class RedirectPrompt {
+  #lines: StdinLines | undefined;
+
+  readonly ask = async (signal: AbortSignal): Promise<string | undefined> => {
+    if (isInteractive()) return input({ message: 'Address the browser ended on:', required: true }, { ...output, signal });
+    this.#lines ??= new StdinLines();
+    // Giving up ends the read, or the pending read would keep the process alive.
+    const stop = () => process.stdin.destroy();
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      return await this.#lines.next();
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
+  };
+
+  /** Lets go of standard input once the login has what it needs. */
+  close(): void {
+    if (this.#lines) process.stdin.destroy();
+  }
+}
+
 /** How `login` answers the pool's challenges when no one may be at the keyboard. */
 export interface ChallengeAnswerOptions {
   /** --mfa-code: the code itself, or '-' to read it from the next line of stdin when asked. */
