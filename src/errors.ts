@@ -40,6 +40,21 @@ export class ConfigInvalidError extends BrokerError {
   }
 }
 
+export class ConfigExistsError extends BrokerError {
+  readonly code = 'BRK_ERR_CONFIG_EXISTS';
+  constructor(readonly file: string, profile: string) {
+    super(`A config file already exists at ${file}; nothing was written. \`cognito-broker init --force\` adds profile "${profile}" to it (replacing a profile of that name) and keeps everything else; or pass --config PATH to write another file.`);
+  }
+}
+
+/** `init`: Cognito says an id names nothing; the config is not written. */
+export class InitCheckFailedError extends BrokerError {
+  readonly code = 'BRK_ERR_INIT_CHECK_FAILED';
+  constructor(readonly problems: readonly string[]) {
+    super(`Cognito does not know what the config would name, so nothing was written:\n${problems.map((p) => `  ${p}`).join('\n')}\nCheck the ids and the region (Cognito console: User pools, App clients, Identity pools), or pass --no-check to write them unchecked.`);
+  }
+}
+
 export class UnknownProfileError extends BrokerError {
   readonly code = 'BRK_ERR_UNKNOWN_PROFILE';
   override readonly statusCode = 404;
