@@ -50,8 +50,8 @@ export class ConfigExistsError extends BrokerError {
 /** `init`: Cognito says an id names nothing; the config is not written. */
 export class InitCheckFailedError extends BrokerError {
   readonly code = 'BRK_ERR_INIT_CHECK_FAILED';
-  constructor(readonly problems: readonly string[]) {
-    super(`Cognito does not know what the config would name, so nothing was written:\n${problems.map((p) => `  ${p}`).join('\n')}\nCheck the ids and the region (Cognito console: User pools, App clients, Identity pools), or pass --no-check to write them unchecked.`);
+  constructor(readonly file: string, readonly problems: readonly string[]) {
+    super(`Cognito does not know what the config would name, so nothing was written to ${file}:\n${problems.map((p) => `  ${p}`).join('\n')}\nCheck the ids and the region (Cognito console: User pools, App clients, Identity pools), or pass --no-check to write them unchecked.`);
   }
 }
 

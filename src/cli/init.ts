@@ -112,7 +112,7 @@ export async function init(argv: string[], io: CliIo = processIo, env: NodeJS.Pr
 
   const checks = values['no-check'] ? [] : await checkIds(config, name);
   const unknown = checks.filter((c) => c.outcome === 'unknown');
-  if (unknown.length > 0) throw new InitCheckFailedError(unknown.map((c) => `${FLAG_OF[c.field]} ${answers[c.field]}: ${c.detail}`));
+  if (unknown.length > 0) throw new InitCheckFailedError(file, unknown.map((c) => `${FLAG_OF[c.field]} ${answers[c.field]}: ${c.detail}`));
 
   await writePrivateFile(file, `${JSON.stringify(candidate, null, 2)}\n`);
   io.stderr(nextSteps(config, name, file, checks, values, env));

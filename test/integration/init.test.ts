@@ -119,7 +119,7 @@ t.test('ids the services do not know are named, and nothing is written', async (
   const unknownPool = `${stack.region}:00000000-0000-4000-8000-000000000000`;
   const result = await runCli(['init', ...stackFlags({ 'client-id': 'nosuchclient123', 'identity-pool-id': unknownPool })], env);
   t.equal(result.code, 1);
-  t.match(result.stderr, /Cognito does not know what the config would name, so nothing was written:/);
+  t.match(result.stderr, /Cognito does not know what the config would name, so nothing was written to .*config\.json:/);
   t.match(result.stderr, /--client-id nosuchclient123: no app client nosuchclient123 in this region/);
   t.match(result.stderr, new RegExp(`--identity-pool-id ${unknownPool}: no identity pool ${unknownPool} in this region`));
   t.notMatch(result.stderr, /--user-pool-id/, 'the user pool is not blamed');
