@@ -274,7 +274,7 @@ export function formatTable(report: StatusReport, now: number): string {
     ].filter(Boolean);
     if (details.length > 0) out.push(`${p.profile}:`, ...details.map((d) => `  ${d}`));
   }
-  if (report.secretStore) out.push(`Secrets (this config's "secretStore": "${report.secretStore.kind}"): ${report.secretStore.description}`);
+  if (report.secretStore) out.push(`Secrets (secretStore ${report.secretStore.kind}): ${report.secretStore.description}`);
   out.push('(* the default profile)');
   return `${out.join('\n')}\n`;
 }

@@ -99,7 +99,7 @@ async function endToEnd(t: Test, kind: 'file' | 'kernel', se: StoreEnv, read: (a
   t.equal(report.secretStore.kind, kind);
   const table = await runCli(['status', '--table'], se.env, undefined, cli);
   t.match(table.stdout, kind === 'file' ? /kept in a plain file \(0600, not encrypted\)/ : /kept in the kernel keyring \(until reboot\)/);
-  t.match(table.stdout, new RegExp(`Secrets \\(this config's "secretStore": "${kind}"\\): ${kind === 'file' ? 'a plain file in' : 'the Linux kernel keyring'}`));
+  t.match(table.stdout, new RegExp(`Secrets \\(secretStore ${kind}\\): ${kind === 'file' ? 'a plain file in' : 'the Linux kernel keyring'}`));
 
   const serve = await startServe([], se.env, cli);
   t.teardown(() => serve.stop());
