@@ -109,13 +109,15 @@ export async function init(argv: string[], io: CliIo = processIo, env: NodeJS.Pr
   const answers = await collectAnswers(values);
   const candidate = buildConfig(existing?.json ?? {}, name, answers, values);
   const config = validate(file, candidate);
+  // Opened before writing: a store this platform lacks (the kernel keyring off Linux) is a config error now, not after.
+  const store = openSecretStore(config, env);
 
   const checks = values['no-check'] ? [] : await checkIds(config, name);
   const unknown = checks.filter((c) => c.outcome === 'unknown');
   if (unknown.length > 0) throw new InitCheckFailedError(file, unknown.map((c) => `${FLAG_OF[c.field]} ${answers[c.field]}: ${c.detail}`));
 
   await writePrivateFile(file, `${JSON.stringify(candidate, null, 2)}\n`);
-  io.stderr(nextSteps(config, name, file, checks, values, env));
+  io.stderr(nextSteps(config, name, file, { checks, noCheck: values['no-check'] === true, storeDescription: store.description }, env));
 }
 
 const FLAG_OF: Readonly<Record<IdField, string>> = { userPoolId: '--user-pool-id', clientId: '--client-id', identityPoolId: '--identity-pool-id' };
@@ -270,9 +272,16 @@ async function checkIds(config: Config, name: string): Promise<IdCheck[]> {
 
 const CHECKED_AS: Readonly<Record<IdField, string>> = { userPoolId: 'user pool', clientId: 'app client', identityPoolId: 'identity pool' };
 
-function nextSteps(config: Config, name: string, file: string, checks: readonly IdCheck[], values: InitFlags, env: NodeJS.ProcessEnv): string {
+interface WriteReport {
+  readonly checks: readonly IdCheck[];
+  readonly noCheck: boolean;
+  /** Where `login` will keep the refresh token, in words. */
+  readonly storeDescription: string;
+}
+
+function nextSteps(config: Config, name: string, file: string, { checks, noCheck, storeDescription }: WriteReport, env: NodeJS.ProcessEnv): string {
   const lines = [`Wrote profile "${name}" to ${file} (mode 0600).`];
-  if (values['no-check']) lines.push('Not checked with Cognito (--no-check).');
+  if (noCheck) lines.push('Not checked with Cognito (--no-check).');
   for (const check of checks) {
     lines.push(check.outcome === 'found' ? `Checked the ${CHECKED_AS[check.field]}: ${check.detail}.` : `Warning: could not check the ${CHECKED_AS[check.field]} (${check.detail}); written unchecked.`);
   }
@@ -280,7 +289,7 @@ function nextSteps(config: Config, name: string, file: string, checks: readonly 
   const configFlag = file === resolveConfigFile({ env }) ? '' : ` --config ${quote(file)}`;
   const profileFlag = name === config.defaultProfile ? '' : ` --profile ${name}`;
   const steps: [string, string][] = [
-    [`cognito-broker login${configFlag}${profileFlag}`, `sign in; the refresh token goes to ${openSecretStore(config, env).description}`],
+    [`cognito-broker login${configFlag}${profileFlag}`, `sign in; the refresh token goes to ${storeDescription}`],
     [`cognito-broker serve${configFlag}`, 'run the broker (in the background: cognito-broker service install)'],
     [`eval "$(cognito-broker env${configFlag}${profileFlag})"`, 'point this shell\'s AWS SDKs at it'],
   ];

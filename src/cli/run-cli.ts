@@ -9,7 +9,7 @@ Usage: cognito-broker <command> [options]
 Commands:
   init     write the config: asks for (or takes as flags) the user pool, app client and
            identity pool, and checks them with Cognito
-  login    sign in to a profile's user pool; the refresh token goes to the OS keychain
+  login    sign in to a profile's user pool; the refresh token goes to the secret store
   serve    run the broker: the container-credentials endpoint and /token on 127.0.0.1
   env      print the shell lines that point AWS SDKs at the running broker (one profile's token)
   logout   revoke a profile's refresh token and delete its keychain entries

@@ -147,7 +147,7 @@ export class KeychainStore implements SecretStore {
       // example, there is no D-Bus.
       return await op(this.#createEntry(this.#service, account));
     } catch (error) {
-      throw new KeychainUnavailableError(describeKeyringFailure(error), { cause: error, store: this.kind });
+      throw new KeychainUnavailableError(describeKeyringFailure(error, this.kind), { cause: error, store: this.kind });
     }
   }
 }
@@ -272,7 +272,7 @@ function isHighSurrogate(code: number): boolean {
  * @napi-rs/keyring 2.1 against gnome-keyring 42) never contain the secret, but only the
  * message is used, never the password handed in.
  */
-export function describeKeyringFailure(error: unknown): string {
+export function describeKeyringFailure(error: unknown, kind: SecretStoreChoice = 'keychain'): string {
   const message = error instanceof Error ? error.message : String(error);
   // "Secret Service: unlock prompt was dismissed": the collection is locked and the
   // unlock prompt was refused (or there is no prompter, as over SSH).
@@ -284,7 +284,7 @@ export function describeKeyringFailure(error: unknown): string {
   if (/DBus error|D-Bus|DBUS_SESSION_BUS_ADDRESS/i.test(message)) return 'cannot connect to the session D-Bus';
   // keyutils: "Couldn't access platform storage: AccessDenied" (EACCES) when the key cannot be
   // linked into the persistent keyring: the calling thread possesses no session keyring.
-  if (/AccessDenied/.test(message)) return 'the kernel refused access: this process has no session keyring';
+  if (kind === 'kernel' && /AccessDenied/.test(message)) return 'the kernel refused access: this process has no session keyring';
   return `keychain call failed: ${firstLine(message)}`;
 }
 
