@@ -7,7 +7,7 @@ import { DAEMON_FILE, removeDaemonInfo, writeDaemonInfo } from '../store/daemon-
 import { loadOrCreateMasterToken, type MasterTokenChange, scopedTokenFile, watchMasterToken, writeTokenFile } from '../store/endpoint-token-file.js';
 import { securePrivatePaths } from '../store/private-paths.js';
 import { createDaemon, type Daemon } from './create-daemon.js';
-import { openKeychain } from './open-keychain.js';
+import { openSecretStore } from './open-secret-store.js';
 
 /** What `serve` runs, started: where it listens and what to hand a shell. */
 export interface StartedDaemon {
@@ -40,7 +40,7 @@ export async function startDaemon(config: Config, logger: Logger, options: Start
   const master = await loadOrCreateMasterToken(config.server.tokenFile);
   if (master.replaced) logger.warn({ file: config.server.tokenFile }, masterChangeMessage('exposed'));
   const inheritedFds = options.inheritedFds ?? [];
-  const daemon = createDaemon({ config, secrets: openKeychain(), masterToken: master.token, logger, inheritedFds });
+  const daemon = createDaemon({ config, secrets: openSecretStore(config), masterToken: master.token, logger, inheritedFds });
   // Starts the sessions, then loads fastify: the first refresh's waits overlap the load.
   const url = await daemon.listen();
   const stopWatching = followMasterToken(config.server.tokenFile, master.token, daemon, logger);

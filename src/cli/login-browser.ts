@@ -9,7 +9,7 @@ import { BrowserLoginNotConfiguredError, ClientSecretError, OAuthClientRefusedEr
 import { SessionStore } from '../store/session-store.js';
 import { BrowserLauncher, formatDuration, launcherBaseDir } from './browser-launcher.js';
 import { loadCliConfig, pickProfile, pickSignInProfile } from './cli-context.js';
-import { openKeychain } from '../app/open-keychain.js';
+import { openSecretStore } from '../app/open-secret-store.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { askClientSecret, RedirectPrompt } from './prompt.js';
 import { remoteSessionReason } from './remote-session.js';
@@ -89,7 +89,8 @@ export async function loginWithBrowser(argv: string[], io: CliIo = processIo, en
   const settings = profile.oidc ?? profile.hostedUi;
   if (!oauth || !settings) throw new BrowserLoginNotConfiguredError(profile.name);
 
-  const sessions = new SessionStore(openKeychain(env));
+  const secrets = openSecretStore(config, env);
+  const sessions = new SessionStore(secrets);
   // As for the password login: --client-secret asks (and replaces a kept one); else this one
   // login's environment; else the secret an earlier login kept.
   const kept = await sessions.loadClientSecret(profile);
@@ -126,7 +127,7 @@ export async function loginWithBrowser(argv: string[], io: CliIo = processIo, en
     signedInAt: Date.now(),
   }, io);
   if (clientSecret !== undefined && clientSecret !== kept) await sessions.saveClientSecret(profile, clientSecret);
-  io.stderr(`Signed in as ${username} (profile "${profile.name}") through ${method === 'oidc' ? 'the OpenID Connect provider' : 'the managed login'}. The refresh token is in the OS keychain.\n`);
+  io.stderr(`Signed in as ${username} (profile "${profile.name}") through ${method === 'oidc' ? 'the OpenID Connect provider' : 'the managed login'}. The refresh token is in ${secrets.description}.\n`);
 }
 
 async function signInOnLoopback(request: SignInRequest, profileName: string, noBrowser: boolean, env: NodeJS.ProcessEnv, io: CliIo): Promise<SignInTokens> {

@@ -17,6 +17,28 @@ export async function askUsername(): Promise<string> {
   return input({ message: 'Username:', required: true }, output);
 }
 
+/**
+ * One line of text at the terminal, checked as it is typed (`check` returns what is wrong, or
+ * undefined). Empty is allowed when `optional`; `initial` is what Enter takes.
+ */
+export async function askText(message: string, options: { readonly check?: (value: string) => string | undefined; readonly optional?: boolean; readonly initial?: string | undefined } = {}): Promise<string> {
+  requireTerminal(message.replace(/:$/, '').toLowerCase());
+  const answer = await input(
+    {
+      message,
+      required: options.optional !== true,
+      ...(options.initial !== undefined ? { default: options.initial } : {}),
+      validate: (value: string) => {
+        const trimmed = value.trim();
+        if (trimmed === '') return options.optional === true || 'A value is needed.';
+        return options.check?.(trimmed) ?? true;
+      },
+    },
+    output,
+  );
+  return answer.trim();
+}
+
 export async function askPassword(message = 'Password:'): Promise<string> {
   requireTerminal('the password');
   return password({ message, mask: '*' }, output);

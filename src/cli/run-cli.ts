@@ -7,7 +7,9 @@ const HELP = `cognito-broker: sign in to Amazon Cognito once, serve fresh AWS cr
 Usage: cognito-broker <command> [options]
 
 Commands:
-  login    sign in to a profile's user pool; the refresh token goes to the OS keychain
+  init     write the config: asks for (or takes as flags) the user pool, app client and
+           identity pool, and checks them with Cognito
+  login    sign in to a profile's user pool; the refresh token goes to the secret store
   serve    run the broker: the container-credentials endpoint and /token on 127.0.0.1
   env      print the shell lines that point AWS SDKs at the running broker (one profile's token)
   logout   revoke a profile's refresh token and delete its keychain entries
@@ -23,6 +25,7 @@ Commands:
            replace the endpoint's master token; every token derived from it stops working
   docker   give Docker containers on this machine the broker's credentials (setup, env, run, ls, revoke)
 
+Start with 'cognito-broker init', then 'cognito-broker login' and 'cognito-broker serve'.
 Run 'cognito-broker <command> --help' for a command's options.
 Config: --config PATH, else COGNITO_BROKER_CONFIG, else the platform's config dir
 (Linux: $XDG_CONFIG_HOME/cognito-broker/config.json).`;
@@ -39,6 +42,7 @@ interface Command {
 // Loaded on use: `env` runs in every new shell (eval "$(cognito-broker env)") and need not
 // load fastify and the AWS SDK that `serve` and `login` do.
 const COMMANDS: Record<string, () => Promise<Command>> = {
+  init: async () => import('./init.js').then((m) => ({ run: m.init, help: m.INIT_HELP })),
   login: async () => import('./login.js').then((m) => ({ run: m.login, help: m.LOGIN_HELP })),
   serve: async () => import('./serve.js').then((m) => ({ run: m.serve, help: m.SERVE_HELP })),
   env: async () => import('./env.js').then((m) => ({ run: m.env, help: m.ENV_HELP })),

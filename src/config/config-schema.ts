@@ -163,6 +163,9 @@ export const containersSchema = z.strictObject({
   relayPort: z.number().int().min(1, 'a fixed TCP port, 1-65535 (the relay container forwards to it)').max(65535).optional(),
 });
 
+/** The choices of "secretStore". */
+export const SECRET_STORES = ['keychain', 'kernel', 'file'] as const;
+
 export const configSchema = z
   .strictObject({
     server: z
@@ -174,6 +177,10 @@ export const configSchema = z
         containers: containersSchema.optional(),
       })
       .prefault({}),
+    /** Where refresh tokens and other secrets are kept (docs/config.md, "secretStore"). */
+    secretStore: z
+      .enum(SECRET_STORES, { error: '"keychain" (the OS keychain), "kernel" (the Linux kernel keyring, kept until reboot) or "file" (a 0600 file under the state directory)' })
+      .default('keychain'),
     defaultProfile: z.string().regex(PROFILE_NAME, 'a profile name: letters, digits, "_", "-", "." (at most 64)').optional(),
     profiles: z
       .record(z.string().regex(PROFILE_NAME, 'profile names: letters, digits, "_", "-", "." (at most 64)'), profileEntrySchema)

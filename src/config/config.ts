@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { SecretStoreChoice } from '../errors.js';
 import type { hostedUiSchema, oidcSchema, profileSchema } from './config-schema.js';
 
 /** The user pool's managed login (hosted UI), for `login --browser`. */
@@ -61,6 +62,8 @@ export interface Config {
     /** Docker containers on this machine (docs/containers.md); absent: no container listener. */
     readonly containers?: ContainersConfig | undefined;
   };
+  /** Where secrets are kept: the OS keychain, the Linux kernel keyring, or a 0600 file under stateDir. */
+  readonly secretStore: SecretStoreChoice;
   readonly defaultProfile: string;
   readonly profiles: Readonly<Record<string, ProfileConfig>>;
 }

@@ -115,6 +115,7 @@ function freezeConfig(file: string, parsed: ParsedConfig, paths: PlatformPaths):
       allowNonLoopback: parsed.server.allowNonLoopback,
       ...(parsed.server.containers ? { containers: parsed.server.containers } : {}),
     },
+    secretStore: parsed.secretStore,
     defaultProfile,
     profiles,
   });
