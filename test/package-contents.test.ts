@@ -70,10 +70,10 @@ t.test('npm pack lists the compiled CLI, README, LICENSE, the config example, do
   const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO, maxBuffer: 16 * 1024 * 1024 });
   const [report] = JSON.parse(stdout) as [{ files: { path: string }[] }];
   const files = report.files.map((f) => f.path).sort();
-  for (const wanted of ['package.json', 'README.md', 'LICENSE', 'config.example.json', pkg.bin['cognito-broker'] as string, 'dist/src/errors.js', 'docs/commands.md', 'docker/relay/Dockerfile']) {
+  for (const wanted of ['package.json', 'README.md', 'LICENSE', 'config.example.json', 'config.local.example.json', pkg.bin['cognito-broker'] as string, 'dist/src/errors.js', 'docs/commands.md', 'docker/relay/Dockerfile']) {
     t.ok(files.includes(wanted), `ships ${wanted}`);
   }
   const unwanted = files.filter((f) => /^(test|bench|scripts|src)\/|^dist\/(?!src\/)|\.(ts|map)$|^\.|^tsconfig|^package-lock/.test(f));
   t.same(unwanted, [], 'nothing of the tests, benchmarks, emulators (scripts/), sources, maps or dev config');
-  t.ok(files.every((f) => f.startsWith('dist/src/') || f.startsWith('docs/') || f.startsWith('docker/relay/') || ['package.json', 'README.md', 'LICENSE', 'config.example.json'].includes(f)), 'only those');
+  t.ok(files.every((f) => f.startsWith('dist/src/') || f.startsWith('docs/') || f.startsWith('docker/relay/') || ['package.json', 'README.md', 'LICENSE', 'config.example.json', 'config.local.example.json'].includes(f)), 'only those');
 });
