@@ -1,9 +1,11 @@
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ProfileStatus, SessionWatcher } from '../broker/profile-session.js';
 import type { SessionNotice } from '../broker/session-notice.js';
 import type { Config } from '../config/config.js';
-import { PROMPT_FILE, type PromptProfile, removePromptFile, writePromptFile } from '../store/prompt-file.js';
+import { writePrivateFile } from '../store/atomic-file.js';
+import { PROMPT_FILE, type PromptFile, type PromptProfile, readPromptFile } from '../store/prompt-file.js';
 import { CommandNotifier } from './command-notifier.js';
 import { DesktopNotifier } from './desktop-notifier.js';
 import type { Notifier } from './notifier.js';
@@ -63,7 +65,8 @@ export class DaemonNotices implements SessionWatcher {
   async close(): Promise<void> {
     await Promise.allSettled([...this.notifying]);
     await this.writing;
-    if (this.started) await removePromptFile(this.file, this.pid).catch(() => undefined);
+    // Its own file only: another daemon may have started since.
+    if (this.started && readPromptFile(this.file)?.pid === this.pid) await rm(this.file, { force: true }).catch(() => undefined);
   }
 
   private notify(notice: SessionNotice): void {
@@ -91,14 +94,15 @@ export class DaemonNotices implements SessionWatcher {
     this.writing = (async () => {
       do {
         this.dirty = false;
-        await writePromptFile(this.file, {
+        const content: PromptFile = {
           v: 1,
           pid: this.pid,
           config: this.deps.config.file,
           defaultProfile: this.deps.config.defaultProfile,
           updatedAt: new Date((this.deps.now ?? Date.now)()).toISOString(),
           profiles: Object.fromEntries(this.profiles),
-        });
+        };
+        await writePrivateFile(this.file, `${JSON.stringify(content)}\n`);
       } while (this.dirty);
     })()
       .catch((error: unknown) => this.deps.logger.warn({ file: this.file, error: (error as Error).message }, 'the prompt file could not be written'))

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { writePrivateFile } from './atomic-file.js';
 
 /** Its name in the state directory. */
 export const PROMPT_FILE = 'prompt.json';
+
+// Read by `status --prompt` in every shell prompt: Node's fs alone (the daemon writes it
+// through atomic-file.ts, which this module does not load).
 
 /**
  * What `serve` tells `status --prompt`, rewritten on every change a user may see: each
@@ -30,10 +31,6 @@ export interface PromptProfile {
   readonly credentialsExpireAt?: string | undefined;
 }
 
-export async function writePromptFile(file: string, content: PromptFile): Promise<void> {
-  await writePrivateFile(file, `${JSON.stringify(content)}\n`);
-}
-
 /** Synchronous: `status --prompt` runs in every shell prompt and does nothing else. */
 export function readPromptFile(file: string): PromptFile | undefined {
   try {
@@ -43,9 +40,4 @@ export function readPromptFile(file: string): PromptFile | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** At the daemon's exit: its file only (another daemon may have started since). */
-export async function removePromptFile(file: string, pid: number): Promise<void> {
-  if (readPromptFile(file)?.pid === pid) await rm(file, { force: true });
 }
