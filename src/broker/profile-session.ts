@@ -608,9 +608,10 @@ export class ProfileSession {
     }
   }
 
-  /** What the user should be told now, if anything. */
+  /** What the user should be told now, if anything. A profile borrowing a sign-in leaves that to its owner's session: one sign-in, one notice. */
   private notice(): SessionNotice | undefined {
     const s = this.state;
+    if (this.deps.profile.signInFrom) return undefined;
     if (s.phase === 'login-required') return loginRequiredNotice(this.name, s.lastError?.message ?? new LoginRequiredError(this.name, 'the refresh token was refused').message, s.rejectedFingerprint);
     const endsAt = this.signInEndsAt();
     if (s.endsSoon && s.session && endsAt !== undefined) return endsSoonNotice(this.name, s.session.signedInAt, endsAt, this.deps.clock.now());

@@ -114,3 +114,16 @@ t.test('a watcher that throws does not stop the session', async (t) => {
   t.ok(h.logs.lines.some((l) => l.msg === 'the session watcher failed'));
   h.session.stop();
 });
+
+t.test('a profile that borrows a sign-in raises no notice of its own: its owner\'s session tells', async (t) => {
+  const watcher = new RecordingWatcher();
+  const h = await createHarness({ idTokenLifetimeMs: 5 * MINUTE, profile: { ...PROFILE, name: 'admin', signInFrom: PROFILE, refreshTokenLifetimeMs: HOUR }, watcher });
+  h.session.start();
+  await h.clock.advance(1000);
+  h.upstream.refreshBehaviour = { kind: 'fail', error: () => new LoginRequiredError('admin', 'the owner was refused (test)') };
+  await h.clock.advance(10 * MINUTE);
+  t.equal(h.session.phase, 'login-required');
+  t.ok(watcher.statuses.some((s) => s.phase === 'login-required'), 'the watcher still hears the phase (the prompt shows it)');
+  t.same(watcher.notices, []);
+  h.session.stop();
+});
