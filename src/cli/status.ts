@@ -7,8 +7,9 @@ import { loadCliConfig, pickProfile } from './cli-context.js';
 import { openSecretStore } from '../app/open-secret-store.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { findDaemon } from './daemon-client.js';
+import { STATUS_EXIT } from './status-exit.js';
 
-export const STATUS_HELP = `Usage: cognito-broker status [--profile P] [--json | --table] [--config PATH]
+export const STATUS_HELP = `Usage: cognito-broker status [--profile P] [--json | --table | --prompt] [--config PATH]
 
 Says, for each profile (or the one named), what the broker is doing: its state, the user
 signed in, the IdentityId, when the ID token and the AWS credentials expire, the last
@@ -30,10 +31,11 @@ degraded (Cognito failing; still-valid credentials are served); 1 another error.
   --profile P     only this profile
   --json          JSON even on a terminal
   --table         the table even when not on a terminal
+  --prompt        one short line for a shell prompt, from the daemon's file alone (see
+                  'cognito-broker status --prompt --help')
   --config PATH   config file (default: COGNITO_BROKER_CONFIG, else the platform's config dir)`;
 
-/** status's exit codes (docs/commands.md, status). */
-export const STATUS_EXIT = { ready: 0, loginNeeded: 3, daemonNotRunning: 4, notReady: 5 } as const;
+export { STATUS_EXIT };
 
 /** One profile in `status --json`. Every key is always present; null when not known. */
 export interface ProfileReport {

@@ -175,3 +175,27 @@ t.test('secretStore: keychain by default; another value names the choices', asyn
     { path: '$.secretStore', expected: '"keychain" (the OS keychain), "kernel" (the Linux kernel keyring, kept until reboot) or "file" (a 0600 file under the state directory)' },
   ]);
 });
+
+t.test('refreshTokenLifetime: a whole number and a unit, in milliseconds for the broker; a borrowing profile takes its owner\'s', async (t) => {
+  const config = parseConfig('/cfg.json', JSON.stringify({ profiles: { work: { ...profile, refreshTokenLifetime: '30d' }, admin: { signInFrom: 'work' }, short: { ...profile, refreshTokenLifetime: '90m' } } }), PATHS);
+  t.equal(config.profiles.work?.refreshTokenLifetimeMs, 30 * 86_400_000);
+  t.equal(config.profiles.admin?.refreshTokenLifetimeMs, 30 * 86_400_000, 'the owner\'s');
+  t.equal(config.profiles.short?.refreshTokenLifetimeMs, 90 * 60_000);
+  t.notOk('refreshTokenLifetime' in (config.profiles.work as object), 'one name for it inside: the milliseconds');
+  t.equal(parseConfig('/cfg.json', JSON.stringify({ profiles: { work: profile } }), PATHS).profiles.work?.refreshTokenLifetimeMs, undefined, 'absent: not known');
+
+  t.match(problems(JSON.stringify({ profiles: { work: { ...profile, refreshTokenLifetime: '30 days' } } })).problems, [{ path: '$.profiles.work.refreshTokenLifetime', expected: /a whole number and a unit, s, m, h or d, such as "30d"/ }]);
+  t.match(problems(JSON.stringify({ profiles: { work: { ...profile, refreshTokenLifetime: 30 } } })).problems, [{ path: '$.profiles.work.refreshTokenLifetime', expected: /a string \(found number 30\)/ }]);
+  t.match(problems(JSON.stringify({ profiles: { work: { ...profile, refreshTokenLifetime: '4000d' } } })).problems, [{ path: '$.profiles.work.refreshTokenLifetime', expected: /at most 3660 days/ }]);
+  t.match(problems(JSON.stringify({ profiles: { work: profile, admin: { signInFrom: 'work', refreshTokenLifetime: '1d' } } })).problems, [{ path: '$.profiles.admin.refreshTokenLifetime', expected: /no "refreshTokenLifetime" in a profile with "signInFrom"/ }]);
+});
+
+t.test('notify: a desktop notification by default; notify.command is an argv array, never a shell line', async (t) => {
+  t.same(parseConfig('/cfg.json', JSON.stringify({ profiles: { work: profile } }), PATHS).notify, { desktop: true });
+  const config = parseConfig('/cfg.json', JSON.stringify({ notify: { command: ['ntfy', 'publish', 'my topic'], desktop: false }, profiles: { work: profile } }), PATHS);
+  t.same(config.notify, { command: ['ntfy', 'publish', 'my topic'], desktop: false });
+  t.match(problems(JSON.stringify({ notify: { command: 'notify-send "$MSG"' }, profiles: { work: profile } })).problems, [{ path: '$.notify.command', expected: /an array \(found string/ }]);
+  t.match(problems(JSON.stringify({ notify: { command: [] }, profiles: { work: profile } })).problems, [{ path: '$.notify.command', expected: /a program and its arguments.*an argv array, not a shell line/ }]);
+  t.match(problems(JSON.stringify({ notify: { command: ['a\nb'] }, profiles: { work: profile } })).problems, [{ path: '$.notify.command[0]', expected: /without control characters/ }]);
+  t.match(problems(JSON.stringify({ notify: { email: 'x' }, profiles: { work: profile } })).problems, [{ path: '$.notify', expected: /no key "email"/ }]);
+});
