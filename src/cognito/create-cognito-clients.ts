@@ -1,13 +1,14 @@
 import { CognitoIdentityClient } from '@aws-sdk/client-cognito-identity';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
-import type { ProfileConfig } from '../config/config.js';
+import { DEVELOPER_PROVIDER, type ProfileConfig } from '../config/config.js';
+import { DeveloperIdentity, DeveloperIdentityPool, type IdentityCommand } from './developer-identity.js';
 import { IdentityPoolClient } from './identity-pool-client.js';
 import type { HttpFetch } from './oauth-http.js';
 import { OAuthTokenClient } from './oauth-token-client.js';
 import { createEndpointResolver, oidcLoginsKey } from './oidc-discovery.js';
 import { SessionRefresher } from './session-refresher.js';
 import type { SignOutClients } from './sign-out.js';
-import type { TokenRefresher } from './types.js';
+import type { CredentialExchanger, TokenRefresher } from './types.js';
 import { UserPoolClient } from './user-pool-client.js';
 
 /** A hung Cognito must not hold a refresh forever; the broker's backoff handles the retry. */
@@ -21,7 +22,8 @@ export const UPSTREAM_RETRY_DELAY_MS = 100;
 export interface CognitoClients {
   /** The user-pool API: password sign-in, its refresh, RevokeToken, GlobalSignOut. */
   readonly userPool: UserPoolClient;
-  readonly identityPool: IdentityPoolClient;
+  /** GetId and GetCredentialsForIdentity (a developerIdentity profile: GetCredentialsForIdentity alone). */
+  readonly identityPool: CredentialExchanger;
   /** The managed login's or the OIDC provider's token endpoint; absent when the profile has neither. */
   readonly oauth?: OAuthTokenClient | undefined;
   /** What the broker refreshes with: each session the way it was signed in (see SessionRefresher). */
@@ -36,7 +38,12 @@ export interface CognitoClients {
  * (no AWS credentials needed), so the SDK gets an empty, never-used credential provider
  * instead of searching the machine for credentials.
  */
-export function createCognitoClients(profile: ProfileConfig, now: () => number = Date.now): CognitoClients {
+export interface CognitoClientsOptions {
+  /** A developerIdentity profile's command, run for every token (required for such a profile). */
+  readonly identityCommand?: IdentityCommand | undefined;
+}
+
+export function createCognitoClients(profile: ProfileConfig, now: () => number = Date.now, options: CognitoClientsOptions = {}): CognitoClients {
   const common = {
     region: profile.region,
     maxAttempts: UPSTREAM_MAX_ATTEMPTS,
@@ -50,16 +57,20 @@ export function createCognitoClients(profile: ProfileConfig, now: () => number =
   const identity = new CognitoIdentityClient({ ...common, ...endpoint(profile.endpoints?.cognitoIdentity) });
   const userPool = new UserPoolClient(idp, profile.clientId, profile.name, now);
   const oauth = createOAuthClient(profile, now);
-  const refresher = new SessionRefresher({ profile: profile.name, userPool: profile.oidc ? undefined : userPool, oauth });
+  const pool = new IdentityPoolClient(identity, {
+    identityPoolId: profile.identityPoolId,
+    profile: profile.name,
+    now,
+    // An OIDC provider's token goes under the provider's IAM name; a developer identity's under
+    // cognito-identity.amazonaws.com; a user pool's under its iss.
+    ...(profile.oidc ? { loginsKey: oidcLoginsKey(profile.oidc) } : {}),
+    ...(profile.developerIdentity ? { loginsKey: DEVELOPER_PROVIDER } : {}),
+  });
+  const developer = developerIdentity(profile, now, options.identityCommand);
+  const refresher = developer ?? new SessionRefresher({ profile: profile.name, userPool: profile.oidc ? undefined : userPool, oauth });
   return {
     userPool,
-    identityPool: new IdentityPoolClient(identity, {
-      identityPoolId: profile.identityPoolId,
-      profile: profile.name,
-      now,
-      // An OIDC provider's token goes under the provider's IAM name; a user pool's under its iss.
-      ...(profile.oidc ? { loginsKey: oidcLoginsKey(profile.oidc) } : {}),
-    }),
+    identityPool: developer ? new DeveloperIdentityPool(developer, pool) : pool,
     oauth,
     refresher,
     signOut: { userPool, oauth, refresher },
@@ -68,6 +79,12 @@ export function createCognitoClients(profile: ProfileConfig, now: () => number =
       identity.destroy();
     },
   };
+}
+
+function developerIdentity(profile: ProfileConfig, now: () => number, command: IdentityCommand | undefined): DeveloperIdentity | undefined {
+  if (!profile.developerIdentity) return undefined;
+  if (!command) throw new Error(`profile "${profile.name}": a developerIdentity profile needs its command runner`);
+  return new DeveloperIdentity(profile.name, profile.developerIdentity, command, now);
 }
 
 /**

@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { ConfigInvalidError, ConfigNotFoundError } from '../errors.js';
-import type { Config, ProfileConfig } from './config.js';
+import { type Config, DEVELOPER_PROVIDER, type ProfileConfig } from './config.js';
 import { configSchema } from './config-schema.js';
 import { type ConfigSource, platformPaths, type PlatformPaths, resolveConfigFile } from './platform-paths.js';
 
@@ -142,6 +142,7 @@ function borrowingProfileConfig(name: string, profile: BorrowingProfile, owner: 
 
 function profileConfig(name: string, profile: OwnProfile): ProfileConfig {
   const { userPoolId, clientId, ...rest } = profile;
+  if (profile.developerIdentity) return { ...rest, name, userPoolId: DEVELOPER_PROVIDER, clientId: profile.identityPoolId };
   if (profile.oidc) return { ...rest, name, userPoolId: profile.oidc.issuer, clientId: profile.oidc.clientId };
   return { ...rest, name, userPoolId: userPoolId as string, clientId: clientId as string };
 }
