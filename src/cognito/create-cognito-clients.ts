@@ -1,5 +1,7 @@
 import { CognitoIdentityClient } from '@aws-sdk/client-cognito-identity';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+import { STSClient } from '@aws-sdk/client-sts';
+import { BasicFlowExchanger } from './basic-flow.js';
 import { DEVELOPER_PROVIDER, type ProfileConfig } from '../config/config.js';
 import { DeveloperIdentity, DeveloperIdentityPool, type IdentityCommand } from './developer-identity.js';
 import { IdentityPoolClient } from './identity-pool-client.js';
@@ -33,17 +35,23 @@ export interface CognitoClients {
   destroy(): void;
 }
 
-/**
- * The default wiring: real AWS SDK clients for one profile. Both APIs we call are unsigned
- * (no AWS credentials needed), so the SDK gets an empty, never-used credential provider
- * instead of searching the machine for credentials.
- */
 export interface CognitoClientsOptions {
   /** A developerIdentity profile's command, run for every token (required for such a profile). */
   readonly identityCommand?: IdentityCommand | undefined;
 }
 
-export function createCognitoClients(profile: ProfileConfig, now: () => number = Date.now, options: CognitoClientsOptions = {}): CognitoClients {
+/** The AWS SDK clients of a profile; `sts` only for the basic flow. */
+export interface SdkClients {
+  readonly idp: CognitoIdentityProviderClient;
+  readonly identity: CognitoIdentityClient;
+  readonly sts?: STSClient | undefined;
+}
+
+/**
+ * The SDK clients, each for the profile's region: the SDK resolves its endpoints by
+ * partition (cn-north-1 and cn-northwest-1: amazonaws.com.cn), unless `endpoints` names one.
+ */
+export function createSdkClients(profile: ProfileConfig): SdkClients {
   const common = {
     region: profile.region,
     maxAttempts: UPSTREAM_MAX_ATTEMPTS,
@@ -53,8 +61,20 @@ export function createCognitoClients(profile: ProfileConfig, now: () => number =
     requestHandler: { connectionTimeout: UPSTREAM_CONNECT_TIMEOUT_MS, requestTimeout: UPSTREAM_REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true },
     credentials: { accessKeyId: 'unused', secretAccessKey: 'unused' },
   };
-  const idp = new CognitoIdentityProviderClient({ ...common, ...endpoint(profile.endpoints?.cognitoIdp) });
-  const identity = new CognitoIdentityClient({ ...common, ...endpoint(profile.endpoints?.cognitoIdentity) });
+  return {
+    idp: new CognitoIdentityProviderClient({ ...common, ...endpoint(profile.endpoints?.cognitoIdp) }),
+    identity: new CognitoIdentityClient({ ...common, ...endpoint(profile.endpoints?.cognitoIdentity) }),
+    sts: profile.flow === 'basic' ? new STSClient({ ...common, ...endpoint(profile.endpoints?.sts) }) : undefined,
+  };
+}
+
+/**
+ * The default wiring: real AWS SDK clients for one profile. Both APIs we call are unsigned
+ * (no AWS credentials needed), so the SDK gets an empty, never-used credential provider
+ * instead of searching the machine for credentials.
+ */
+export function createCognitoClients(profile: ProfileConfig, now: () => number = Date.now, options: CognitoClientsOptions = {}): CognitoClients {
+  const { idp, identity, sts } = createSdkClients(profile);
   const userPool = new UserPoolClient(idp, profile.clientId, profile.name, now);
   const oauth = createOAuthClient(profile, now);
   const pool = new IdentityPoolClient(identity, {
@@ -68,15 +88,20 @@ export function createCognitoClients(profile: ProfileConfig, now: () => number =
   });
   const developer = developerIdentity(profile, now, options.identityCommand);
   const refresher = developer ?? new SessionRefresher({ profile: profile.name, userPool: profile.oidc ? undefined : userPool, oauth });
+  const enhanced: CredentialExchanger = developer ? new DeveloperIdentityPool(developer, pool) : pool;
+  const basic = sts && profile.customRoleArn
+    ? new BasicFlowExchanger(enhanced, pool, sts, { profile: profile.name, roleArn: profile.customRoleArn, roleSessionName: profile.roleSessionName, durationSeconds: profile.sessionDurationSeconds, now })
+    : undefined;
   return {
     userPool,
-    identityPool: developer ? new DeveloperIdentityPool(developer, pool) : pool,
+    identityPool: basic ?? enhanced,
     oauth,
     refresher,
     signOut: { userPool, oauth, refresher },
     destroy() {
       idp.destroy();
       identity.destroy();
+      sts?.destroy();
     },
   };
 }

@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { clientEnv, jsSdkClient } from '../support/aws-clients.js';
@@ -153,4 +154,31 @@ t.test('without a daemon: credential-process runs the command in-process, and lo
   const after = await runCli(['credential-process'], de.env);
   t.not(after.code, 0, 'signed out');
   t.match(after.stderr, /BRK_ERR_NOT_SIGNED_IN/);
+});
+
+t.test('"flow": "basic": GetOpenIdToken, then AssumeRoleWithWebIdentity with the profile\'s role, session name and duration; an SDK gets them', async (t) => {
+  if (!requireSecretService(t)) return;
+  const roleArn = 'arn:aws:iam::123456789012:role/classic-flow';
+  const de = await startDeveloperEnv({ backend: { user: 'dora' }, profile: { flow: 'basic', customRoleArn: roleArn, roleSessionName: 'dora-laptop', sessionDurationSeconds: 7200 } });
+  t.teardown(() => de.stop());
+  // The STS endpoint is the stub's, set after it started.
+  const config = JSON.parse(readFileSync(de.configFile, 'utf8')) as { profiles: { default: { endpoints: Record<string, string> } } };
+  config.profiles.default.endpoints.sts = de.sts.url;
+  writeFileSync(de.configFile, JSON.stringify(config));
+
+  t.equal((await runCli(['login'], de.env)).code, 0, 'login goes the whole basic flow');
+  t.equal(de.emulator.calls.GetOpenIdToken, 1, 'GetOpenIdToken at login');
+  t.equal(de.emulator.calls.GetCredentialsForIdentity, 0, 'not the enhanced flow');
+  const serve = await startServe([], de.env);
+  t.teardown(() => serve.stop());
+  await waitForPhase(serve, 'ready');
+  const view = await profileStatus(serve);
+  const served = await jsSdkClient({ region: de.region, stsUrl: de.sts.url, env: clientEnv(de.env, serve.exports, [FULL_URI, TOKEN_FILE]) }, 'default-chain');
+  const assumed = de.sts.assumed.get(served.accessKeyId);
+  t.ok(assumed, 'the SDK got credentials STS issued by AssumeRoleWithWebIdentity');
+  t.same([assumed?.roleArn, assumed?.roleSessionName, assumed?.subject], [roleArn, 'dora-laptop', view.identityId], 'for the role, session name and identity');
+  t.ok(Math.abs(Date.parse(served.expiration as string) - Date.now() - 7_200_000) < 120_000, 'lasting sessionDurationSeconds');
+  t.equal(served.arn, 'arn:aws:sts::123456789012:assumed-role/classic-flow/dora-laptop', 'and its signed STS call was accepted');
+  await serve.stop();
+  t.same(secretsIn(serve.stderr() + serve.stdout(), allSecrets(de)), [], 'no secret in serve\'s log');
 });

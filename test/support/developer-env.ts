@@ -46,7 +46,8 @@ export async function startDeveloperEnv(options: { region?: string; profile?: Re
   const developerSecret = `dev-secret-${Math.random().toString(36).slice(2)}-${Date.now()}`;
   const developer = { providerName: DEVELOPER_PROVIDER_NAME, accessKeyId: 'AKIADEVELOPEREXAMPLE', secretKey: developerSecret, roleArns: [DEVELOPER_ROLE_ARN] };
   const emulator = await startIdentityPoolEmulator({ region, providers: {}, developer });
-  const sts = await startStsStub({ credentials: emulator });
+  // The basic flow's second step verifies the pool's own OpenID tokens, as IAM's provider for Cognito does.
+  const sts = await startStsStub({ credentials: emulator, webIdentity: { verify: (token) => emulator.openId.verify(token, emulator.identityPoolId) } });
   const secretService = await startSecretService();
   const files = { state: join(dir, 'backend-state.json'), runs: join(dir, 'backend-runs'), tokens: join(dir, 'backend-tokens') };
   writeFileSync(files.runs, '');
