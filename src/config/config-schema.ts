@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isLoopbackHost, isLoopbackUrl, isSecureUrl } from './loopback.js';
+import { partitionOf } from './partition.js';
 
 // Formats as AWS documents them; checked at load so a typo fails at start, not at the
 // first refresh hours later.
@@ -131,6 +132,7 @@ export const profileSchema = z
   })
   .superRefine((profile, ctx) => {
     checkFlow(profile, ctx);
+    checkPartition(profile.region, profile.customRoleArn, ['customRoleArn'], ctx);
     if (profile.developerIdentity) {
       // The organisation's backend signs the user in: no user pool, no other provider.
       for (const key of ['userPoolId', 'clientId', 'hostedUi', 'username', 'oidc'] as const) {
@@ -155,6 +157,16 @@ export const profileSchema = z
     if (profile.userPoolId === undefined) ctx.addIssue({ code: 'custom', path: ['userPoolId'], message: 'a value (required string): the user pool id, such as "eu-west-1_AbCdEf123" (or an "oidc" section instead of a user pool)' });
     if (profile.clientId === undefined) ctx.addIssue({ code: 'custom', path: ['clientId'], message: 'a value (required string): the user pool\'s app client id (or an "oidc" section instead of a user pool)' });
   });
+
+/** A role in another partition than the region's is refused by Cognito and STS alike: said at load. */
+function checkPartition(region: string | undefined, roleArn: string | undefined, path: (string | number)[], ctx: z.RefinementCtx): void {
+  if (region === undefined || roleArn === undefined || !REGION.test(region)) return;
+  const partition = partitionOf(region).name;
+  const given = /^arn:([^:]+):/.exec(roleArn)?.[1];
+  if (given !== undefined && given !== partition) {
+    ctx.addIssue({ code: 'custom', path, message: `a role ARN of the region's partition: "arn:${partition}:iam::…" for ${region} (found "arn:${given}:")` });
+  }
+}
 
 /** The basic flow needs the role to assume; its options mean nothing in the enhanced flow. */
 function checkFlow(profile: { flow?: 'enhanced' | 'basic' | undefined; customRoleArn?: string | undefined; roleSessionName?: string | undefined; sessionDurationSeconds?: number | undefined }, ctx: z.RefinementCtx): void {
@@ -256,6 +268,8 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path, message: `the name of a profile in "profiles" (${names.filter((n) => n !== name).join(', ')})` });
       } else if ('signInFrom' in owner) {
         ctx.addIssue({ code: 'custom', path, message: `a profile that signs in itself: "${profile.signInFrom}" uses the sign-in of "${owner.signInFrom}" (name "${owner.signInFrom}" here)` });
+      } else {
+        checkPartition(owner.region, profile.customRoleArn, ['profiles', name, 'customRoleArn'], ctx);
       }
     }
   });
