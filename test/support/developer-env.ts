@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { startIdentityPoolEmulator, type IdentityPoolEmulator } from '../../scripts/identity-pool-emulator.js';
 import { startSecretService, type SecretService } from '../../scripts/private-secret-service.js';
 import { startStsStub, type StsStub } from '../../scripts/sts-stub.js';
-import { TEST_KEYCHAIN_SERVICE } from './broker-env.js';
+import { cliEnv } from './broker-env.js';
 
 const BACKEND = fileURLToPath(new URL('../../dist/test/support/developer-backend.js', import.meta.url));
 export const DEVELOPER_PROVIDER_NAME = 'login.example.com';
@@ -64,12 +64,7 @@ export async function startDeveloperEnv(options: { region?: string; profile?: Re
   };
   writeFileSync(configFile, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, profiles: { default: profile } }, null, 2));
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    ...secretService.env,
-    COGNITO_BROKER_CONFIG: configFile,
-    COGNITO_BROKER_KEYCHAIN_SERVICE: TEST_KEYCHAIN_SERVICE,
-    XDG_STATE_HOME: join(dir, 'state'),
-    XDG_CONFIG_HOME: join(dir, 'config'),
+    ...cliEnv(secretService, configFile, dir),
     BACKEND_ENDPOINT: emulator.url,
     BACKEND_ACCESS_KEY_ID: developer.accessKeyId,
     BACKEND_SECRET_KEY: developerSecret,
