@@ -138,7 +138,7 @@ t.test('the command fails: "not signed in" needs a login, a crash is retried wit
   t.same(secretsIn(serve.stderr() + serve.stdout(), allSecrets(de)), [], 'no secret in serve\'s log');
 });
 
-t.test('without a daemon: credential-process runs the command in-process, and logout leaves nothing', async (t) => {
+t.test('without a daemon: credential-process and exec run the command in-process, and logout leaves nothing', async (t) => {
   if (!requireSecretService(t)) return;
   const de = await startDeveloperEnv({ backend: { user: 'carol' } });
   t.teardown(() => de.stop());
@@ -148,6 +148,13 @@ t.test('without a daemon: credential-process runs the command in-process, and lo
   const credentials = JSON.parse(result.stdout) as { AccessKeyId: string };
   t.ok(de.emulator.issued.has(credentials.AccessKeyId), 'credentials from the identity pool');
   t.same(de.runs(), ['interactive', 'background'], 'the command ran once more, without a terminal');
+
+  // exec: the child is served by a broker of exec's own, with a token for this profile only.
+  const child = "const r = await fetch(process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI, { headers: { authorization: process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN } }); console.log(JSON.stringify(await r.json()))";
+  const exec = await runCli(['exec', '--', process.execPath, '--input-type=module', '-e', child], de.env);
+  t.equal(exec.code, 0, exec.stderr);
+  const viaExec = JSON.parse(exec.stdout) as { AccessKeyId: string };
+  t.ok(de.emulator.issued.has(viaExec.AccessKeyId), 'exec\'s child got credentials from the identity pool');
 
   de.setBackend({ user: 'carol', mode: 'garbage' });
   t.equal((await runCli(['logout'], de.env)).code, 0, 'logout');
