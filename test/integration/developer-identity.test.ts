@@ -89,6 +89,9 @@ t.test('a developerIdentity profile: login runs the command at the terminal, ser
   t.equal(status.code, 0, status.stderr);
   t.match(JSON.parse(status.stdout), { profiles: [{ profile: 'default', state: /^(ready|refreshing-ahead)$/, signInMethod: 'developer', identityId: ready.identityId }] }, 'status shows the developer identity');
 
+  const text = await runCli(['status', '--table'], de.env);
+  t.match(text.stdout, /signed in through the developerIdentity command at/, 'status in words');
+
   await serve.stop();
   t.same(secretsIn(serve.stderr() + serve.stdout(), allSecrets(de)), [], 'no secret in serve\'s log');
 });
