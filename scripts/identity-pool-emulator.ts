@@ -6,16 +6,30 @@
  *            X-Amz-Target: AWSCognitoIdentityService.GetId | .GetCredentialsForIdentity
  *   200 + JSON output, or 4xx/5xx + {"__type": "NotAuthorizedException", "message": "..."}
  *
- * Only the enhanced (authenticated) flow is emulated: GetId and GetCredentialsForIdentity,
- * both unsigned, both verifying the ID token in `Logins` (signature against the
- * provider's JWKS, issuer, audience, expiry, token_use). Credentials it issues are kept
- * in a registry so the STS stub (sts-stub.ts) can check signatures made with them.
+ * The enhanced (authenticated) flow: GetId and GetCredentialsForIdentity, both unsigned,
+ * both verifying the ID token in `Logins` (signature against the provider's JWKS, issuer,
+ * audience, expiry, token_use). Credentials it issues are kept in a registry so the STS
+ * stub (sts-stub.ts) can check signatures made with them.
+ *
+ * The pool's own OpenID tokens (identity-pool-openid.ts): GetOpenIdTokenForDeveloperIdentity,
+ * SigV4-signed with the developer's AWS keys (an organisation's backend), and GetOpenIdToken
+ * (the basic flow); both tokens are accepted back under the Logins key
+ * cognito-identity.amazonaws.com.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { AwsJsonFault, isPlainObject, parseInput, parseTarget, sendAwsJson } from './aws-json-protocol.js';
 import { closeServer, listen, readBody } from './http-server-kit.js';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import {
+  COGNITO_IDENTITY_PROVIDER,
+  DEFAULT_OPENID_TOKEN_SECONDS,
+  type DeveloperProvider,
+  MAX_OPENID_TOKEN_SECONDS,
+  OpenIdTokenIssuer,
+  OpenIdTokenRefused,
+  sigV4Problem,
+} from './identity-pool-openid.js';
 
 export interface IdentityProviderConfig {
   /** Where the provider's signing keys are, e.g. `http://127.0.0.1:9229/<poolId>/.well-known/jwks.json`. */
@@ -45,9 +59,14 @@ export interface IdentityPoolEmulatorOptions {
   authenticatedRoleArn?: string;
   /** Epoch milliseconds. Drives token expiry checks and credential expiration. */
   now?: () => number;
+  /** Developer-authenticated identities: the organisation's backend allowed to call GetOpenIdTokenForDeveloperIdentity. */
+  developer?: DeveloperProvider & {
+    /** Roles a developer identity may ask for with CustomRoleArn (the pool's role rules). */
+    roleArns?: readonly string[];
+  };
 }
 
-export type IdentityPoolOperation = 'GetId' | 'GetCredentialsForIdentity';
+export type IdentityPoolOperation = 'GetId' | 'GetCredentialsForIdentity' | 'GetOpenIdTokenForDeveloperIdentity' | 'GetOpenIdToken';
 
 export interface IssuedCredentials {
   accessKeyId: string;
@@ -85,6 +104,8 @@ export interface IdentityPoolEmulator {
   identities(): ReadonlyMap<string, string>;
   /** Like the real DeleteIdentities: later calls with these ids get ResourceNotFoundException. */
   deleteIdentities(identityIds: readonly string[]): void;
+  /** Signs and verifies the pool's own OpenID tokens (the STS stub verifies them with it too). */
+  readonly openId: OpenIdTokenIssuer;
   /** Answer the next `times` calls of `operation` with `fault` (outage and throttling tests). */
   failNext(operation: IdentityPoolOperation, fault: EmulatorFault, times?: number): void;
   close(): Promise<void>;
@@ -94,7 +115,7 @@ export const DEFAULT_CREDENTIAL_LIFETIME_SECONDS = 3600;
 export const DEFAULT_AUTHENTICATED_ROLE_ARN = 'arn:aws:iam::123456789012:role/cognito-broker-local-authenticated';
 const MAX_BODY_BYTES = 64 * 1024;
 const TARGET_PREFIX = 'AWSCognitoIdentityService.';
-const IDENTITY_POOL_OPERATIONS: readonly IdentityPoolOperation[] = ['GetId', 'GetCredentialsForIdentity'];
+const IDENTITY_POOL_OPERATIONS: readonly IdentityPoolOperation[] = ['GetId', 'GetCredentialsForIdentity', 'GetOpenIdTokenForDeveloperIdentity', 'GetOpenIdToken'];
 // Identity and pool ids, as the service model constrains them.
 const ID_PATTERN = /^[\w-]+:[0-9a-f-]+$/;
 const ROLE_ARN_PATTERN = /^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
@@ -112,7 +133,7 @@ interface VerifiedLogin {
 }
 
 export async function startIdentityPoolEmulator(options: IdentityPoolEmulatorOptions): Promise<IdentityPoolEmulator> {
-  const emulator = new Emulator(options);
+  const emulator = new Emulator(options, await OpenIdTokenIssuer.create(options.region, options.now));
   await emulator.listen(options.host ?? '127.0.0.1', options.port ?? 0);
   return emulator;
 }
@@ -120,7 +141,7 @@ export async function startIdentityPoolEmulator(options: IdentityPoolEmulatorOpt
 class Emulator implements IdentityPoolEmulator {
   readonly region: string;
   readonly identityPoolId: string;
-  readonly calls: Record<IdentityPoolOperation, number> = { GetId: 0, GetCredentialsForIdentity: 0 };
+  readonly calls: Record<IdentityPoolOperation, number> = { GetId: 0, GetCredentialsForIdentity: 0, GetOpenIdTokenForDeveloperIdentity: 0, GetOpenIdToken: 0 };
   readonly issued = new Map<string, IssuedCredentials>();
   url = '';
   port = 0;
@@ -134,7 +155,10 @@ class Emulator implements IdentityPoolEmulator {
   private readonly subjectByIdentity = new Map<string, { providerKey: string; sub: string }>();
   private readonly faults: { operation: IdentityPoolOperation; fault: EmulatorFault; remaining: number }[] = [];
 
-  constructor(options: IdentityPoolEmulatorOptions) {
+  private readonly developer: IdentityPoolEmulatorOptions['developer'];
+
+  constructor(options: IdentityPoolEmulatorOptions, readonly openId: OpenIdTokenIssuer) {
+    this.developer = options.developer;
     this.region = options.region;
     this.identityPoolId = options.identityPoolId ?? `${options.region}:${randomUUID()}`;
     this.now = options.now ?? Date.now;
@@ -202,6 +226,8 @@ class Emulator implements IdentityPoolEmulator {
     this.calls[operation] += 1;
     this.throwInjectedFault(operation);
     const input = parseInput(body);
+    if (operation === 'GetOpenIdTokenForDeveloperIdentity') return this.developerToken(req, body, input);
+    if (operation === 'GetOpenIdToken') return this.openIdToken(input);
     return operation === 'GetId' ? this.getId(input) : this.getCredentialsForIdentity(input);
   }
 
@@ -247,7 +273,10 @@ class Emulator implements IdentityPoolEmulator {
         "Logins don't match. Please include at least one valid login for this identity or identity pool.",
       );
     }
-    const credentials = this.issue(identityId, login, chooseRole(login.claims, customRoleArn, this.defaultRoleArn));
+    const role = login.providerKey === this.developer?.providerName
+      ? developerRole(customRoleArn, this.developer.roleArns ?? [], this.defaultRoleArn)
+      : chooseRole(login.claims, customRoleArn, this.defaultRoleArn);
+    const credentials = this.issue(identityId, login, role);
     return {
       IdentityId: identityId,
       Credentials: {
@@ -292,7 +321,74 @@ class Emulator implements IdentityPoolEmulator {
     return verified[0] as VerifiedLogin;
   }
 
+  /**
+   * The organisation's backend: signed with the developer's AWS keys, it names its user in
+   * Logins under its DeveloperProviderName and gets that user's IdentityId (created on first
+   * use) and an OpenID token for it.
+   */
+  private async developerToken(req: IncomingMessage, body: string, input: Record<string, unknown>): Promise<{ IdentityId: string; Token: string }> {
+    const developer = this.developer;
+    if (!developer) throw new IdentityPoolFault('NotAuthorizedException', 'This identity pool has no developer provider.');
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value;
+    const problem = await sigV4Problem({ method: req.method ?? 'POST', path: (req.url ?? '/').split('?')[0] ?? '/', headers, body: Buffer.from(body, 'utf8') }, developer, this.now());
+    if (problem) throw new IdentityPoolFault('InvalidSignatureException', problem, 403);
+    const poolId = requireString(input, 'IdentityPoolId', ID_PATTERN);
+    if (poolId !== this.identityPoolId) throw new IdentityPoolFault('ResourceNotFoundException', `IdentityPool '${poolId}' not found.`);
+    const logins = input['Logins'];
+    const user = isPlainObject(logins) ? logins[developer.providerName] : undefined;
+    if (typeof user !== 'string' || user === '') {
+      throw new IdentityPoolFault('NotAuthorizedException', `Logins must name the user under the developer provider '${developer.providerName}'.`);
+    }
+    const duration = input['TokenDuration'] ?? DEFAULT_OPENID_TOKEN_SECONDS;
+    if (typeof duration !== 'number' || !Number.isInteger(duration) || duration < 1 || duration > MAX_OPENID_TOKEN_SECONDS) {
+      throw new IdentityPoolFault('InvalidParameterException', `TokenDuration must be 1-${MAX_OPENID_TOKEN_SECONDS} seconds.`);
+    }
+    const identityId = this.identityFor(developer.providerName, user);
+    const amr = ['authenticated', developer.providerName, `${developer.providerName}:${poolId}:${user}`];
+    return { IdentityId: identityId, Token: await this.openId.sign(identityId, poolId, amr, duration) };
+  }
+
+  /** The basic flow's first step: an OpenID token for an identity, given a login of it. */
+  private async openIdToken(input: Record<string, unknown>): Promise<{ IdentityId: string; Token: string }> {
+    const identityId = requireString(input, 'IdentityId', ID_PATTERN);
+    const owner = this.subjectByIdentity.get(identityId);
+    if (!owner) throw new IdentityPoolFault('ResourceNotFoundException', `Identity '${identityId}' not found.`);
+    const login = await this.verifyLogins(input['Logins']);
+    if (login.providerKey !== owner.providerKey || login.sub !== owner.sub) {
+      throw new IdentityPoolFault('NotAuthorizedException', "Logins don't match. Please include at least one valid login for this identity or identity pool.");
+    }
+    return { IdentityId: identityId, Token: await this.openId.sign(identityId, this.identityPoolId, ['authenticated', login.providerKey]) };
+  }
+
+  /** A token of this pool's own: its `sub` is the IdentityId, which stands for the login that made it. */
+  private async verifyOwnToken(token: string): Promise<VerifiedLogin> {
+    let sub: string;
+    let claims: JWTPayload;
+    try {
+      ({ sub, claims } = await this.openId.verify(token, this.identityPoolId));
+    } catch (error) {
+      if (error instanceof OpenIdTokenRefused) throw new IdentityPoolFault('NotAuthorizedException', error.message);
+      throw error;
+    }
+    const owner = this.subjectByIdentity.get(sub);
+    if (!owner) throw new IdentityPoolFault('NotAuthorizedException', `Invalid login token. Identity '${sub}' not found.`);
+    return { providerKey: owner.providerKey, sub: owner.sub, claims };
+  }
+
+  private identityFor(providerKey: string, sub: string): string {
+    const key = subjectKey(providerKey, sub);
+    let identityId = this.identityBySubject.get(key);
+    if (!identityId) {
+      identityId = `${this.region}:${randomUUID()}`;
+      this.identityBySubject.set(key, identityId);
+      this.subjectByIdentity.set(identityId, { providerKey, sub });
+    }
+    return identityId;
+  }
+
   private async verifyToken(providerKey: string, token: string): Promise<VerifiedLogin> {
+    if (providerKey === COGNITO_IDENTITY_PROVIDER) return this.verifyOwnToken(token);
     const provider = this.providers.get(providerKey);
     if (!provider) {
       throw new IdentityPoolFault('NotAuthorizedException', 'Token is not from a supported provider of this identity pool.');
@@ -316,6 +412,13 @@ class Emulator implements IdentityPoolEmulator {
     }
     return { providerKey, sub: claims.sub, claims };
   }
+}
+
+/** CustomRoleArn of a developer identity: one of the roles the pool's rules allow, else the default. */
+function developerRole(customRoleArn: string | undefined, allowed: readonly string[], defaultRoleArn: string): string {
+  if (customRoleArn === undefined) return defaultRoleArn;
+  if (!allowed.includes(customRoleArn)) throw new IdentityPoolFault('InvalidParameterException', `CustomRoleArn '${customRoleArn}' is not allowed for this identity.`);
+  return customRoleArn;
 }
 
 /** Maps jose's verification errors to what Cognito answers (NotAuthorizedException "Invalid login token. ..."). */

@@ -16,6 +16,7 @@ import { createHash, createHmac, randomUUID, timingSafeEqual, type Hash, type Hm
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { closeServer, listen, readBody } from './http-server-kit.js';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { assumeRoleWithWebIdentity, type WebIdentityCredentials, type WebIdentityVerifier, WebIdentityFault, webIdentityResponse } from './sts-web-identity.js';
 
 /** What the stub needs to know about an issued credential (IdentityPoolEmulator fits). */
 export interface StsCredentialRecord {
@@ -39,6 +40,8 @@ export interface StsStubOptions {
   now?: () => number;
   /** How far X-Amz-Date may be from now; STS allows 15 minutes. */
   maxClockSkewSeconds?: number;
+  /** AssumeRoleWithWebIdentity (sts-web-identity.ts): how its tokens are verified; absent, the action is unknown. */
+  webIdentity?: WebIdentityVerifier;
 }
 
 export type StsOutcome =
@@ -49,7 +52,8 @@ export type StsOutcome =
   | 'ExpiredToken'
   | 'SignatureDoesNotMatch'
   | 'InvalidAction'
-  | 'MalformedRequest';
+  | 'MalformedRequest'
+  | WebIdentityFault['code'];
 
 export interface StsRequestRecord {
   at: Date;
@@ -69,6 +73,8 @@ export interface StsStub {
   readonly requests: readonly StsRequestRecord[];
   /** Access key ids of the requests that were accepted, in order, without repeats. */
   acceptedAccessKeyIds(): string[];
+  /** Credentials AssumeRoleWithWebIdentity issued, by access key id. */
+  readonly assumed: ReadonlyMap<string, WebIdentityCredentials>;
   close(): Promise<void>;
 }
 
@@ -108,6 +114,7 @@ interface ReceivedRequest {
 
 class Stub implements StsStub {
   readonly requests: StsRequestRecord[] = [];
+  readonly assumed = new Map<string, WebIdentityCredentials>();
   url = '';
   port = 0;
   private readonly server: Server;
@@ -151,11 +158,15 @@ class Stub implements StsStub {
       const [path = '/', rawQuery = ''] = (req.url ?? '/').split(/\?(.*)/s);
       const received: ReceivedRequest = { method: req.method ?? 'GET', path, query: parseQuery(rawQuery), headers, body };
       record.action = actionOf(received, protocol);
+      if (record.action === 'AssumeRoleWithWebIdentity' && this.options.webIdentity && protocol === 'query') {
+        await this.assumeRole(received, requestId, record, res);
+        return;
+      }
       const credentials = await this.authenticate(received, record);
       if (record.action !== 'GetCallerIdentity') {
         throw new StsFault('InvalidAction', `Could not find operation ${record.action ?? '(none)'} for version 2011-06-15`, 400);
       }
-      const identity = callerIdentity(credentials.roleArn);
+      const identity = callerIdentity(credentials.roleArn, (credentials as Partial<WebIdentityCredentials>).roleSessionName);
       record.outcome = 'ok';
       record.arn = identity.Arn;
       sendSuccess(res, protocol, requestId, identity);
@@ -175,7 +186,7 @@ class Stub implements StsStub {
     }
     const [, accessKeyId = '', scopeDate, region = '', service, signedHeaders = '', signature = ''] = match;
     record.accessKeyId = accessKeyId;
-    const credentials = this.options.credentials.lookupCredentials(accessKeyId);
+    const credentials = this.options.credentials.lookupCredentials(accessKeyId) ?? this.assumed.get(accessKeyId);
     if (!credentials) throw new StsFault('InvalidClientTokenId', INVALID_TOKEN);
     if (request.headers['x-amz-security-token'] !== credentials.sessionToken) {
       throw new StsFault('InvalidClientTokenId', INVALID_TOKEN);
@@ -195,6 +206,20 @@ class Stub implements StsStub {
       );
     }
     return credentials;
+  }
+
+  /** Unsigned, as real STS takes it: the web identity token is the authentication. */
+  private async assumeRole(request: ReceivedRequest, requestId: string, record: StsRequestRecord, res: ServerResponse): Promise<void> {
+    try {
+      const issued = await assumeRoleWithWebIdentity(new URLSearchParams(request.body.toString('utf8')), this.options.webIdentity as WebIdentityVerifier, this.now());
+      this.assumed.set(issued.accessKeyId, issued);
+      record.outcome = 'ok';
+      record.arn = issued.roleArn;
+      send(res, 200, 'text/xml', requestId, webIdentityResponse(issued, requestId));
+    } catch (error) {
+      if (!(error instanceof WebIdentityFault)) throw error;
+      throw new StsFault(error.code, error.message, error.status);
+    }
   }
 
   private checkRequestTime(amzDate: string | undefined, scopeDate: string | undefined): Date {
@@ -301,10 +326,9 @@ function actionOf(request: ReceivedRequest, protocol: 'query' | 'json'): string 
 }
 
 /** What real STS answers for credentials from an identity pool role. */
-function callerIdentity(roleArn: string): { UserId: string; Account: string; Arn: string } {
+function callerIdentity(roleArn: string, session = 'CognitoIdentityCredentials'): { UserId: string; Account: string; Arn: string } {
   const match = /^arn:(aws[\w-]*):iam::(\d{12}):role\/(?:[^/]+\/)*([^/]+)$/.exec(roleArn);
   const [, partition = 'aws', account = '123456789012', roleName = 'unknown-role'] = match ?? [];
-  const session = 'CognitoIdentityCredentials';
   // Role ids are AROA + 17 characters; derive a stable one from the role ARN.
   const roleId = `AROA${createHash('sha256').update(roleArn).digest('hex').toUpperCase().slice(0, 17)}`;
   return {

@@ -194,7 +194,7 @@ export class RevocationFailedError extends BrokerError {
 export class GlobalSignOutUnsupportedError extends BrokerError {
   readonly code = 'BRK_ERR_GLOBAL_SIGN_OUT_UNSUPPORTED';
   constructor(readonly profile: string) {
-    super(`Profile "${profile}" signs in through an OpenID Connect provider, which has no global sign-out cognito-broker can call; nothing was changed. Run logout without --global to revoke this session, and sign out everywhere at the provider.`);
+    super(`Profile "${profile}" signs in through an OpenID Connect provider or the organisation's developerIdentity command, which have no global sign-out cognito-broker can call; nothing was changed. Run logout without --global, and sign out everywhere at the provider or backend.`);
   }
 }
 
@@ -327,6 +327,32 @@ export class CredentialsPendingError extends BrokerError {
   override readonly retryable = true;
   constructor(readonly profile: string) {
     super(`Credentials for profile "${profile}" are being fetched from Cognito and were not ready in time. Try again in a moment.`);
+  }
+}
+
+// --- developer-authenticated identities (the organisation's command) ------------------
+
+/**
+ * The profile's developerIdentity command did not give a token: it could not be started,
+ * crashed, was killed after its timeout, or exited with another code than its "not signed
+ * in" one. Retried with backoff; what the command wrote to stderr is in the log.
+ */
+export class IdentityCommandFailedError extends BrokerError {
+  readonly code = 'BRK_ERR_IDENTITY_COMMAND_FAILED';
+  override readonly statusCode = 502;
+  override readonly retryable = true;
+  constructor(readonly profile: string, what: string, options?: { cause?: unknown }) {
+    super(`The developerIdentity command of profile "${profile}" ${what}; retrying with backoff.`, options);
+  }
+}
+
+/** The command exited 0 but its stdout is not {"IdentityId","Token"} with a usable token (never quoted: it holds a secret). */
+export class IdentityCommandOutputError extends BrokerError {
+  readonly code = 'BRK_ERR_IDENTITY_COMMAND_OUTPUT';
+  override readonly statusCode = 502;
+  override readonly retryable = true;
+  constructor(readonly profile: string, what: string) {
+    super(`The developerIdentity command of profile "${profile}" printed ${what}; expected one JSON object {"IdentityId": "...", "Token": "...", "TokenDuration": seconds (optional)} on stdout.`);
   }
 }
 

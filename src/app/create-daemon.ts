@@ -19,6 +19,7 @@ import type { ListenerPolicy } from '../server/build-app.js';
 import { containerTokensFile } from '../store/container-token-registry.js';
 import { ContainerListeners } from './container-listeners.js';
 import { ContainerTokenAdmin } from './container-token-admin.js';
+import { IdentityCommandRunner } from './identity-command-runner.js';
 import { listenAddresses, listenOn } from './listen-addresses.js';
 import { describeOwner, listenerOwner } from './listener-owner.js';
 
@@ -84,7 +85,9 @@ export interface Daemon {
 export function createDaemon(deps: DaemonDeps): Daemon {
   const clock = deps.clock ?? systemClock;
   const sessions = new SessionStore(deps.secrets);
-  const createClients = deps.createClients ?? ((profile: ProfileConfig) => createCognitoClients(profile, () => clock.now()));
+  // A developerIdentity command runs in the background here: stdin empty, stderr to the log.
+  const createClients = deps.createClients ?? ((profile: ProfileConfig) =>
+    createCognitoClients(profile, () => clock.now(), { identityCommand: new IdentityCommandRunner({ profile, interactive: false, logger: deps.logger }) }));
   const clients: { profile: ProfileConfig; clients: UpstreamClients }[] = [];
   const byName = new Map<string, ProfileSession>();
   const sessionOf = (profile: ProfileConfig): ProfileSession => {

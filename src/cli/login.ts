@@ -13,6 +13,7 @@ import { type CliIo, processIo } from './cli-io.js';
 import { askClientSecret, askPassword, askUsername, challengeAsker, isInteractive, parseMfaMethod, StdinLines } from './prompt.js';
 import { readStdin } from './read-stdin.js';
 import { CLIENT_SECRET_ENV, saveSession } from './save-session.js';
+import { loginWithDeveloperIdentity } from './login-developer.js';
 import { LOGIN_BROWSER_HELP, loginWithBrowser, wantsBrowserLogin } from './login-browser.js';
 
 export const LOGIN_HELP = `Usage: cognito-broker login [--profile P] [--username U] [--auth-flow srp|user-password]
@@ -58,6 +59,10 @@ few seconds; no restart needed.
 A pool that tracks devices gets this machine confirmed as a device; its key and password go
 to the keychain and the next login authenticates the device instead of asking for MFA.
 
+A profile with "developerIdentity" signs in through the organisation's command instead: login
+runs it at the terminal (it may prompt), checks its token gives AWS credentials, and keeps
+no secret; the daemon runs the command again before each token expires (docs/identity-sources.md).
+
 ${LOGIN_BROWSER_HELP}`;
 
 /** Tries at typing the client secret when the pool refuses the one given. */
@@ -89,6 +94,8 @@ export async function login(argv: string[], io: CliIo = processIo, env: NodeJS.P
   if (values['mfa-method'] !== undefined && !mfaMethod) throw new UsageError(`--mfa-method must be "sms", "totp" or "email", not ${JSON.stringify(values['mfa-method'])}`);
   const config = await loadCliConfig(values);
   const profile = pickSignInProfile(config, values.profile, (line) => io.stderr(line));
+  // The organisation's own sign-in, through its command: src/cli/login-developer.ts.
+  if (profile.developerIdentity) return loginWithDeveloperIdentity(profile, io, env, openSecretStore(config, env));
   const username = values.username ?? profile.username ?? (await askUsername());
   // With `--mfa-code -` stdin holds lines: the password, then the code once it has come.
   const stdin = values['mfa-code'] === '-' ? new StdinLines() : undefined;

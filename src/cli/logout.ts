@@ -39,7 +39,7 @@ export async function logout(argv: string[], io: CliIo = processIo): Promise<voi
   });
   const config = await loadCliConfig(values);
   const profile = pickSignInProfile(config, values.profile, (line) => io.stderr(line));
-  if (values.global && profile.oidc) throw new GlobalSignOutUnsupportedError(profile.name);
+  if (values.global && (profile.oidc || profile.developerIdentity)) throw new GlobalSignOutUnsupportedError(profile.name);
   const sessions = new SessionStore(openSecretStore(config));
 
   let session: StoredSession | undefined;
@@ -84,6 +84,8 @@ async function noteRunningDaemon(config: Config, profile: ProfileConfig, io: Cli
 }
 
 async function revoke(profile: ProfileConfig, session: StoredSession, global: boolean): Promise<SignOutOutcome> {
+  // The keychain holds no token of a developer identity: the organisation's backend holds the sign-in.
+  if (profile.developerIdentity) return { done: true, what: 'no token to revoke (the organisation\'s backend keeps the sign-in; its own logout ends it)' };
   const clients = createCognitoClients(profile);
   try {
     const { method, refreshToken, username, cognitoUsername, clientSecret, deviceKey } = session;

@@ -267,7 +267,7 @@ export function formatTable(report: StatusReport, now: number): string {
   const out = [report.daemon.running ? `Daemon: pid ${report.daemon.pid} at ${report.daemon.url}` : `Daemon: not running (${report.daemon.reason})`, ...shellNotes(report), '', line(header), ...rows.map(line), ''];
   for (const p of report.profiles) {
     const details = [
-      p.signedIn && p.signedInAt ? `signed in ${p.signInMethod === 'password' ? 'with a password' : `through ${p.signInMethod}`} at ${p.signedInAt}${p.secretStore ? `, kept in ${storeLabel(p.secretStore)}` : ''}` : '',
+      p.signedIn && p.signedInAt ? `signed in ${describeMethod(p.signInMethod)} at ${p.signedInAt}${p.secretStore ? `, kept in ${storeLabel(p.secretStore)}` : ''}` : '',
       p.signInFrom ? `uses the sign-in of profile "${p.signInFrom}"` : '',
       p.customRoleArn ? `role ${p.customRoleArn}` : '',
       p.identityId ? `IdentityId ${p.identityId}` : '',
@@ -313,4 +313,10 @@ export function relative(iso: string | null, now: number): string {
   const abs = Math.abs(delta);
   const text = abs < 60_000 ? `${Math.round(abs / 1000)}s` : abs < 3_600_000 ? `${Math.round(abs / 60_000)}m` : abs < 172_800_000 ? `${Math.floor(abs / 3_600_000)}h${String(Math.round((abs % 3_600_000) / 60_000)).padStart(2, '0')}m` : `${Math.round(abs / 86_400_000)}d`;
   return delta >= 0 ? `in ${text}` : `${text} ago`;
+}
+
+function describeMethod(method: string | null): string {
+  if (method === 'password') return 'with a password';
+  if (method === 'developer') return 'through the developerIdentity command';
+  return `through ${method}`;
 }

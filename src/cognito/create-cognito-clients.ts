@@ -1,13 +1,16 @@
 import { CognitoIdentityClient } from '@aws-sdk/client-cognito-identity';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
-import type { ProfileConfig } from '../config/config.js';
+import { STSClient } from '@aws-sdk/client-sts';
+import { BasicFlowExchanger } from './basic-flow.js';
+import { DEVELOPER_PROVIDER, type ProfileConfig } from '../config/config.js';
+import { DeveloperIdentity, DeveloperIdentityPool, type IdentityCommand } from './developer-identity.js';
 import { IdentityPoolClient } from './identity-pool-client.js';
 import type { HttpFetch } from './oauth-http.js';
 import { OAuthTokenClient } from './oauth-token-client.js';
 import { createEndpointResolver, oidcLoginsKey } from './oidc-discovery.js';
 import { SessionRefresher } from './session-refresher.js';
 import type { SignOutClients } from './sign-out.js';
-import type { TokenRefresher } from './types.js';
+import type { CredentialExchanger, TokenRefresher } from './types.js';
 import { UserPoolClient } from './user-pool-client.js';
 
 /** A hung Cognito must not hold a refresh forever; the broker's backoff handles the retry. */
@@ -21,7 +24,8 @@ export const UPSTREAM_RETRY_DELAY_MS = 100;
 export interface CognitoClients {
   /** The user-pool API: password sign-in, its refresh, RevokeToken, GlobalSignOut. */
   readonly userPool: UserPoolClient;
-  readonly identityPool: IdentityPoolClient;
+  /** GetId and GetCredentialsForIdentity (a developerIdentity profile: GetCredentialsForIdentity alone). */
+  readonly identityPool: CredentialExchanger;
   /** The managed login's or the OIDC provider's token endpoint; absent when the profile has neither. */
   readonly oauth?: OAuthTokenClient | undefined;
   /** What the broker refreshes with: each session the way it was signed in (see SessionRefresher). */
@@ -31,12 +35,23 @@ export interface CognitoClients {
   destroy(): void;
 }
 
+export interface CognitoClientsOptions {
+  /** A developerIdentity profile's command, run for every token (required for such a profile). */
+  readonly identityCommand?: IdentityCommand | undefined;
+}
+
+/** The AWS SDK clients of a profile; `sts` only for the basic flow. */
+export interface SdkClients {
+  readonly idp: CognitoIdentityProviderClient;
+  readonly identity: CognitoIdentityClient;
+  readonly sts?: STSClient | undefined;
+}
+
 /**
- * The default wiring: real AWS SDK clients for one profile. Both APIs we call are unsigned
- * (no AWS credentials needed), so the SDK gets an empty, never-used credential provider
- * instead of searching the machine for credentials.
+ * The SDK clients, each for the profile's region: the SDK resolves its endpoints by
+ * partition (cn-north-1 and cn-northwest-1: amazonaws.com.cn), unless `endpoints` names one.
  */
-export function createCognitoClients(profile: ProfileConfig, now: () => number = Date.now): CognitoClients {
+export function createSdkClients(profile: ProfileConfig): SdkClients {
   const common = {
     region: profile.region,
     maxAttempts: UPSTREAM_MAX_ATTEMPTS,
@@ -46,28 +61,55 @@ export function createCognitoClients(profile: ProfileConfig, now: () => number =
     requestHandler: { connectionTimeout: UPSTREAM_CONNECT_TIMEOUT_MS, requestTimeout: UPSTREAM_REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true },
     credentials: { accessKeyId: 'unused', secretAccessKey: 'unused' },
   };
-  const idp = new CognitoIdentityProviderClient({ ...common, ...endpoint(profile.endpoints?.cognitoIdp) });
-  const identity = new CognitoIdentityClient({ ...common, ...endpoint(profile.endpoints?.cognitoIdentity) });
+  return {
+    idp: new CognitoIdentityProviderClient({ ...common, ...endpoint(profile.endpoints?.cognitoIdp) }),
+    identity: new CognitoIdentityClient({ ...common, ...endpoint(profile.endpoints?.cognitoIdentity) }),
+    sts: profile.flow === 'basic' ? new STSClient({ ...common, ...endpoint(profile.endpoints?.sts) }) : undefined,
+  };
+}
+
+/**
+ * The default wiring: real AWS SDK clients for one profile. Both APIs we call are unsigned
+ * (no AWS credentials needed), so the SDK gets an empty, never-used credential provider
+ * instead of searching the machine for credentials.
+ */
+export function createCognitoClients(profile: ProfileConfig, now: () => number = Date.now, options: CognitoClientsOptions = {}): CognitoClients {
+  const { idp, identity, sts } = createSdkClients(profile);
   const userPool = new UserPoolClient(idp, profile.clientId, profile.name, now);
   const oauth = createOAuthClient(profile, now);
-  const refresher = new SessionRefresher({ profile: profile.name, userPool: profile.oidc ? undefined : userPool, oauth });
+  const pool = new IdentityPoolClient(identity, {
+    identityPoolId: profile.identityPoolId,
+    profile: profile.name,
+    now,
+    // An OIDC provider's token goes under the provider's IAM name; a developer identity's under
+    // cognito-identity.amazonaws.com; a user pool's under its iss.
+    ...(profile.oidc ? { loginsKey: oidcLoginsKey(profile.oidc) } : {}),
+    ...(profile.developerIdentity ? { loginsKey: DEVELOPER_PROVIDER } : {}),
+  });
+  const developer = developerIdentity(profile, now, options.identityCommand);
+  const refresher = developer ?? new SessionRefresher({ profile: profile.name, userPool: profile.oidc ? undefined : userPool, oauth });
+  const enhanced: CredentialExchanger = developer ? new DeveloperIdentityPool(developer, pool) : pool;
+  const basic = sts && profile.customRoleArn
+    ? new BasicFlowExchanger(enhanced, pool, sts, { profile: profile.name, roleArn: profile.customRoleArn, roleSessionName: profile.roleSessionName, durationSeconds: profile.sessionDurationSeconds, now })
+    : undefined;
   return {
     userPool,
-    identityPool: new IdentityPoolClient(identity, {
-      identityPoolId: profile.identityPoolId,
-      profile: profile.name,
-      now,
-      // An OIDC provider's token goes under the provider's IAM name; a user pool's under its iss.
-      ...(profile.oidc ? { loginsKey: oidcLoginsKey(profile.oidc) } : {}),
-    }),
+    identityPool: basic ?? enhanced,
     oauth,
     refresher,
     signOut: { userPool, oauth, refresher },
     destroy() {
       idp.destroy();
       identity.destroy();
+      sts?.destroy();
     },
   };
+}
+
+function developerIdentity(profile: ProfileConfig, now: () => number, command: IdentityCommand | undefined): DeveloperIdentity | undefined {
+  if (!profile.developerIdentity) return undefined;
+  if (!command) throw new Error(`profile "${profile.name}": a developerIdentity profile needs its command runner`);
+  return new DeveloperIdentity(profile.name, profile.developerIdentity, command, now);
 }
 
 /**

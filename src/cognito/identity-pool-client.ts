@@ -2,6 +2,7 @@ import {
   type CognitoIdentityClient,
   GetCredentialsForIdentityCommand,
   GetIdCommand,
+  GetOpenIdTokenCommand,
 } from '@aws-sdk/client-cognito-identity';
 import { UpstreamMalformedError } from '../errors.js';
 import { loginsKey, readIdTokenClaims } from './jwt-claims.js';
@@ -41,6 +42,17 @@ export class IdentityPoolClient implements CredentialExchanger {
       return response.IdentityId;
     } catch (error) {
       throw translateAwsError(error, 'get-id', this.options.profile);
+    }
+  }
+
+  /** The basic flow's first step: the identity pool's own OpenID token for this identity. */
+  async getOpenIdToken(identityId: string, idToken: string): Promise<string> {
+    try {
+      const response = await this.sdk.send(new GetOpenIdTokenCommand({ IdentityId: identityId, Logins: this.logins(idToken) }));
+      if (!isText(response.Token)) throw new UpstreamMalformedError('The identity pool answered GetOpenIdToken without a Token.');
+      return response.Token;
+    } catch (error) {
+      throw translateAwsError(error, 'get-open-id-token', this.options.profile);
     }
   }
 

@@ -5,6 +5,7 @@ const MISMATCH = {
   password: 'the session in the keychain was signed in with a password, and the profile has no user pool to refresh it',
   browser: 'the session in the keychain was signed in through the managed login, and the profile has no "hostedUi" section to refresh it',
   oidc: 'the session in the keychain was signed in through an OpenID Connect provider, and the profile has no "oidc" section to refresh it',
+  developer: 'the session in the keychain was signed in through a "developerIdentity" command, and the profile has none',
 } as const;
 
 export interface SessionRefresherDeps {

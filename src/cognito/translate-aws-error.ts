@@ -18,7 +18,7 @@ import {
  * login conversation (InitiateAuth, RespondToAuthChallenge, Associate/VerifySoftwareToken),
  * `device` remembering the device afterwards (ConfirmDevice, UpdateDeviceStatus).
  */
-export type CognitoOperation = 'sign-in' | 'device' | 'refresh' | 'revoke' | 'global-sign-out' | 'get-id' | 'get-credentials';
+export type CognitoOperation = 'sign-in' | 'device' | 'refresh' | 'revoke' | 'global-sign-out' | 'get-id' | 'get-credentials' | 'get-open-id-token' | 'assume-role';
 
 const SERVICE: Record<CognitoOperation, string> = {
   'sign-in': 'user pool',
@@ -28,6 +28,8 @@ const SERVICE: Record<CognitoOperation, string> = {
   'global-sign-out': 'user pool',
   'get-id': 'identity pool',
   'get-credentials': 'identity pool',
+  'get-open-id-token': 'identity pool',
+  'assume-role': 'identity pool\'s role (STS)',
 };
 
 /** The API named in messages when the caller does not name it. */
@@ -39,6 +41,8 @@ const API: Record<CognitoOperation, string> = {
   'global-sign-out': 'GlobalSignOut',
   'get-id': 'GetId',
   'get-credentials': 'GetCredentialsForIdentity',
+  'get-open-id-token': 'GetOpenIdToken',
+  'assume-role': 'AssumeRoleWithWebIdentity',
 };
 
 // The service is down or busy: the broker's backoff retries these (the SDK does not: see
@@ -129,7 +133,10 @@ export function translateAwsError(error: unknown, operation: CognitoOperation, p
   if (operation === 'sign-in' && (name === 'UserNotConfirmedException' || name === 'PasswordResetRequiredException')) {
     return new SignInFailedError(`Sign-in refused (${name}): ${message} Finish the account's setup in your app, then sign in again.`, cause);
   }
-  if (operation === 'get-id' || operation === 'get-credentials') {
+  if (operation === 'assume-role') {
+    return new UpstreamRejectedError(`STS refused AssumeRoleWithWebIdentity (${name}: ${message}). Check the profile's customRoleArn, and that the role's trust policy allows cognito-identity.amazonaws.com with this identity pool as its audience.`, cause);
+  }
+  if (operation === 'get-id' || operation === 'get-credentials' || operation === 'get-open-id-token') {
     return new IdentityPoolError(name, `The Cognito identity pool refused the request (${name}: ${message}).`, cause);
   }
   return new UpstreamRejectedError(`The Cognito ${service} refused the request (${name}: ${message}). Check the profile's userPoolId, clientId and region.`, cause);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isLoopbackHost, isLoopbackUrl, isSecureUrl } from './loopback.js';
+import { partitionOf } from './partition.js';
 
 // Formats as AWS documents them; checked at load so a typo fails at start, not at the
 // first refresh hours later.
@@ -83,6 +84,30 @@ export const oidcSchema = z.strictObject({
   loginsKey: z.string().min(1).max(2048).regex(/^(?![A-Za-z][\w+.-]*:\/\/)[^\s/][^\s]*$/, 'the identity pool\'s provider name, without "https://", such as "accounts.example.com"').optional(),
 });
 
+/** The exit code a developer-identity command uses for "not signed in" unless the profile names another (EX_NOPERM of sysexits.h). */
+export const DEVELOPER_NOT_SIGNED_IN_EXIT_CODE = 77;
+
+/**
+ * Sign-in by the organisation's own backend (developer-authenticated identities): a
+ * command that prints {"IdentityId","Token"} from GetOpenIdTokenForDeveloperIdentity.
+ */
+export const developerIdentitySchema = z.strictObject({
+  // argv, never a shell line: no quoting to get wrong, and nothing the shell could expand.
+  command: z
+    .array(z.string().min(1).max(4096).regex(NO_CONTROL_CHARACTERS, 'an argument without control characters'))
+    .min(1, 'a program and its arguments, such as ["/usr/local/bin/get-cognito-token", "--json"]')
+    .max(64),
+  /** The exit code by which the command says "not signed in": the profile then needs `login`. */
+  notSignedInExitCode: z.number().int().min(1, 'an exit code, 1-255').max(255).default(DEVELOPER_NOT_SIGNED_IN_EXIT_CODE),
+  /** How long a run in the background (serve, exec) may take before it is killed and retried with backoff. */
+  timeoutSeconds: z.number().int().min(1).max(600).default(60),
+});
+
+/** Where the basic (classic) flow's sts:AssumeRoleWithWebIdentity may last, in seconds (IAM's limits). */
+const SESSION_DURATION = z.number().int().min(900, 'at least 900 seconds (15 minutes)').max(43_200, 'at most 43200 seconds (12 hours, and not more than the role allows)');
+// IAM's RoleSessionName: 2-64 characters of [\w+=,.@-].
+const ROLE_SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
+
 export const profileSchema = z
   .strictObject({
     region: z.string().regex(REGION, 'an AWS region such as "eu-west-1"'),
@@ -98,16 +123,23 @@ export const profileSchema = z
      * expiration): the daemon says when it ends soon. Unknown (absent): never said.
      */
     refreshTokenLifetime: durationMs('the app client\'s refresh token expiration', REFRESH_TOKEN_LIFETIME_MAX_MS).optional(),
+    developerIdentity: developerIdentitySchema.optional(),
+    /** "enhanced" (absent): GetCredentialsForIdentity; "basic": GetOpenIdToken, then sts:AssumeRoleWithWebIdentity with customRoleArn. */
+    flow: z.enum(['enhanced', 'basic']).optional(),
+    roleSessionName: z.string().regex(ROLE_SESSION_NAME, 'a role session name: 2-64 letters, digits or "_+=,.@-"').optional(),
+    sessionDurationSeconds: SESSION_DURATION.optional(),
     endpoints: z
       .strictObject({
         cognitoIdp: httpUrl.optional(),
         cognitoIdentity: httpUrl.optional(),
+        /** STS, for the basic flow (default: the region's, amazonaws.com.cn in China). */
+        sts: httpUrl.optional(),
         /** Plain http:// to a host that is not this machine: refresh and ID tokens in clear on the network. */
         allowInsecureHttp: z.boolean().optional(),
       })
       .superRefine((endpoints, ctx) => {
         if (endpoints.allowInsecureHttp) return;
-        for (const key of ['cognitoIdp', 'cognitoIdentity'] as const) {
+        for (const key of ['cognitoIdp', 'cognitoIdentity', 'sts'] as const) {
           const value = endpoints[key];
           if (value !== undefined && URL.canParse(value) && new URL(value).protocol === 'http:' && !isLoopbackUrl(value)) {
             ctx.addIssue({
@@ -121,6 +153,18 @@ export const profileSchema = z
       .optional(),
   })
   .superRefine((profile, ctx) => {
+    checkFlow(profile, ctx);
+    checkPartition(profile.region, profile.customRoleArn, ['customRoleArn'], ctx);
+    if (profile.developerIdentity) {
+      // The organisation's backend signs the user in: no user pool, no other provider.
+      for (const key of ['userPoolId', 'clientId', 'hostedUi', 'username', 'oidc'] as const) {
+        if (profile[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `no "${key}" in a profile with "developerIdentity" (its command signs the user in, not a user pool or provider)` });
+      }
+      if (profile.endpoints?.cognitoIdp !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['endpoints', 'cognitoIdp'], message: 'no "cognitoIdp" endpoint in a profile with "developerIdentity" (no user pool is called)' });
+      }
+      return;
+    }
     if (profile.oidc) {
       // An OIDC profile has no user pool: a stray pool setting is a mistake, not a fallback.
       for (const key of ['userPoolId', 'clientId', 'hostedUi', 'username'] as const) {
@@ -135,6 +179,27 @@ export const profileSchema = z
     if (profile.userPoolId === undefined) ctx.addIssue({ code: 'custom', path: ['userPoolId'], message: 'a value (required string): the user pool id, such as "eu-west-1_AbCdEf123" (or an "oidc" section instead of a user pool)' });
     if (profile.clientId === undefined) ctx.addIssue({ code: 'custom', path: ['clientId'], message: 'a value (required string): the user pool\'s app client id (or an "oidc" section instead of a user pool)' });
   });
+
+/** A role in another partition than the region's is refused by Cognito and STS alike: said at load. */
+function checkPartition(region: string | undefined, roleArn: string | undefined, path: (string | number)[], ctx: z.RefinementCtx): void {
+  if (region === undefined || roleArn === undefined || !REGION.test(region)) return;
+  const partition = partitionOf(region).name;
+  const given = /^arn:([^:]+):/.exec(roleArn)?.[1];
+  if (given !== undefined && given !== partition) {
+    ctx.addIssue({ code: 'custom', path, message: `a role ARN of the region's partition: "arn:${partition}:iam::…" for ${region} (found "arn:${given}:")` });
+  }
+}
+
+/** The basic flow needs the role to assume; its options mean nothing in the enhanced flow. */
+function checkFlow(profile: { flow?: 'enhanced' | 'basic' | undefined; customRoleArn?: string | undefined; roleSessionName?: string | undefined; sessionDurationSeconds?: number | undefined }, ctx: z.RefinementCtx): void {
+  if (profile.flow === 'basic') {
+    if (profile.customRoleArn === undefined) ctx.addIssue({ code: 'custom', path: ['customRoleArn'], message: 'a value (required with "flow": "basic"): the IAM role sts:AssumeRoleWithWebIdentity takes, such as "arn:aws:iam::123456789012:role/Name"' });
+    return;
+  }
+  for (const key of ['roleSessionName', 'sessionDurationSeconds'] as const) {
+    if (profile[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `no "${key}" without "flow": "basic" (the enhanced flow's credentials last one hour, under a session name Cognito chooses)` });
+  }
+}
 
 /**
  * A profile that uses another profile's sign-in (its keychain session and ID tokens) to
@@ -243,6 +308,8 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path, message: `the name of a profile in "profiles" (${names.filter((n) => n !== name).join(', ')})` });
       } else if ('signInFrom' in owner) {
         ctx.addIssue({ code: 'custom', path, message: `a profile that signs in itself: "${profile.signInFrom}" uses the sign-in of "${owner.signInFrom}" (name "${owner.signInFrom}" here)` });
+      } else {
+        checkPartition(owner.region, profile.customRoleArn, ['profiles', name, 'customRoleArn'], ctx);
       }
     }
   });

@@ -1,11 +1,14 @@
 import type { z } from 'zod';
 import type { SecretStoreChoice } from '../errors.js';
-import type { hostedUiSchema, notifySchema, oidcSchema, profileSchema } from './config-schema.js';
+import type { developerIdentitySchema, hostedUiSchema, notifySchema, oidcSchema, profileSchema } from './config-schema.js';
 
 /** The user pool's managed login (hosted UI), for `login --browser`. */
 export type HostedUiConfig = Readonly<z.infer<typeof hostedUiSchema>>;
 /** Another OpenID Connect provider in place of a user pool. */
 export type OidcConfig = Readonly<z.infer<typeof oidcSchema>>;
+
+/** Sign-in by the organisation's backend: a command printing {"IdentityId","Token"}. */
+export type DeveloperIdentityConfig = Readonly<z.infer<typeof developerIdentitySchema>>;
 
 type ParsedProfile = z.infer<typeof profileSchema>;
 
@@ -16,10 +19,11 @@ export type ProfileConfig = Readonly<Omit<ParsedProfile, 'userPoolId' | 'clientI
   /**
    * The user pool's id. In an `oidc` profile (no user pool) it holds the provider's issuer
    * URL, so that what the keychain's session record is checked against ("signed in to this
-   * pool and client") means "this provider and client" there.
+   * pool and client") means "this provider and client" there. In a `developerIdentity`
+   * profile it is DEVELOPER_PROVIDER.
    */
   readonly userPoolId: string;
-  /** The app client id; in an `oidc` profile, the provider's client id (`oidc.clientId`). */
+  /** The app client id; in an `oidc` profile, the provider's client id (`oidc.clientId`); in a `developerIdentity` profile, the identity pool id. */
   readonly clientId: string;
   /**
    * `"signInFrom": "NAME"`: this profile uses that profile's sign-in (its keychain session,
@@ -33,7 +37,13 @@ export type ProfileConfig = Readonly<Omit<ParsedProfile, 'userPoolId' | 'clientI
  * How a session was signed in, which decides how it is refreshed: the user-pool API
  * (password, SRP), the managed login's /oauth2/token, or another OpenID Connect provider.
  */
-export type SignInMethod = 'password' | 'browser' | 'oidc';
+export type SignInMethod = 'password' | 'browser' | 'oidc' | 'developer';
+
+/**
+ * What stands for the user pool in a `developerIdentity` profile (see ProfileConfig.userPoolId):
+ * the Logins key of developer-authenticated identities' OpenID tokens.
+ */
+export const DEVELOPER_PROVIDER = 'cognito-identity.amazonaws.com';
 
 /** server.containers: where containers reach the daemon. */
 export interface ContainersConfig {

@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { ConfigInvalidError, ConfigNotFoundError } from '../errors.js';
-import type { Config, ProfileConfig } from './config.js';
+import { type Config, DEVELOPER_PROVIDER, type ProfileConfig } from './config.js';
 import { configSchema } from './config-schema.js';
 import { type ConfigSource, platformPaths, type PlatformPaths, resolveConfigFile } from './platform-paths.js';
 
@@ -146,6 +146,7 @@ function profileConfig(name: string, own: OwnProfile): ProfileConfig {
   const { refreshTokenLifetime, ...profile } = own;
   const { userPoolId, clientId, ...kept } = profile;
   const rest = refreshTokenLifetime === undefined ? kept : { ...kept, refreshTokenLifetimeMs: refreshTokenLifetime };
+  if (profile.developerIdentity) return { ...rest, name, userPoolId: DEVELOPER_PROVIDER, clientId: profile.identityPoolId };
   if (profile.oidc) return { ...rest, name, userPoolId: profile.oidc.issuer, clientId: profile.oidc.clientId };
   return { ...rest, name, userPoolId: userPoolId as string, clientId: clientId as string };
 }

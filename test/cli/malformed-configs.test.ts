@@ -100,7 +100,7 @@ function generateCases(): Case[] {
   const unknown: [string[], string][] = [
     [[], 'extra'], [[], 'Profiles'], [[], 'default_profile'], [['server'], 'hots'], [['server'], 'Port'], [['server'], 'allowNonLoopBack'],
     [['profiles', 'default'], 'userPoolID'], [['profiles', 'default'], 'clientSecret'], [['profiles', 'default'], 'password'], [['profiles', 'default'], 'Region'],
-    [['profiles', 'default', 'endpoints'], 'cognitoIDP'], [['profiles', 'default', 'endpoints'], 'sts'], [['profiles', 'default', 'endpoints'], 'constructor'],
+    [['profiles', 'default', 'endpoints'], 'cognitoIDP'], [['profiles', 'default', 'endpoints'], 'iam'], [['profiles', 'default', 'endpoints'], 'constructor'],
   ];
   for (const [path, key] of unknown) {
     const value = structuredClone(VALID) as unknown as { [key: string]: Json };

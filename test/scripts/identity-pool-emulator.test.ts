@@ -81,7 +81,7 @@ t.test('GetId and GetCredentialsForIdentity work through the real SDK client', a
     roleArn: DEFAULT_AUTHENTICATED_ROLE_ARN,
   });
   t.equal(issued?.expiration.getTime(), creds?.Expiration?.getTime());
-  t.same(emulator.calls, { GetId: before.GetId + 1, GetCredentialsForIdentity: before.GetCredentialsForIdentity + 1 });
+  t.same(emulator.calls, { ...before, GetId: before.GetId + 1, GetCredentialsForIdentity: before.GetCredentialsForIdentity + 1 });
 });
 
 t.test('GetId returns one stable IdentityId per subject', async (t) => {

@@ -29,6 +29,18 @@ export function requireSecretService(t: { skip: (...args: never[]) => unknown; f
   return false;
 }
 
+/** What the CLI runs in: the private keychain, and the config and state under `dir`. */
+export function cliEnv(secretService: SecretService, configFile: string, dir: string): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    ...secretService.env,
+    COGNITO_BROKER_CONFIG: configFile,
+    COGNITO_BROKER_KEYCHAIN_SERVICE: TEST_KEYCHAIN_SERVICE,
+    XDG_STATE_HOME: join(dir, 'state'),
+    XDG_CONFIG_HOME: join(dir, 'config'),
+  };
+}
+
 export async function startBrokerEnv(options: LocalStackOptions & { config?: Record<string, unknown> } = {}): Promise<BrokerEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'cognito-broker-it-'));
   const stack = await startLocalStack(options);
@@ -41,14 +53,7 @@ export async function startBrokerEnv(options: LocalStackOptions & { config?: Rec
   }
   const configFile = join(dir, 'config.json');
   writeFileSync(configFile, JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, profiles: { default: stack.profile }, ...options.config }, null, 2));
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    ...secretService.env,
-    COGNITO_BROKER_CONFIG: configFile,
-    COGNITO_BROKER_KEYCHAIN_SERVICE: TEST_KEYCHAIN_SERVICE,
-    XDG_STATE_HOME: join(dir, 'state'),
-    XDG_CONFIG_HOME: join(dir, 'config'),
-  };
+  const env = cliEnv(secretService, configFile, dir);
   return {
     stack,
     secretService,
