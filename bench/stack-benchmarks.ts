@@ -10,12 +10,14 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CognitoIdentityProviderClient, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
-import { freePort, type BrokerStack } from './support/broker-stack.js';
+import { httpGet } from '../testkit/http.js';
+import { freePort } from '../testkit/ports.js';
+import type { BrokerStack } from './support/broker-stack.js';
 import { processMemory } from './support/machine.js';
 import { runLoad } from './support/load.js';
 import { median, sleep } from './support/stats.js';
@@ -47,7 +49,7 @@ export async function runBurst(bs: BrokerStack, count: number, upstreamDelayMs: 
     const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
     const started = performance.now();
     const results = await Promise.all(
-      Array.from({ length: count }, () => get(agent, serve.credentialsUrl, serve.token).then((r) => ({ ...r, ms: performance.now() - started }))),
+      Array.from({ length: count }, () => httpGet(serve.credentialsUrl, serve.token, { agent }).then((r) => ({ ...r, ms: performance.now() - started }))),
     );
     agent.destroy();
     const statuses: Record<string, number> = {};
@@ -209,7 +211,7 @@ export async function runStartup(bs: BrokerStack, runs: number, upstreamDelayMs:
     try {
       for (;;) {
         if (performance.now() - started > 20_000) throw new Error('serve gave no 200 within 20 s');
-        const answer = await get(undefined, url, token).catch(() => undefined);
+        const answer = await httpGet(url, token).catch(() => undefined);
         if (answer && listening === undefined) listening = performance.now() - started;
         if (answer?.status === 200) break;
         await sleep(2);
@@ -279,23 +281,10 @@ export async function runMemory(bs: BrokerStack, requests: number, log: (line: s
 
 // --- HTTP helpers ----------------------------------------------------------------------------------------
 
-function get(agent: Agent | undefined, url: string, token: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent: agent ?? false, headers: { authorization: token } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 async function waitFor200(url: string, token: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const answer = await get(undefined, url, token).catch(() => undefined);
+    const answer = await httpGet(url, token).catch(() => undefined);
     if (answer?.status === 200) return;
     if (Date.now() > deadline) throw new Error(`${url} gave no 200 within ${timeoutMs} ms (last: ${answer?.status ?? 'no answer'})`);
     await sleep(20);

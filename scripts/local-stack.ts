@@ -20,7 +20,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -31,15 +30,17 @@ import {
   CreateUserPoolClientCommand,
   CreateUserPoolCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { startIdentityPoolEmulator, type IdentityPoolEmulator, type IdentityProviderConfig } from './identity-pool-emulator.js';
-import { startStsStub, type StsStub } from './sts-stub.js';
+import { stopChild } from '../testkit/children.js';
+import { startIdentityPoolEmulator, type IdentityPoolEmulator, type IdentityProviderConfig } from '../testkit/emulators/identity-pool-emulator.js';
+import { startStsStub, type StsStub } from '../testkit/emulators/sts-stub.js';
 import {
   startUserPoolEmulator,
   type UserPoolClientSpec,
   type UserPoolEmulator,
   type UserPoolEmulatorOptions,
   type UserSpec,
-} from './user-pool-emulator.js';
+} from '../testkit/emulators/user-pool-emulator.js';
+import { freePort } from '../testkit/ports.js';
 
 export interface LocalStackOptions {
   /** Default 'us-east-1'. */
@@ -67,9 +68,9 @@ export interface LocalStackOptions {
   /** cognito-local's output, line by line (default: dropped, kept only for startup errors). */
   onCognitoLocalOutput?: (line: string) => void;
   /**
-   * Also start our user-pool emulator (user-pool-emulator.ts) with one app client and one
-   * user, and register it as a provider of the identity pool. cognito-local still starts and
-   * stays the stack's user pool unless `primary: true`.
+   * Also start our user-pool emulator (testkit/emulators/user-pool-emulator.ts) with one app
+   * client and one user, and register it as a provider of the identity pool. cognito-local
+   * still starts and stays the stack's user pool unless `primary: true`.
    */
   userPoolEmulator?: boolean | LocalStackUserPoolEmulatorOptions;
 }
@@ -382,13 +383,13 @@ async function spawnCognitoLocal(dataDir: string, port: number, onOutput?: (line
   child.stderr?.on('data', collect);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {
-    await stopChild(child, exited);
+    await stopCognitoLocal(child);
     await rm(dataDir, { recursive: true, force: true });
   };
   try {
     await waitUntilReady(url, exited, () => tail);
   } catch (error) {
-    await stopChild(child, exited);
+    await stopCognitoLocal(child);
     throw error;
   }
   return { url, pid: child.pid as number, stop };
@@ -411,30 +412,14 @@ async function waitUntilReady(url: string, exited: Promise<void>, output: () => 
   throw new Error(`cognito-local did not answer on ${url} within ${COGNITO_LOCAL_READY_TIMEOUT_MS} ms:\n${output()}`);
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+/** Closing its stdin stops it as well (EXIT_WITH_PARENT), should the signal not reach it. */
+async function stopCognitoLocal(child: ChildProcess): Promise<void> {
   child.stdin?.end();
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_EXIT_TIMEOUT_MS);
-  await exited;
-  clearTimeout(timer);
+  await stopChild(child, { timeoutMs: CHILD_EXIT_TIMEOUT_MS });
 }
 
 function cognitoLocalBin(): string {
   return createRequire(import.meta.url).resolve('cognito-local/lib/bin/start.js');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 // --- `node dist/scripts/local-stack.js`: run a stack until Ctrl-C ------------------------

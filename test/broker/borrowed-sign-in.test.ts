@@ -4,7 +4,7 @@ import { ProfileSession } from '../../src/broker/profile-session.js';
 import type { ProfileConfig } from '../../src/config/config.js';
 import { UpstreamUnavailableError } from '../../src/errors.js';
 import { createLogger } from '../../src/log/create-logger.js';
-import { FakeUpstream } from '../support/fake-upstream.js';
+import { MemoryCognito } from '../../testkit/memory-cognito.js';
 import { createHarness, LogCapture, PROFILE } from '../support/session-harness.js';
 
 const MINUTE = 60_000;
@@ -13,7 +13,7 @@ const READER: ProfileConfig = { ...PROFILE, name: 'reader', customRoleArn: 'arn:
 async function setup() {
   const h = await createHarness();
   h.upstream.rotateRefreshTokens = true;
-  const identity = new FakeUpstream(h.clock);
+  const identity = new MemoryCognito({ clock: h.clock });
   const logs = new LogCapture();
   const borrower = new ProfileSession({
     profile: READER,
@@ -58,7 +58,7 @@ t.test('a borrowing profile of another identity pool reads a kept IdentityId of 
     profile,
     sessions: new BorrowedSessionStore(h.secrets, PROFILE),
     userPool: new BorrowedTokens(profile.name, h.session, h.clock),
-    identityPool: new FakeUpstream(h.clock),
+    identityPool: new MemoryCognito({ clock: h.clock }),
     clock: h.clock,
     logger: createLogger({ level: 'trace', destination: logs }),
     random: () => 0.5,

@@ -4,8 +4,8 @@ import { KeychainUnavailableError, LoginRequiredError, UpstreamUnavailableError,
 import { IdentityPoolError } from '../../src/cognito/translate-aws-error.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { SessionStore } from '../../src/store/session-store.js';
-import { settle } from '../support/fake-clock.js';
-import { identityOf } from '../support/fake-upstream.js';
+import { settle } from '../../testkit/fake-clock.js';
+import { identityOf } from '../../testkit/memory-cognito.js';
 import { createHarness, PROFILE, storedSession } from '../support/session-harness.js';
 
 const MINUTE = 60_000;

@@ -19,7 +19,7 @@ import { requireSecretService, TEST_KEYCHAIN_SERVICE } from '../support/broker-e
 import { runCli, spawnCli, startServe } from '../support/cli.js';
 import { waitForStatus } from '../support/wait-for-status.js';
 import { type EmulatorEnv, startEmulatorEnv } from '../support/emulator-env.js';
-import { startFaultProxy } from '../support/fault-proxy.js';
+import { startFaultProxy } from '../../testkit/fault-proxy.js';
 import { keychainControl, type KeychainControl } from '../support/fault-keychain.js';
 import { type KeychainWorker, startKeychainWorker } from '../support/secret-service.js';
 

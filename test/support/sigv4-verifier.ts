@@ -2,7 +2,7 @@
  * An HTTP API on 127.0.0.1 that stands in for an IAM-authorized API Gateway: it accepts a
  * request only when its SigV4 signature, recomputed with the AWS SDK's own signer
  * (@smithy/signature-v4) from the secret the identity-pool emulator issued for its access
- * key, matches; the approach of scripts/sts-stub.ts. Token requests (Cognito authorizer)
+ * key, matches; the approach of testkit/emulators/sts-stub.ts. Token requests (Cognito authorizer)
  * are accepted when `acceptToken` accepts the Authorization header.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
