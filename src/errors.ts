@@ -94,6 +94,24 @@ export class ClientSecretError extends BrokerError {
   }
 }
 
+/** A sign-in refusal that keeps Cognito's error name, for sign-in to act on (ask a new password again). */
+export class SignInRefusedError extends SignInFailedError {
+  constructor(
+    readonly awsName: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The pool refused our remembered device during device authentication. */
+export class DeviceRefusedError extends SignInFailedError {
+  constructor(cause: BrokerError) {
+    super(`The user pool refused the remembered device: ${cause.message}`, { cause });
+  }
+}
+
 export class ChallengeUnsupportedError extends BrokerError {
   readonly code = 'BRK_ERR_CHALLENGE_UNSUPPORTED';
   constructor(readonly challenge: string) {
@@ -195,6 +213,18 @@ export class StoredSessionInvalidError extends BrokerError {
   }
 }
 
+export class RefreshLockTimeoutError extends BrokerError {
+  readonly code = 'BRK_ERR_REFRESH_LOCK_TIMEOUT';
+  override readonly statusCode = 503;
+  override readonly retryable = true;
+  /** `holder`: what the lock file says of the process holding it (its pid), when it says. */
+  constructor(readonly profile: string, holder: string, waitMs: number) {
+    super(
+      `Another cognito-broker process (${holder}) is refreshing profile "${profile}" and has held its refresh lock for ${Math.round(Number(waitMs) / 1000)} s; the refresh token is not sent twice at once. Retrying with backoff; if that process hangs, stop it.`,
+    );
+  }
+}
+
 // --- upstream (Cognito) -------------------------------------------------------------
 
 export class UpstreamUnavailableError extends BrokerError {
@@ -211,6 +241,43 @@ export class UpstreamRejectedError extends BrokerError {
   override readonly statusCode = 502;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
+  }
+}
+
+/**
+ * The server does not implement what we asked (an operation, or a flow of InitiateAuth):
+ * only emulators say so (cognito-local answers USER_SRP_AUTH this way); real Cognito refuses
+ * a disabled flow with InvalidParameterException instead.
+ */
+export class UnsupportedByServerError extends UpstreamRejectedError {
+  constructor(
+    readonly api: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** An identity-pool error whose meaning the broker acts on (drop the IdentityId, refresh the ID token). */
+export class IdentityPoolError extends UpstreamRejectedError {
+  constructor(
+    readonly awsName: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The OAuth provider refused the client itself (invalid_client, unauthorized_client): a missing or wrong secret, or a client not allowed the grant. */
+export class OAuthClientRefusedError extends UpstreamRejectedError {
+  constructor(
+    /** The OAuth error and its description, as the provider said them (scrubbed). */
+    readonly said: string,
+    message: string,
+  ) {
+    super(message);
   }
 }
 
@@ -284,6 +351,15 @@ export class DaemonNotRunningError extends BrokerError {
   }
 }
 
+/** An error the daemon answered with: its code and message, as it gave them. */
+export class DaemonReportedError extends BrokerError {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
 export class DaemonMismatchError extends BrokerError {
   readonly code = 'BRK_ERR_DAEMON_MISMATCH';
   constructor(url: string, pid: number, reason: string) {
@@ -302,7 +378,7 @@ export class DaemonUntrustedError extends BrokerError {
 export class ServiceUnsupportedError extends BrokerError {
   readonly code = 'BRK_ERR_SERVICE_UNSUPPORTED';
   constructor(platform: string) {
-    super(`cognito-broker service knows systemd (Linux) and launchd (macOS), not ${platform}. See "Run it as a background service" in the README (on Windows: a Task Scheduler task at logon).`);
+    super(`cognito-broker service knows systemd (Linux) and launchd (macOS), not ${platform}. See docs/commands.md, service (on Windows: a Task Scheduler task at logon).`);
   }
 }
 
@@ -332,6 +408,58 @@ export class InsecurePathError extends BrokerError {
   }
 }
 
+// --- containers ---------------------------------------------------------------------
+
+export class ContainersNotConfiguredError extends BrokerError {
+  readonly code = 'BRK_ERR_CONTAINERS_NOT_CONFIGURED';
+  override readonly statusCode = 409;
+  constructor() {
+    super('The daemon serves no containers: server.containers is not in its config, or it started before it was added. Run: cognito-broker docker setup, then restart serve (or: cognito-broker service install).');
+  }
+}
+
+export class ContainerTokenNotFoundError extends BrokerError {
+  readonly code = 'BRK_ERR_CONTAINER_TOKEN_NOT_FOUND';
+  override readonly statusCode = 404;
+  constructor(id: string) {
+    super(`No container token with id "${id}" (revoked already, or ended by rotate-token). List them with: cognito-broker docker ls`);
+  }
+}
+
+export class RelativeUriUnavailableError extends BrokerError {
+  readonly code = 'BRK_ERR_RELATIVE_URI_UNAVAILABLE';
+  override readonly statusCode = 409;
+  /** `why`: what the daemon reported about port 80 on the container address. */
+  constructor(address: string, why: string) {
+    super(`RELATIVE_URI clients need port 80 on ${address}, which the daemon does not hold (${why}). Give it the right to bind port 80 (docs/containers.md, "Older SDKs"), use the relay (cognito-broker docker setup --relay), or use FULL_URI, without --relative-uri.`);
+  }
+}
+
+export class DockerFailedError extends BrokerError {
+  readonly code = 'BRK_ERR_DOCKER';
+  override readonly statusCode = 502;
+  /** `command`: what was run, never with a token; `output`: the end of what docker said. */
+  constructor(command: string, output: string) {
+    super(`\`${command}\` failed: ${String(output).trim().slice(-500) || 'no output'}. Is Docker installed and running, and may you use it (the docker group)?`);
+  }
+}
+
+export class DockerNetworkConflictError extends BrokerError {
+  readonly code = 'BRK_ERR_DOCKER_NETWORK_CONFLICT';
+  override readonly statusCode = 409;
+  constructor(network: string, found: string, wanted: string) {
+    super(`A Docker network named "${network}" exists with ${found}, not ${wanted}. Remove it (cognito-broker docker teardown, or docker network rm ${network}) and run docker setup again.`);
+  }
+}
+
+// --- command line -------------------------------------------------------------------
+
+/** A command given options it cannot use: the message and "See --help", exit code 2. */
+export class UsageError extends BrokerError {
+  readonly code = 'BRK_ERR_USAGE';
+  override readonly statusCode = 400;
+}
+
 // --- request ------------------------------------------------------------------------
 
 export class RequestFailedError extends BrokerError {
@@ -354,6 +482,7 @@ export function isBrokerError(value: unknown): value is BrokerError {
   return value instanceof BrokerError;
 }
 
-function loginCommand(profile: string): string {
+/** The command that signs the profile in again, as every message that asks for it names it. */
+export function loginCommand(profile: string): string {
   return profile === 'default' ? 'cognito-broker login' : `cognito-broker login --profile ${profile}`;
 }

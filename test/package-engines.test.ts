@@ -20,7 +20,7 @@ const KNOWN_EXCEPTIONS: Readonly<Record<string, string>> = {
   // Only light-my-request depends on it, and fastify requires light-my-request only inside
   // inject() (fastify.js), i.e. in our tests, never on a command's path. light-my-request is
   // CommonJS and cookie 2 ESM-only: Node 20 loads it through require(esm), unflagged since
-  // 20.19.0, so the test suite (not the CLI) needs 20.19 or later (README "Platforms").
+  // 20.19.0, so the test suite (not the CLI) needs 20.19 or later (docs/platforms.md).
   'node_modules/cookie': 'declares >=22; loaded only by fastify.inject(), in tests',
 };
 

@@ -1,7 +1,7 @@
 import type { Clock } from '../src/broker/clock.js';
 import type { AwsCredentials, CredentialExchanger, RefreshedTokens, RefreshRequest, TokenRefresher } from '../src/cognito/types.js';
 import type { BrokerError } from '../src/errors.js';
-import { IdentityPoolError } from '../src/cognito/translate-aws-error.js';
+import { IdentityPoolError } from '../src/errors.js';
 
 type Behaviour = { kind: 'ok' } | { kind: 'fail'; error: () => BrokerError } | { kind: 'hang' };
 

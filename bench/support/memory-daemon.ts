@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../src/broker/clock.js';
 import { parseConfig } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/log/create-logger.js';
-import { createDaemon, type Daemon } from '../../src/server/create-daemon.js';
+import { createDaemon, type Daemon } from '../../src/app/create-daemon.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { SessionStore } from '../../src/store/session-store.js';
 import type { MemoryCognito } from '../../testkit/memory-cognito.js';

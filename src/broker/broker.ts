@@ -9,6 +9,8 @@ export class Broker {
   constructor(
     private readonly config: Pick<Config, 'defaultProfile'>,
     sessions: readonly ProfileSession[],
+    /** Where the sessions are kept ("keychain", …), for status. */
+    private readonly secretStore?: string,
   ) {
     this.sessions = new Map(sessions.map((s) => [s.name, s]));
   }
@@ -28,11 +30,12 @@ export class Broker {
     for (const session of this.sessions.values()) session.start();
   }
 
-  stop(): void {
-    for (const session of this.sessions.values()) session.stop();
+  /** Stops every session; resolves once each made its last keychain write (bounded, see ProfileSession.stop). */
+  async stop(): Promise<void> {
+    await Promise.all([...this.sessions.values()].map((session) => session.stop()));
   }
 
   status(): ProfileStatus[] {
-    return [...this.sessions.values()].map((s) => s.status());
+    return [...this.sessions.values()].map((s) => (this.secretStore ? { ...s.status(), secretStore: this.secretStore } : s.status()));
   }
 }

@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
-import { IdentityPoolError } from '../cognito/translate-aws-error.js';
 import type { AwsCredentials, CredentialExchanger, RefreshRequest, TokenRefresher, UserPoolTokens } from '../cognito/types.js';
-import type { ProfileConfig } from '../config/config.js';
+import type { ProfileConfig, SignInMethod } from '../config/config.js';
 import {
   type BrokerError,
   CredentialsPendingError,
@@ -9,47 +8,79 @@ import {
   isBrokerError,
   LoginRequiredError,
   NotSignedInError,
+  RefreshLockTimeoutError,
   StoredSessionInvalidError,
   UpstreamMalformedError,
 } from '../errors.js';
-import { type SessionStore, type StoredSession, sessionFingerprint, sessionUser, storedIdentityId } from '../store/session-store.js';
+import { NO_REFRESH_LOCK, type RefreshLock } from '../store/refresh-lock.js';
+import { type MirrorView, type SessionMirror } from '../store/session-mirror.js';
+import { sameSignIn, type StoredSession, sessionFingerprint, sessionUser, storedIdentityId } from '../store/session-store.js';
 import { backoffDelay } from './backoff.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { CREDENTIALS_POLICY, type Expiring, type FreshnessPolicy, ID_TOKEN_POLICY, isDue, isFresh, isUsable, refreshAt } from './freshness-policy.js';
 import { INITIAL_STATE, nextSessionState, type SessionEvent, type SessionPhase, type SessionState } from './session-state.js';
+import { IdentityPoolError } from '../errors.js';
 
 /** A request waits at most this long for a refresh it needs: the SDKs give up after 1 s. */
 export const REQUEST_WAIT_MS = 750;
-/** While signed out or refused, look in the keychain this often for a new sign-in. */
+/**
+ * The session's tick: its one timer never sleeps longer than this. Each tick looks at the
+ * keychain (a logout, a new login: followed within this time) and at the wall clock, so that
+ * after a laptop wakes (monotonic timers stop during suspend) what expired meanwhile is
+ * renewed within this time too. A refresh due sooner is run when due.
+ */
 export const STORE_POLL_MS = 5_000;
-/**
- * Timers never sleep longer than this, so that after a laptop wakes (monotonic timers
- * stop during suspend) the wall clock is looked at again within this time.
- */
-export const TIMER_MAX_MS = 5 * 60_000;
-/**
- * A keychain call of a running session (the write of a rotated refresh token, the read
- * that watches for logout and login) is waited for at most this long. A keychain that
- * never answers (an unlock prompt nobody sees) must not stall the session: what it needs
- * is in memory, a write is tried again at the next cycle, a read at the next tick. Keychain
- * calls take a few ms when they work.
- */
-export const KEYCHAIN_TIMEOUT_MS = 3_000;
-const TIMED_OUT = Symbol('timed out');
+export { KEYCHAIN_TIMEOUT_MS } from '../store/session-mirror.js';
+/** stop() waits this long for revocations under way (their Cognito calls have timeouts of their own). */
+export const STOP_WAIT_MS = 3_000;
+
+/** Ends a refresh token at the server (RevokeToken, or the provider's revocation endpoint); best effort, never throws for an upstream failure. */
+export type RevokeRefreshToken = (request: RefreshRequest) => Promise<{ readonly done: boolean; readonly what: string }>;
 
 export interface ProfileSessionDeps {
   readonly profile: ProfileConfig;
-  readonly sessions: SessionStore;
-  readonly userPool: TokenRefresher;
+  /** The profile's keychain entry: read, watched, and (unless borrowed) written back. */
+  readonly mirror: SessionMirror;
+  /** Renews the ID token: the user pool (or OAuth provider) as the session was signed in, or a borrowed profile's owner. */
+  readonly refresher: TokenRefresher;
   readonly identityPool: CredentialExchanger;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly random?: () => number;
+  /** Held around every use of the refresh token; default: none (a profile that never sends one). */
+  readonly lock?: RefreshLock;
+  /** Ends a rotated refresh token the keychain never held, once the session is dropped; default: none. */
+  readonly revoke?: RevokeRefreshToken;
+  /**
+   * Keep the last ID and access tokens with the session in the keychain, and take up those
+   * another process left there instead of refreshing: for commands without a daemon, which
+   * run side by side. The daemon does neither.
+   */
+  readonly shareTokens?: boolean;
 }
+
+/** The session this cycle worked for was dropped (entry deleted, or another user's): the cycle ends. */
+const DROPPED = Symbol('dropped');
+type Dropped = typeof DROPPED;
+
+/** Tokens a renewal brought, and `settled`: once what it rotated is persisted, whether the session still stands. */
+interface Renewal {
+  readonly tokens: UserPoolTokens;
+  readonly settled: Promise<'go-on' | 'stop'>;
+}
+
+const SETTLED: Promise<'go-on' | 'stop'> = Promise.resolve('go-on');
 
 export interface ProfileStatus {
   readonly profile: string;
   readonly phase: SessionPhase;
+  /** Whose session the daemon holds: the pool's own name for the user (`cognito:username`). */
+  readonly user?: string | undefined;
+  /** How that session was signed in, and when (while the daemon holds it). */
+  readonly signInMethod?: SignInMethod | undefined;
+  readonly signedInAt?: string | undefined;
+  /** Where the session is kept ("keychain", …): the daemon's store, which may not be this shell's. */
+  readonly secretStore?: string | undefined;
   readonly identityId?: string | undefined;
   readonly idTokenExpiresAt?: string | undefined;
   readonly credentialsExpireAt?: string | undefined;
@@ -75,17 +106,19 @@ export class ProfileSession {
   private inFlight: Promise<void> | undefined;
   private timer: TimerHandle | undefined;
   private stopped = false;
-  /** A session (rotated token, new IdentityId) not known to be in the keychain (refused, or not answered yet): written again at every cycle. */
-  private unsaved: StoredSession | undefined;
-  /** The keychain write of such a session still under way; at most one at a time, so an older token never lands last. */
-  private writing: Promise<void> | undefined;
-  /** The keychain read of watchStore still under way (a keychain that hangs): no second one meanwhile. */
-  private watching: Promise<unknown> | undefined;
+  /** The outcome of the first refresh (see firstRefresh). */
+  private first: Promise<BrokerError | undefined> | undefined;
   private readonly calls: UpstreamCalls = { refresh: 0, getId: 0, getCredentials: 0 };
   private readonly random: () => number;
+  private readonly mirror: SessionMirror;
+  private readonly lock: RefreshLock;
+  /** Revocations of dropped tokens under way; stop() waits for them (bounded). */
+  private readonly revoking = new Set<Promise<void>>();
 
   constructor(private readonly deps: ProfileSessionDeps) {
     this.random = deps.random ?? Math.random;
+    this.mirror = deps.mirror;
+    this.lock = deps.lock ?? NO_REFRESH_LOCK;
   }
 
   get name(): string {
@@ -104,12 +137,30 @@ export class ProfileSession {
   /** Begins the first refresh in the background. */
   start(): void {
     this.stopped = false;
-    void this.refresh();
+    const cycle = this.refresh();
+    this.first ??= cycle.then(() => this.state.lastError);
   }
 
-  stop(): void {
+  /**
+   * How the first refresh since start() ended (begun now when the session was never
+   * started): its error, or undefined when it succeeded. What a one-shot command reports:
+   * not the outcome of a retry the session's backoff may have begun while the command was
+   * busy with something else.
+   */
+  firstRefresh(): Promise<BrokerError | undefined> {
+    return (this.first ??= this.refresh().then(() => this.state.lastError));
+  }
+
+  /**
+   * Stops the timers, then makes one last attempt (within KEYCHAIN_TIMEOUT_MS) to write what
+   * only memory holds, such as a rotated refresh token the keychain refused so far: after the
+   * process ends nothing else knows it. Waits up to STOP_WAIT_MS for revocations under way.
+   */
+  async stop(): Promise<void> {
     this.stopped = true;
     this.clearTimer();
+    if (this.mirror.writable && this.mirror.pending) await this.flush();
+    if (this.revoking.size > 0) await this.within(STOP_WAIT_MS, Promise.allSettled([...this.revoking]));
   }
 
   /** Credentials fit to hand to an SDK now, refreshing first when they are not. */
@@ -149,6 +200,9 @@ export class ProfileSession {
     return {
       profile: this.name,
       phase: s.phase,
+      user: s.user,
+      signInMethod: s.session ? (s.session.method ?? 'password') : undefined,
+      signedInAt: iso(s.session?.signedInAt),
       identityId: s.identityId,
       idTokenExpiresAt: iso(s.tokens?.expiresAt),
       credentialsExpireAt: iso(s.credentials?.expiresAt),
@@ -196,30 +250,58 @@ export class ProfileSession {
 
   private async runCycle(): Promise<void> {
     this.clearTimer();
-    let session: StoredSession | undefined;
     let tokens: UserPoolTokens | undefined;
     let identityId: string | undefined;
+    let settled: Promise<'go-on' | 'stop'> = SETTLED;
     try {
-      // A write still under way (a keychain that hangs) is not waited for again: it ends on its own.
-      if (this.unsaved && !this.writing) await this.saveRotated(this.unsaved);
-      session = await this.loadSession();
-      if (!session) return;
+      const begun = await this.begin();
+      if (begun === DROPPED) return;
+      ({ tokens, settled } = begun);
+      // After the renewal: the session may have been taken up from another process (a kept IdentityId with it).
+      identityId = this.state.identityId ?? storedIdentityId(begun.session, this.deps.profile);
+      let credentials = this.state.credentials;
+      if (isDue(credentials, CREDENTIALS_POLICY, this.deps.clock.now())) {
+        const exchanged = await this.exchange(tokens, identityId);
+        if (exchanged === DROPPED) return;
+        ({ credentials, tokens, identityId } = exchanged);
+      }
+      // A rotated token is written while the ID token is exchanged: what the keychain said decides.
+      if ((await settled) === 'stop') return;
+      this.dispatch({ type: 'refresh-succeeded', at: this.deps.clock.now(), tokens, credentials: credentials as AwsCredentials, identityId: identityId as string });
+      await this.keepIdentity(identityId as string);
+    } catch (error) {
+      if ((await settled) === 'stop') return;
+      this.fail(asBrokerError(error), tokens, identityId);
+    }
+  }
+
+  /**
+   * The cycle's session (read from the keychain when none is held) and tokens fit to use,
+   * renewed when due. Nothing held yet: the keychain is read under the refresh lock, and a
+   * refresh that follows relies on that read (no second one); a held session's renewal
+   * reads it again under the lock.
+   */
+  private async begin(): Promise<Renewal & { readonly session: StoredSession } | Dropped> {
+    let release = !this.state.session && this.mirror.writable ? once(await this.lock.acquire()) : undefined;
+    try {
+      const session = await this.loadSession();
+      if (!session) return DROPPED;
       // Read after the load: a sign-in by another user has dropped the first user's.
-      tokens = this.state.tokens;
-      identityId = this.state.identityId ?? storedIdentityId(session, this.deps.profile);
+      const tokens = this.state.tokens;
       this.dispatch({ type: 'refresh-started' });
       const now = this.deps.clock.now();
-      if (isDue(tokens, ID_TOKEN_POLICY, now) || !isUsable(tokens, ID_TOKEN_POLICY, now)) {
-        tokens = await this.refreshTokens(session);
+      if (tokens && !isDue(tokens, ID_TOKEN_POLICY, now) && isUsable(tokens, ID_TOKEN_POLICY, now)) return { session, tokens, settled: SETTLED };
+      let renewal: Renewal | Dropped;
+      if (release) {
+        const held = release;
+        release = undefined;
+        renewal = await this.spend({ kind: 'ours', entry: session, saved: true }, false, held);
+      } else {
+        renewal = await this.renewTokens();
       }
-      let credentials = this.state.credentials;
-      if (isDue(credentials, CREDENTIALS_POLICY, now)) {
-        ({ credentials, tokens, identityId } = await this.exchange(session, tokens, identityId));
-      }
-      this.dispatch({ type: 'refresh-succeeded', at: this.deps.clock.now(), tokens, credentials: credentials as AwsCredentials, identityId: identityId as string });
-      this.keepIdentity(identityId as string);
-    } catch (error) {
-      this.fail(asBrokerError(error), session, tokens, identityId);
+      return renewal === DROPPED ? DROPPED : { ...renewal, session: this.state.session ?? session };
+    } finally {
+      release?.();
     }
   }
 
@@ -227,7 +309,7 @@ export class ProfileSession {
     const { session, phase, rejectedFingerprint } = this.state;
     if (session) return session;
     try {
-      const stored = await this.deps.sessions.load(this.deps.profile);
+      const stored = await this.mirror.load();
       if (!stored) {
         if (phase !== 'signed-out' || !this.state.lastError) this.dispatch({ type: 'signed-out', error: new NotSignedInError(this.name) });
         return undefined;
@@ -249,78 +331,76 @@ export class ProfileSession {
     }
   }
 
-  private async refreshTokens(loaded: StoredSession): Promise<UserPoolTokens> {
-    // A rotation earlier in this cycle replaced the session: only the newest token is sent.
-    const session = this.state.session ?? loaded;
-    this.calls.refresh += 1;
-    const { refreshToken, ...tokens } = await this.deps.userPool.refresh(refreshRequestFor(session));
-    if (refreshToken !== undefined && refreshToken !== session.refreshToken) await this.keepRotated({ ...session, refreshToken });
-    return this.usableOnArrival(tokens, ID_TOKEN_POLICY, 'user pool', 'an ID token that expires');
-  }
-
   /**
-   * The app client rotates refresh tokens: the old one works only for its grace period
-   * (up to 60 s), so the new one replaces it in memory at once and goes to the keychain
-   * before the tokens are used. A crash before the write leaves the old token, which works
-   * at the next start only inside its grace period. A keychain that refuses the write, or
-   * does not answer within KEYCHAIN_TIMEOUT_MS, does not stop the session: the new
-   * token is all that will keep working, so it is kept in memory and written again at
-   * every cycle.
+   * Fresh ID and access tokens, spending the refresh token under the refresh lock. Holding
+   * it, the keychain is read first: another process may have rotated the token (it is taken
+   * up, so only the newest is ever sent), signed out or in (followed, see follow()), or, for
+   * commands without a daemon, left tokens fresh enough to use instead of refreshing (unless
+   * `force`: the identity pool refused the ID token).
    */
-  private async keepRotated(session: StoredSession): Promise<void> {
-    this.dispatch({ type: 'session-loaded', session });
-    await this.saveRotated(session);
-  }
-
-  private async saveRotated(session: StoredSession): Promise<void> {
-    this.unsaved = session;
-    if ((await this.withinKeychainTimeout(this.writeUnsaved())) === TIMED_OUT) {
-      this.deps.logger.warn(
-        { profile: this.name, code: 'BRK_ERR_KEYCHAIN_UNAVAILABLE', timeoutMs: KEYCHAIN_TIMEOUT_MS },
-        'the keychain did not answer the write of the rotated refresh token in time; it is kept in memory and written again at the next refresh',
-      );
-    }
-  }
-
-  /** What `call` resolves to, or TIMED_OUT after KEYCHAIN_TIMEOUT_MS (the call goes on). */
-  private async withinKeychainTimeout<T>(call: Promise<T>): Promise<T | typeof TIMED_OUT> {
-    let timer: TimerHandle | undefined;
-    const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
-      timer = this.deps.clock.setTimeout(() => resolve(TIMED_OUT), KEYCHAIN_TIMEOUT_MS);
-    });
+  private async renewTokens(force = false): Promise<Renewal | Dropped> {
+    const release = once(await this.lock.acquire());
+    let seen: MirrorView | undefined;
     try {
-      return await Promise.race([call, timeout]);
-    } finally {
-      if (timer) this.deps.clock.clearTimeout(timer);
+      seen = this.mirror.writable ? await this.mirror.watch() : undefined;
+      if (seen && this.follow(seen) === 'stop') {
+        release();
+        return DROPPED;
+      }
+    } catch (error) {
+      release();
+      throw error;
     }
+    return this.spend(seen, force, release);
   }
 
   /**
-   * Writes the newest unsaved session, one write at a time: a write that hangs and lands
-   * late must not overwrite a newer token, so a newer one waits for it and follows it.
-   * Resolves when the newest one was tried. Never rejects; a refusal is logged and leaves
-   * `unsaved` for the next cycle.
+   * The refresh itself, holding the lock with the keychain just read (`seen`; undefined for a
+   * borrowed entry); gives the lock back (`release`) however it ends. A rotated token
+   * replaces the held one in memory at once and is persisted while the caller goes on (the
+   * exchange of the ID token); the lock is kept until the keychain has answered, so the next
+   * holder reads the new token, and `settled` says whether the session still stands. A
+   * keychain that refuses the write, or does not answer within KEYCHAIN_TIMEOUT_MS, does not
+   * stop the session: the new token is all that will keep working, so it is kept in memory,
+   * used, and written at the next look (a crash before then leaves the old token, which works
+   * at the next start only inside the client's grace period).
    */
-  private writeUnsaved(): Promise<void> {
-    if (this.writing) return this.writing;
-    const session = this.unsaved;
-    if (!session) return Promise.resolve();
-    const write = this.deps.sessions.save(this.deps.profile, session).then(
-      () => {
-        if (this.unsaved === session) this.unsaved = undefined;
-      },
-      (error: unknown) => {
-        const code = isBrokerError(error) ? error.code : 'BRK_ERR_INTERNAL';
-        this.deps.logger.warn({ profile: this.name, code }, 'the session (a rotated refresh token, a new IdentityId) could not be written to the keychain; it is kept in memory and written again at the next refresh');
-      },
-    );
-    this.writing = write.then(() => {
-      this.writing = undefined;
-      // A newer token came while this write hung: it goes next, now that the keychain answers.
-      if (this.unsaved !== undefined && this.unsaved !== session) return this.writeUnsaved();
-      return undefined;
-    });
-    return this.writing;
+  private async spend(seen: MirrorView | undefined, force: boolean, release: () => void): Promise<Renewal | Dropped> {
+    let settled: Promise<'go-on' | 'stop'> = SETTLED;
+    try {
+      const session = this.state.session;
+      if (!session) return DROPPED;
+      const shared = force ? undefined : this.sharedTokens(seen);
+      if (shared) return { tokens: shared, settled };
+      this.calls.refresh += 1;
+      const { refreshToken, ...tokens } = await this.deps.refresher.refresh(refreshRequestFor(session));
+      const rotated = refreshToken !== undefined && refreshToken !== session.refreshToken;
+      if (rotated) this.dispatch({ type: 'session-loaded', session: { ...session, refreshToken } });
+      if (this.mirror.writable && (rotated || this.deps.shareTokens)) {
+        settled = this.mirror.persist(this.record(tokens)).then((view) => this.follow(view), () => 'go-on' as const);
+      }
+      return { tokens: this.usableOnArrival(tokens, ID_TOKEN_POLICY, 'user pool', 'an ID token that expires'), settled };
+    } finally {
+      void settled.finally(release);
+    }
+  }
+
+  /** Tokens another command left with the entry just read, when this session shares them and they are not due. */
+  private sharedTokens(seen: MirrorView | undefined): UserPoolTokens | undefined {
+    if (!this.deps.shareTokens || !seen || (seen.kind !== 'ours' && seen.kind !== 'replaced')) return undefined;
+    const stored = seen.entry.tokens;
+    const now = this.deps.clock.now();
+    if (!stored || isDue(stored, ID_TOKEN_POLICY, now) || !isUsable(stored, ID_TOKEN_POLICY, now)) return undefined;
+    const { idToken, accessToken, expiresAt, issuedAt } = stored;
+    return { idToken, accessToken, expiresAt, issuedAt };
+  }
+
+  /** The held session as the keychain should hold it: with this refresh's tokens when they are shared, never with stale ones. */
+  private record(tokens: UserPoolTokens | undefined): StoredSession {
+    const { tokens: _kept, ...session } = this.state.session as StoredSession;
+    if (!this.deps.shareTokens || !tokens) return session;
+    const { idToken, accessToken, expiresAt, issuedAt } = tokens;
+    return { ...session, tokens: { idToken, accessToken, expiresAt, issuedAt } };
   }
 
   /**
@@ -329,8 +409,8 @@ export class ProfileSession {
    * refused with a fresh token and a kept IdentityId ("Logins don't match": the IdentityId
    * is another login's): GetId says which is this login's.
    */
-  private async exchange(session: StoredSession, tokens: UserPoolTokens | undefined, keptId: string | undefined) {
-    let idTokens = tokens ?? (await this.refreshTokens(session));
+  private async exchange(tokens: UserPoolTokens, keptId: string | undefined) {
+    let idTokens = tokens;
     let identityId = keptId ?? (await this.getId(idTokens));
     let askedGetId = keptId === undefined;
     let renewedTokens = false;
@@ -343,7 +423,9 @@ export class ProfileSession {
         if (!(error instanceof IdentityPoolError)) throw error;
         const refused = error.awsName === 'NotAuthorizedException';
         if (refused && !renewedTokens) {
-          idTokens = await this.refreshTokens(session);
+          const renewed = await this.renewTokens(true);
+          if (renewed === DROPPED || (await renewed.settled) === 'stop') return DROPPED;
+          idTokens = renewed.tokens;
           renewedTokens = true;
         } else if ((refused || error.awsName === 'ResourceNotFoundException') && !askedGetId) {
           identityId = await this.getId(idTokens);
@@ -357,17 +439,86 @@ export class ProfileSession {
 
   /**
    * A newly learned IdentityId goes into the session's keychain record, so the next start
-   * skips GetId. In the background, through the same one-at-a-time writes as a rotated
-   * token: a keychain that refuses or hangs only costs a GetId at the next start.
+   * skips GetId: persisted under the refresh lock (so it never lands over a token another
+   * process just rotated). A keychain that refuses or hangs only costs a GetId at the next
+   * start; the write is tried again at the next look.
    */
-  private keepIdentity(identityId: string): void {
+  private async keepIdentity(identityId: string): Promise<void> {
     const session = this.state.session;
     const { identityPoolId } = this.deps.profile;
-    if (!session || !this.deps.sessions.writable || storedIdentityId(session, this.deps.profile) === identityId) return;
-    const updated: StoredSession = { ...session, identity: { identityPoolId, identityId } };
-    this.dispatch({ type: 'session-loaded', session: updated });
-    this.unsaved = updated;
-    void this.writeUnsaved();
+    if (!session || !this.mirror.writable || storedIdentityId(session, this.deps.profile) === identityId) return;
+    this.dispatch({ type: 'session-loaded', session: { ...session, identity: { identityPoolId, identityId } } });
+    try {
+      this.follow(await this.lock.hold(() => this.mirror.persist(this.record(this.state.tokens))));
+    } catch (error) {
+      if (!(error instanceof RefreshLockTimeoutError)) throw error;
+      this.deps.logger.debug({ profile: this.name, code: error.code }, 'the IdentityId was not written: another process holds the refresh lock; it goes with the next write');
+    }
+  }
+
+  /**
+   * Applies what the keychain holds to the held session. `logout` deleted the entry: nothing
+   * from it is served any more. Another refresh token is there: it is taken up (a new `login`,
+   * or another process's rotation of this sign-in); another user's tokens and credentials are
+   * dropped at once. A rotated token of ours that never reached the keychain is revoked when
+   * the session it belongs to is dropped: nothing else knows it, and it would stay valid for
+   * the refresh token's whole lifetime. Resolves 'stop' when the cycle under way must end.
+   */
+  private follow(view: MirrorView): 'go-on' | 'stop' {
+    if (view.kind === 'ours' || view.kind === 'unknown') return 'go-on';
+    const held = this.state.session;
+    if (view.kind === 'deleted') {
+      this.mirror.drop();
+      this.revokeDropped(view.unsaved, undefined, 'the keychain entry was deleted (logout)');
+      this.dispatch({ type: 'signed-out', error: new NotSignedInError(this.name) });
+      return 'stop';
+    }
+    this.mirror.adopt(view.entry);
+    this.revokeDropped(view.unsaved, view.entry, 'a new sign-in replaced the keychain entry');
+    const sameUser = held !== undefined && sessionUser(view.entry) === sessionUser(held);
+    this.dispatch({ type: 'session-replaced', session: view.entry, sameUser });
+    return sameUser ? 'go-on' : 'stop';
+  }
+
+  private revokeDropped(unsaved: StoredSession | undefined, replacement: StoredSession | undefined, why: string): void {
+    if (!unsaved || !this.deps.revoke || !this.mirror.writable) return;
+    // Another process rotated this same sign-in: the keychain's token is a successor of the
+    // one ours came from, and ending ours could end it too.
+    if (replacement && sameSignIn(unsaved, replacement)) return;
+    const revoking = this.revoke(unsaved, why).finally(() => this.revoking.delete(revoking));
+    this.revoking.add(revoking);
+  }
+
+  private async revoke(session: StoredSession, why: string): Promise<void> {
+    const fields = { profile: this.name, reason: why };
+    try {
+      const outcome = await (this.deps.revoke as RevokeRefreshToken)(refreshRequestFor(session));
+      if (outcome.done) this.deps.logger.info({ ...fields, revoked: true }, `the session was dropped and its rotated refresh token, which never reached the keychain, is ended: ${outcome.what}`);
+      else this.deps.logger.warn({ ...fields, revoked: false }, `the session was dropped, but its rotated refresh token, which never reached the keychain, could not be ended: ${outcome.what}`);
+    } catch (error) {
+      this.deps.logger.warn({ ...fields, revoked: false, code: asBrokerError(error).code }, 'the session was dropped, but its rotated refresh token, which never reached the keychain, could not be ended');
+    }
+  }
+
+  /** At stop(): what only memory holds, written if the keychain and the lock allow it now. */
+  private async flush(): Promise<void> {
+    try {
+      const view = await this.lock.hold(() => this.mirror.flush(), { waitMs: 0 });
+      if (view.kind === 'ours' && view.saved) this.deps.logger.info({ profile: this.name }, 'stopping: the session held in memory is written to the keychain');
+      else this.follow(view);
+    } catch (error) {
+      if (!(error instanceof RefreshLockTimeoutError)) throw error;
+      this.deps.logger.warn({ profile: this.name, code: error.code }, 'stopping: the session held in memory was not written to the keychain; another process is refreshing it');
+    }
+  }
+
+  private async within(ms: number, work: Promise<unknown>): Promise<void> {
+    let timer: TimerHandle | undefined;
+    try {
+      await Promise.race([work, new Promise<void>((resolve) => (timer = this.deps.clock.setTimeout(resolve, ms)))]);
+    } finally {
+      if (timer) this.deps.clock.clearTimeout(timer);
+    }
   }
 
   /**
@@ -389,10 +540,10 @@ export class ProfileSession {
     return this.deps.identityPool.getId(tokens.idToken);
   }
 
-  private fail(error: BrokerError, session: StoredSession | undefined, tokens: UserPoolTokens | undefined, identityId: string | undefined): void {
+  private fail(error: BrokerError, tokens: UserPoolTokens | undefined, identityId: string | undefined): void {
     if (error instanceof LoginRequiredError) {
-      const refused = this.state.session ?? session;
-      this.unsaved = undefined;
+      const refused = this.state.session;
+      this.mirror.drop();
       this.dispatch({ type: 'login-required', error, rejectedFingerprint: refused ? sessionFingerprint(refused) : undefined });
       return;
     }
@@ -434,13 +585,12 @@ export class ProfileSession {
     }
   }
 
-  /** One timer per profile, set after every cycle, for whatever is due next. */
+  /** One timer per profile: the refresh due next, or the next tick (STORE_POLL_MS), whichever comes first. */
   private schedule(): void {
     this.clearTimer();
     if (this.stopped) return;
     const at = this.nextWakeAt();
-    // STORE_POLL_MS: a running session also watches the keychain (see watchStore).
-    const delay = Math.min(TIMER_MAX_MS, STORE_POLL_MS, Math.max(0, at - this.deps.clock.now()));
+    const delay = Math.min(STORE_POLL_MS, Math.max(0, at - this.deps.clock.now()));
     this.timer = this.deps.clock.setTimeout(() => this.onTimer(), delay);
   }
 
@@ -463,38 +613,47 @@ export class ProfileSession {
   }
 
   /**
-   * A running session follows the keychain: `logout` deleted the entry (stop serving what
-   * came from it), a new `login` replaced it (use the new one; another user's credentials
-   * are dropped at once). One local keychain read per STORE_POLL_MS. Skipped while a
-   * refresh runs or a rotated token waits to be written: the keychain then lags behind
-   * memory. A keychain that cannot be read, or does not answer within KEYCHAIN_TIMEOUT_MS,
-   * changes nothing: the session runs from memory, its timers go on, and no second read is
-   * sent while one hangs.
+   * A running session follows the keychain (see follow()): one local keychain read per
+   * STORE_POLL_MS, also while a write waits: a pending write goes with the read (a
+   * compare-and-set), under the refresh lock when it is free at once (else the read alone). A
+   * keychain that cannot be read, or does not answer within KEYCHAIN_TIMEOUT_MS, changes
+   * nothing: the session runs from memory, its timers go on, and no second call is sent while
+   * one hangs. Skipped while a refresh runs: the refresh reads the keychain itself.
    */
   private async watchStore(): Promise<void> {
     const current = this.state.session;
-    if (!current || this.inFlight || this.unsaved || this.watching) return;
-    const read = this.deps.sessions.load(this.deps.profile).then(
-      (found) => ({ found }),
-      () => undefined,
-    );
-    this.watching = read.finally(() => (this.watching = undefined));
-    const stored = await this.withinKeychainTimeout(read);
-    if (stored === TIMED_OUT || !stored || this.inFlight || this.unsaved || this.state.session !== current) return;
-    if (!stored.found) {
-      this.dispatch({ type: 'signed-out', error: new NotSignedInError(this.name) });
-      return;
+    if (!current || this.inFlight) return;
+    const view = await this.look();
+    if (this.inFlight || this.state.session !== current) return;
+    this.follow(view);
+    // Another user's session: refreshed at once, not at the next tick.
+    if (this.state.phase === 'refreshing') void this.refresh();
+  }
+
+  private async look(): Promise<MirrorView> {
+    if (!this.mirror.writable || !this.mirror.pending) return this.mirror.watch();
+    try {
+      return await this.lock.hold(() => this.mirror.watch(), { waitMs: 0 });
+    } catch (error) {
+      if (!(error instanceof RefreshLockTimeoutError)) throw error;
+      return this.mirror.watch({ write: false });
     }
-    if (sessionFingerprint(stored.found) === sessionFingerprint(current)) return;
-    const sameUser = sessionUser(stored.found) === sessionUser(current);
-    this.dispatch({ type: 'session-replaced', session: stored.found, sameUser });
-    if (!sameUser) void this.refresh();
   }
 
   private clearTimer(): void {
     if (this.timer) this.deps.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
+
+/** `release`, callable any number of times, acting once. */
+function once(release: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    release();
+  };
 }
 
 function refreshRequestFor(session: StoredSession): RefreshRequest {

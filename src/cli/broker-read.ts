@@ -1,6 +1,7 @@
 import { type CredentialsBody, containerCredentials } from '../server/container-credentials.js';
 import type { CliIo } from './cli-io.js';
-import { type BrokerUse, type CommandOptions, type TokenBody, useBroker } from './daemon-client.js';
+import type { CommandOptions } from './cli-context.js';
+import { type BrokerUse, type TokenBody, useBroker } from './daemon-client.js';
 
 export type { TokenBody } from './daemon-client.js';
 
@@ -14,7 +15,7 @@ export function freshTokens(options: CommandOptions, io?: CliIo): Promise<TokenB
   return useBroker(options, {
     daemon: async (daemon, profile, hasStoredSession) => (await daemon.tokens(profile, hasStoredSession)).value,
     inProcess: async (config, profile) => {
-      const { readInProcess } = await import('./in-process-broker.js');
+      const { readInProcess } = await import('../app/in-process-broker.js');
       return readInProcess(config, profile, async (session) => {
         const t = await session.tokens();
         return { IdToken: t.idToken, AccessToken: t.accessToken, Expiration: new Date(t.expiresAt).toISOString() };
@@ -29,7 +30,7 @@ export function freshCredentials(options: CommandOptions, io?: CliIo): Promise<C
   return useBroker(options, {
     daemon: async (daemon, profile, hasStoredSession) => (await daemon.credentials(profile, hasStoredSession)).value,
     inProcess: async (config, profile) => {
-      const { readInProcess } = await import('./in-process-broker.js');
+      const { readInProcess } = await import('../app/in-process-broker.js');
       return readInProcess(config, profile, async (session) => containerCredentials(await session.credentials(), session.accountId));
     },
     onUntrusted: untrustedNote(io),

@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { cacheDir } from '../config/platform-paths.js';
 import type { CliIo } from './cli-io.js';
-import { ownPrivateDir } from './private-paths.js';
+import { ownPrivateDir } from '../store/private-paths.js';
 
 /**
  * Starts the user's browser on a file. It is given only what every local user may read:

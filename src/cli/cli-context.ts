@@ -1,18 +1,14 @@
 import { loadConfig } from '../config/load-config.js';
 import type { Config, ProfileConfig } from '../config/config.js';
 import { UnknownProfileError } from '../errors.js';
-import { KeychainStore } from '../store/keychain-store.js';
 
-/** The running daemon's address (no secrets), in the state directory; `serve` writes it, `env` reads it. */
-export { DAEMON_FILE } from '../store/daemon-file.js';
-
-/** Options every command accepts. */
-export interface GlobalOptions {
+/** --config and --profile: what every command that reads the config takes. */
+export interface CommandOptions {
   readonly config?: string | undefined;
   readonly profile?: string | undefined;
 }
 
-export async function loadCliConfig(options: GlobalOptions): Promise<Config> {
+export async function loadCliConfig(options: CommandOptions): Promise<Config> {
   return loadConfig({ flag: options.config });
 }
 
@@ -33,12 +29,4 @@ export function pickSignInProfile(config: Config, name: string | undefined, say:
   if (!profile.signInFrom) return profile;
   say(`Profile "${profile.name}" uses the sign-in of profile "${profile.signInFrom.name}" ("signInFrom"): acting on "${profile.signInFrom.name}".\n`);
   return profile.signInFrom;
-}
-
-/**
- * The OS keychain. COGNITO_BROKER_KEYCHAIN_SERVICE names the keychain service, so the demo
- * and the tests keep their entries apart from a real sign-in.
- */
-export function openKeychain(env: NodeJS.ProcessEnv = process.env): KeychainStore {
-  return new KeychainStore({ service: env.COGNITO_BROKER_KEYCHAIN_SERVICE || 'cognito-broker' });
 }

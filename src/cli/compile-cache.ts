@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import nodeModule from 'node:module';
 import { join } from 'node:path';
 import { cacheDir } from '../config/platform-paths.js';
-import { ownPrivateDir } from './private-paths.js';
+import { ownPrivateDir } from '../store/private-paths.js';
 
 /** node:module's enableCompileCache: Node >= 22.1 only (and not in @types/node 20). */
 export type EnableCompileCache = (dir: string) => unknown;

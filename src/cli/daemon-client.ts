@@ -3,14 +3,15 @@ import { realpath, stat } from 'node:fs/promises';
 import { Agent, type AgentOptions, type ClientRequest, type ClientRequestArgs, request as httpRequest } from 'node:http';
 import { createConnection, type NetConnectOpts } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Config, ProfileConfig } from '../config/config.js';
-import { platformPaths } from '../config/platform-paths.js';
-import { BrokerError, DaemonMismatchError, DaemonNotRunningError, DaemonUntrustedError } from '../errors.js';
+import { platformPaths, resolveConfigFile } from '../config/platform-paths.js';
+import { BrokerError, DaemonMismatchError, DaemonNotRunningError, DaemonReportedError, DaemonUntrustedError } from '../errors.js';
 import { type CredentialsBody, isCredentialsBody } from '../server/container-credentials.js';
 import { deriveProfileToken, isDaemonProof } from '../server/endpoint-auth.js';
-import { describeOwner, listenerOwner } from '../server/listener-owner.js';
+import { describeOwner, listenerOwner } from '../app/listener-owner.js';
 import { DAEMON_FILE, type DaemonInfo, readDaemonInfo } from '../store/daemon-file.js';
+import type { CommandOptions } from './cli-context.js';
 import { readToken } from '../store/endpoint-token-file.js';
 
 // The one module through which commands reach the daemon. It sends no token to a listener
@@ -33,12 +34,6 @@ export const LOGIN_PICKUP_WAIT_MS = 6_000;
 /** Between two tries while the daemon fetches credentials or picks up a sign-in. */
 const RETRY_INTERVAL_MS = 200;
 
-/** --config and --profile, as the commands take them. */
-export interface CommandOptions {
-  readonly config?: string | undefined;
-  readonly profile?: string | undefined;
-}
-
 /** The daemon's /token body. */
 export interface TokenBody {
   readonly IdToken: string;
@@ -51,15 +46,6 @@ export type DaemonLookup = { readonly daemon: DaemonConnection } | { readonly da
 
 /** The daemon's answer, or why it is no daemon of ours after all (the caller then serves in-process). */
 export type DaemonAnswer<T> = { readonly value: T } | { readonly value?: undefined; readonly unusable: string };
-
-/** An error the daemon answered with: its code and message, as it gave them (docs/errors.md lists them). */
-export class DaemonReportedError extends BrokerError {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
 
 /** The URL of a profile's route: the default profile's at /credentials, the others' under /profiles/. */
 export function profileUrl(baseUrl: string, profile: string, defaultProfile: string, what: 'credentials' | 'token'): string {
@@ -137,6 +123,11 @@ export class DaemonConnection {
     return this.send('GET', path, { withToken: true });
   }
 
+  /** Any method, with the master token and a JSON body (the container routes). Rejects only when the daemon did not answer. */
+  call(method: 'POST' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+    return this.send(method, path, { withToken: true, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  }
+
   /** The profile's credentials (see ask). */
   credentials(profile: string, hasStoredSession: () => Promise<boolean>): Promise<DaemonAnswer<CredentialsBody>> {
     return this.ask(profile, 'credentials', isCredentialsBody, hasStoredSession);
@@ -152,8 +143,9 @@ export class DaemonConnection {
    * the connection's last use, since the request stays open. `ended` settles when the daemon
    * ends it (it stops, or the connection breaks); release() ends it from here.
    */
-  async holdChildToken(profile: string, token: string, idToken: boolean): Promise<ChildTokenHold> {
-    const body = JSON.stringify({ profile, token, idToken });
+  async holdChildToken(profile: string, token: string, idToken: boolean, container?: { readonly inPath: boolean }): Promise<ChildTokenHold> {
+    // `container`: a token for the container listener only (docker run), in Authorization or as RELATIVE_URI's path.
+    const body = JSON.stringify({ profile, token, idToken, ...(container ? { container: true, inPath: container.inPath } : {}) });
     const { request, status, firstLine } = await this.open('POST', '/child-tokens', body);
     if (status !== 200) {
       request.destroy();
@@ -295,8 +287,7 @@ export async function findDaemon(config: Config, options: { readonly profile?: s
  */
 export async function findDaemonOfConfigFile(options: CommandOptions): Promise<{ lookup: DaemonLookup; profile: string } | undefined> {
   const paths = platformPaths();
-  // As resolveConfigFile (load-config.ts) picks it: --config, COGNITO_BROKER_CONFIG, the default.
-  const file = resolve(options.config ?? (process.env.COGNITO_BROKER_CONFIG || undefined) ?? paths.configFile);
+  const file = resolveConfigFile({ flag: options.config, paths });
   const info = await readDaemonInfo(join(paths.stateDir, DAEMON_FILE));
   if (!isDaemonInfo(info) || info.config === undefined || !isAlive(info.pid)) return undefined;
   // NaN (no startedAt) compares false: changed.
@@ -429,7 +420,7 @@ function isTokenBody(body: unknown): body is TokenBody {
 export async function storedSessionExists(profile: ProfileConfig): Promise<boolean> {
   try {
     const { SessionStore } = await import('../store/session-store.js');
-    const { openKeychain } = await import('./cli-context.js');
+    const { openKeychain } = await import('../app/open-keychain.js');
     return (await new SessionStore(openKeychain()).load(profile.signInFrom ?? profile)) !== undefined;
   } catch {
     return false;

@@ -6,11 +6,13 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Config, ProfileConfig } from '../config/config.js';
+import { UsageError } from '../errors.js';
 import { writePrivateFile } from '../store/atomic-file.js';
 import { untrustedNote } from './broker-read.js';
 import { type CliIo, processIo } from './cli-io.js';
-import { type ChildTokenHold, type CommandOptions, type DaemonConnection, isAlive, useBroker } from './daemon-client.js';
-import { securePrivatePaths } from './private-paths.js';
+import type { CommandOptions } from './cli-context.js';
+import { type ChildTokenHold, type DaemonConnection, isAlive, useBroker } from './daemon-client.js';
+import { securePrivatePaths } from '../store/private-paths.js';
 
 export const EXEC_HELP = `Usage: cognito-broker exec [--profile P] [--with-id-token] [--config PATH] -- COMMAND [ARGS...]
 
@@ -69,7 +71,6 @@ const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGH
 /** Shell conventions (POSIX 2.8.2). */
 const EXIT_NOT_FOUND = 127;
 const EXIT_CANNOT_RUN = 126;
-const EXIT_USAGE = 2;
 const SIGNAL_EXIT_BASE = 128;
 
 /** Where COMMAND gets its credentials, and what to undo when it ends. */
@@ -93,10 +94,7 @@ export interface ExecOptions extends CommandOptions {
 export async function exec(argv: string[], io: CliIo = processIo): Promise<number> {
   const dashes = argv.indexOf('--');
   const command = dashes === -1 ? [] : argv.slice(dashes + 1);
-  if (command.length === 0 || !command[0]) {
-    io.stderr('cognito-broker: exec needs a command after --: cognito-broker exec [--profile P] -- COMMAND [ARGS...]. See --help.\n');
-    return EXIT_USAGE;
-  }
+  if (command.length === 0 || !command[0]) throw new UsageError('exec needs a command after --: cognito-broker exec [--profile P] -- COMMAND [ARGS...]');
   const { values } = parseArgs({
     args: argv.slice(0, dashes),
     options: { profile: { type: 'string' }, config: { type: 'string' }, 'with-id-token': { type: 'boolean', default: false } },
@@ -125,9 +123,11 @@ export async function openEndpoint(options: ExecOptions, io?: CliIo): Promise<Cr
   });
 }
 
-interface ChildToken {
+export interface ChildToken {
   readonly token: string;
   readonly idToken: boolean;
+  /** A container token (`docker run`), sent in Authorization or, with inPath, as RELATIVE_URI's path. */
+  readonly container?: { readonly inPath: boolean };
 }
 
 /** Credentials first (COMMAND starts only once they are there), then the child's token, held open. */
@@ -161,8 +161,8 @@ async function viaDaemon(daemon: DaemonConnection, profile: string, child: Child
  * newly proved connection, as soon as the daemon is back. Resolves with the function that
  * ends it all.
  */
-async function holdWhileRunning(daemon: DaemonConnection, profile: string, child: ChildToken): Promise<() => void> {
-  let hold: ChildTokenHold = await (await daemon.reopen()).holdChildToken(profile, child.token, child.idToken);
+export async function holdWhileRunning(daemon: DaemonConnection, profile: string, child: ChildToken): Promise<() => void> {
+  let hold: ChildTokenHold = await (await daemon.reopen()).holdChildToken(profile, child.token, child.idToken, child.container);
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const pause = (ms: number) => new Promise<void>((resolve) => (timer = setTimeout(resolve, ms).unref()));
@@ -173,7 +173,7 @@ async function holdWhileRunning(daemon: DaemonConnection, profile: string, child
         await pause(delay);
         if (stopped) return;
         try {
-          const next = await (await daemon.reopen()).holdChildToken(profile, child.token, child.idToken);
+          const next = await (await daemon.reopen()).holdChildToken(profile, child.token, child.idToken, child.container);
           if (stopped) next.release();
           else hold = next;
           break;
@@ -191,7 +191,7 @@ async function holdWhileRunning(daemon: DaemonConnection, profile: string, child
 }
 
 async function serveInProcess(config: Config, profile: ProfileConfig, child: ChildToken): Promise<CredentialsEndpoint> {
-  const { createInProcessDaemon, firstRead } = await import('./in-process-broker.js');
+  const { createInProcessDaemon, firstRead } = await import('../app/in-process-broker.js');
   // The child's token in a file of its own (the SDKs that prefer the file need one): never
   // in argv, and gone when COMMAND ends.
   const tokenFile = join(config.stateDir, `${EXEC_TOKEN_PREFIX}${process.pid}`);

@@ -2,15 +2,16 @@ import { parseArgs } from 'node:util';
 import { BROWSER_LOGIN_TIMEOUT_MS, signInWithBrowser } from '../cognito/browser-sign-in.js';
 import { createOAuthClient } from '../cognito/create-cognito-clients.js';
 import { readIdTokenClaims } from '../cognito/jwt-claims.js';
-import { OAuthClientRefusedError } from '../cognito/oauth-token-client.js';
 import type { SignInTokens } from '../cognito/types.js';
 import type { SignInMethod } from '../config/config.js';
-import { BrowserLoginNotConfiguredError, ClientSecretError } from '../errors.js';
+import { BrowserLoginNotConfiguredError, ClientSecretError, OAuthClientRefusedError, UsageError } from '../errors.js';
 import { SessionStore } from '../store/session-store.js';
 import { BrowserLauncher, launcherBaseDir } from './browser-launcher.js';
-import { loadCliConfig, openKeychain, pickProfile, pickSignInProfile } from './cli-context.js';
+import { loadCliConfig, pickProfile, pickSignInProfile } from './cli-context.js';
+import { openKeychain } from '../app/open-keychain.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { askClientSecret } from './prompt.js';
+import { CLIENT_SECRET_ENV, saveSession } from './save-session.js';
 
 export const LOGIN_BROWSER_HELP = `Browser sign-in (the user pool's managed login, or an OpenID Connect provider):
   cognito-broker login --browser [--no-browser] [--profile P] [--timeout SECONDS] [--client-secret]
@@ -32,8 +33,6 @@ export const LOGIN_BROWSER_HELP = `Browser sign-in (the user pool's managed logi
   it works once; a second use, or an answer without the cookie, is refused and the
   login goes on waiting.`;
 
-/** The environment variable that carries a client secret into one login without a prompt (never argv). */
-export const CLIENT_SECRET_ENV = 'COGNITO_BROKER_CLIENT_SECRET';
 const TIMEOUT_MAX_S = 3_600;
 
 /**
@@ -97,8 +96,6 @@ export async function loginWithBrowser(argv: string[], io: CliIo = processIo, en
   }).finally(() => launcher.remove());
 
   const username = displayName(tokens);
-  // Loaded on use: login.ts imports this module (for the dispatch and the help text).
-  const { saveSession } = await import('./login.js');
   await saveSession(sessions, profile, {
     v: 1,
     method,
@@ -118,8 +115,7 @@ function parseTimeout(text: string | undefined): number {
   if (text === undefined) return BROWSER_LOGIN_TIMEOUT_MS;
   const seconds = Number(text);
   if (!/^\d+$/.test(text) || seconds < 1 || seconds > TIMEOUT_MAX_S) {
-    // Reported like node:util's own argument errors: a usage error, exit code 2.
-    throw Object.assign(new Error(`--timeout takes a number of seconds from 1 to ${TIMEOUT_MAX_S}, not ${JSON.stringify(text.slice(0, 20))}`), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' });
+    throw new UsageError(`--timeout takes a number of seconds from 1 to ${TIMEOUT_MAX_S}, not ${JSON.stringify(text.slice(0, 20))}`);
   }
   return seconds * 1000;
 }

@@ -1,17 +1,18 @@
 import { hostname } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createCognitoClients } from '../cognito/create-cognito-clients.js';
 import { readIdTokenClaims } from '../cognito/jwt-claims.js';
 import { confirmNewDevice, type PasswordFlow, signIn, type SignInResult } from '../cognito/sign-in.js';
 import type { UserPoolClient } from '../cognito/user-pool-client.js';
 import type { ProfileConfig } from '../config/config.js';
-import { ClientSecretError, isBrokerError, KeychainUnavailableError } from '../errors.js';
-import { type RememberedDevice, SessionStore, type StoredSession } from '../store/session-store.js';
-import { loadCliConfig, openKeychain, pickSignInProfile } from './cli-context.js';
+import { ClientSecretError, isBrokerError, KeychainUnavailableError, UsageError } from '../errors.js';
+import { type RememberedDevice, SessionStore } from '../store/session-store.js';
+import { loadCliConfig, pickSignInProfile } from './cli-context.js';
+import { openKeychain } from '../app/open-keychain.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { askClientSecret, askPassword, askUsername, challengeAsker, isInteractive, parseMfaMethod, StdinLines } from './prompt.js';
 import { readStdin } from './read-stdin.js';
+import { CLIENT_SECRET_ENV, saveSession } from './save-session.js';
 import { LOGIN_BROWSER_HELP, loginWithBrowser, wantsBrowserLogin } from './login-browser.js';
 
 export const LOGIN_HELP = `Usage: cognito-broker login [--profile P] [--username U] [--auth-flow srp|user-password]
@@ -59,17 +60,6 @@ to the keychain and the next login authenticates the device instead of asking fo
 
 ${LOGIN_BROWSER_HELP}`;
 
-/** The non-interactive way to give the app client's secret; read once at login, then kept in the keychain. */
-export const CLIENT_SECRET_ENV = 'COGNITO_BROKER_CLIENT_SECRET';
-
-/**
- * Writing the session to the keychain is tried this many times: a locked keychain is often
- * unlocked within seconds (an unlock prompt answered, a desktop session resuming), and the
- * sign-in, with its password and MFA code, should not have to be done again for that.
- */
-export const SAVE_ATTEMPTS = 4;
-/** Waits between attempts: 0.5 s, 1 s, 2 s. */
-export const SAVE_RETRY_BASE_MS = 500;
 /** Tries at typing the client secret when the pool refuses the one given. */
 const CLIENT_SECRET_ATTEMPTS = 3;
 
@@ -94,9 +84,9 @@ export async function login(argv: string[], io: CliIo = processIo, env: NodeJS.P
     strict: true,
   });
   const flow = values['auth-flow'] === undefined ? 'srp' : AUTH_FLOWS[values['auth-flow']];
-  if (!flow) throw usageError(`--auth-flow must be "srp" or "user-password", not ${JSON.stringify(values['auth-flow'])}`);
+  if (!flow) throw new UsageError(`--auth-flow must be "srp" or "user-password", not ${JSON.stringify(values['auth-flow'])}`);
   const mfaMethod = parseMfaMethod(values['mfa-method']);
-  if (values['mfa-method'] !== undefined && !mfaMethod) throw usageError(`--mfa-method must be "sms", "totp" or "email", not ${JSON.stringify(values['mfa-method'])}`);
+  if (values['mfa-method'] !== undefined && !mfaMethod) throw new UsageError(`--mfa-method must be "sms", "totp" or "email", not ${JSON.stringify(values['mfa-method'])}`);
   const config = await loadCliConfig(values);
   const profile = pickSignInProfile(config, values.profile, (line) => io.stderr(line));
   const username = values.username ?? profile.username ?? (await askUsername());
@@ -217,38 +207,7 @@ async function bestEffort(write: () => Promise<unknown>, what: string, io: CliIo
   }
 }
 
-/** A bad option value: reported like parseArgs' own errors (exit code 2, "See --help"). */
-function usageError(message: string): Error {
-  return Object.assign(new TypeError(message), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' });
-}
-
 function nonEmpty(value: string | undefined): string | undefined {
   const trimmed = value?.trim();
   return trimmed ? trimmed : undefined;
-}
-
-/**
- * Stores the session, retrying a keychain that refuses (locked, its service restarting).
- * Every failed attempt is reported; when the last one fails the user is told that the
- * sign-in itself worked, that nothing was stored, and what to do.
- */
-export async function saveSession(sessions: SessionStore, profile: ProfileConfig, session: StoredSession, io: CliIo): Promise<void> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      await sessions.save(profile, session);
-      return;
-    } catch (error) {
-      const code = isBrokerError(error) ? error.code : 'an unexpected error';
-      if (!isBrokerError(error) || !error.retryable || attempt >= SAVE_ATTEMPTS) {
-        const command = profile.name === 'default' ? 'cognito-broker login' : `cognito-broker login --profile ${profile.name}`;
-        io.stderr(
-          `cognito-broker: signed in as ${session.username}, but the session could not be stored in the OS keychain (${attempt} ${attempt === 1 ? 'attempt' : 'attempts'}, ${code}); nothing was saved. Unlock the keychain, then run ${command} again.\n`,
-        );
-        throw error;
-      }
-      const delayMs = SAVE_RETRY_BASE_MS * 2 ** (attempt - 1);
-      io.stderr(`cognito-broker: the OS keychain refused the write (${code}); trying again in ${delayMs / 1000} s (attempt ${attempt + 1} of ${SAVE_ATTEMPTS}).\n`);
-      await sleep(delayMs);
-    }
-  }
 }

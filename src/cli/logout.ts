@@ -5,7 +5,8 @@ import { revokeSession, type SignOutOutcome } from '../cognito/sign-out.js';
 import type { Config, ProfileConfig } from '../config/config.js';
 import { GlobalSignOutUnsupportedError, isBrokerError, RevocationFailedError, StoredSessionInvalidError } from '../errors.js';
 import { SessionStore, type StoredSession } from '../store/session-store.js';
-import { loadCliConfig, openKeychain, pickSignInProfile } from './cli-context.js';
+import { loadCliConfig, pickSignInProfile } from './cli-context.js';
+import { openKeychain } from '../app/open-keychain.js';
 import { type CliIo, processIo } from './cli-io.js';
 
 export const LOGOUT_HELP = `Usage: cognito-broker logout [--profile P] [--global] [--config PATH]

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { parseArgs } from 'node:util';
-import { RequestFailedError } from '../errors.js';
+import { RequestFailedError, UsageError } from '../errors.js';
 import { freshCredentials, freshTokens } from './broker-read.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { inferSigningScope, type OutgoingRequest, type SigningScope, signRequest } from './sign-request.js';
@@ -44,10 +44,6 @@ const DEFAULT_MAX_TIME_S = 60;
 
 type AuthMode = 'sigv4' | 'id-token' | 'access-token';
 
-class RequestUsageError extends Error {
-  readonly code = 'ERR_PARSE_ARGS_REQUEST';
-}
-
 export async function request(argv: string[], io: CliIo = processIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -67,15 +63,15 @@ export async function request(argv: string[], io: CliIo = processIo): Promise<nu
     allowPositionals: true,
     strict: true,
   });
-  if (positionals.length !== 1) throw new RequestUsageError('give exactly one URL');
+  if (positionals.length !== 1) throw new UsageError('give exactly one URL');
   const url = parseUrl(positionals[0] as string);
   const auth = values.auth as AuthMode;
-  if (!['sigv4', 'id-token', 'access-token'].includes(auth)) throw new RequestUsageError(`--auth must be sigv4, id-token or access-token, not ${JSON.stringify(values.auth)}`);
+  if (!['sigv4', 'id-token', 'access-token'].includes(auth)) throw new UsageError(`--auth must be sigv4, id-token or access-token, not ${JSON.stringify(values.auth)}`);
   const headers = parseHeaders(values.header);
-  if (headers.authorization !== undefined) throw new RequestUsageError('no Authorization header: --auth sets it');
+  if (headers.authorization !== undefined) throw new UsageError('no Authorization header: --auth sets it');
   const body = values.data.length > 0 ? Buffer.concat(await Promise.all(values.data.map(readData)).then((parts) => joinParts(parts))) : undefined;
   const method = (values.request ?? (body ? 'POST' : 'GET')).toUpperCase();
-  if (!/^[A-Z]+$/.test(method)) throw new RequestUsageError(`-X must be an HTTP method such as GET or POST, not ${JSON.stringify(values.request)}`);
+  if (!/^[A-Z]+$/.test(method)) throw new UsageError(`-X must be an HTTP method such as GET or POST, not ${JSON.stringify(values.request)}`);
   if (body && !headers['content-type']) headers['content-type'] = 'application/x-www-form-urlencoded';
   const maxTimeMs = parseMaxTime(values['max-time']);
   const read = { config: values.config, profile: values.profile };
@@ -100,10 +96,10 @@ export async function request(argv: string[], io: CliIo = processIo): Promise<nu
 }
 
 function parseUrl(text: string): URL {
-  if (!URL.canParse(text)) throw new RequestUsageError(`not a URL: ${JSON.stringify(text)}`);
+  if (!URL.canParse(text)) throw new UsageError(`not a URL: ${JSON.stringify(text)}`);
   const url = new URL(text);
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new RequestUsageError(`an http:// or https:// URL, not ${url.protocol}`);
-  if (url.username !== '' || url.password !== '') throw new RequestUsageError('no user name or password in the URL');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`an http:// or https:// URL, not ${url.protocol}`);
+  if (url.username !== '' || url.password !== '') throw new UsageError('no user name or password in the URL');
   return url;
 }
 
@@ -113,9 +109,9 @@ export function parseHeaders(lines: readonly string[]): Record<string, string> {
   for (const line of lines) {
     const at = line.indexOf(':');
     const name = line.slice(0, at).trim().toLowerCase();
-    if (at <= 0 || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) throw new RequestUsageError(`-H wants 'Name: value', not ${JSON.stringify(line)}`);
+    if (at <= 0 || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) throw new UsageError(`-H wants 'Name: value', not ${JSON.stringify(line)}`);
     const value = line.slice(at + 1).trim();
-    if (/[\r\n\0]/.test(value)) throw new RequestUsageError(`the value of header ${name} has a line break`);
+    if (/[\r\n\0]/.test(value)) throw new UsageError(`the value of header ${name} has a line break`);
     headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
   }
   return headers;
@@ -134,7 +130,7 @@ function joinParts(parts: readonly Buffer[]): Buffer[] {
 function parseMaxTime(text: string | undefined): number {
   if (text === undefined) return DEFAULT_MAX_TIME_S * 1000;
   const seconds = Number(text);
-  if (!(seconds > 0 && seconds <= 86_400)) throw new RequestUsageError(`--max-time wants seconds, 1 to 86400, not ${JSON.stringify(text)}`);
+  if (!(seconds > 0 && seconds <= 86_400)) throw new UsageError(`--max-time wants seconds, 1 to 86400, not ${JSON.stringify(text)}`);
   return seconds * 1000;
 }
 
@@ -144,10 +140,10 @@ async function signingScope(url: URL, service: string | undefined, region: strin
   const s = service ?? inferred.service;
   const r = region ?? inferred.region;
   if (s === undefined || r === undefined) {
-    throw new RequestUsageError(`${url.hostname} names no AWS service and region to sign for: give --service (e.g. execute-api, lambda) and --region`);
+    throw new UsageError(`${url.hostname} names no AWS service and region to sign for: give --service (e.g. execute-api, lambda) and --region`);
   }
-  if (!/^[a-z0-9-]{1,64}$/.test(s)) throw new RequestUsageError(`--service wants a signing name such as execute-api, not ${JSON.stringify(s)}`);
-  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(r)) throw new RequestUsageError(`--region wants a region such as eu-west-1, not ${JSON.stringify(r)}`);
+  if (!/^[a-z0-9-]{1,64}$/.test(s)) throw new UsageError(`--service wants a signing name such as execute-api, not ${JSON.stringify(s)}`);
+  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(r)) throw new UsageError(`--region wants a region such as eu-west-1, not ${JSON.stringify(r)}`);
   return { service: s, region: r };
 }
 

@@ -11,7 +11,7 @@ Lists the IAM roles the signed-in user may take, from the ID token: its cognito:
 (one per user-pool group with a role), marking cognito:preferred_role (the group with the
 lowest precedence, used when a profile names no role) and the role each profile of this
 sign-in uses. A profile takes one with "customRoleArn"; to be served under several roles at
-once with one sign-in, add a profile per role with "signInFrom" (see the README, Roles).
+once with one sign-in, add a profile per role with "signInFrom" (docs/commands.md, roles).
 
 Without --json, one line per role: the ARN, then "preferred" and "used by: PROFILES".
 With --json: {"profile","user","roles":[{"arn","preferred","usedBy":[...]}],

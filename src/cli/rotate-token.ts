@@ -5,7 +5,7 @@ import { listScopedTokenFiles, rotateMasterToken, TOKEN_FILE_POLL_MS, writeToken
 import { loadCliConfig } from './cli-context.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { findDaemon } from './daemon-client.js';
-import { securePrivatePaths } from './private-paths.js';
+import { securePrivatePaths } from '../store/private-paths.js';
 
 export const ROTATE_TOKEN_HELP = `Usage: cognito-broker rotate-token [--config PATH]
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isBrokerError } from '../errors.js';
+import { isBrokerError, UsageError } from '../errors.js';
 import { type CliIo, processIo } from './cli-io.js';
 
 const HELP = `cognito-broker: sign in to Amazon Cognito once, serve fresh AWS credentials and ID tokens on loopback.
@@ -21,12 +21,13 @@ Commands:
   request  send an HTTP request signed with SigV4 (or with the ID token), like curl
   rotate-token
            replace the endpoint's master token; every token derived from it stops working
+  docker   give Docker containers on this machine the broker's credentials (setup, env, run, ls, revoke)
 
 Run 'cognito-broker <command> --help' for a command's options.
 Config: --config PATH, else COGNITO_BROKER_CONFIG, else the platform's config dir
 (Linux: $XDG_CONFIG_HOME/cognito-broker/config.json).`;
 
-/** Exit codes (README "CLI"). */
+/** Exit codes (docs/commands.md). */
 export const EXIT = { ok: 0, error: 1, usage: 2, config: 78, cancelled: 130 } as const;
 
 interface Command {
@@ -50,6 +51,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   roles: async () => import('./roles.js').then((m) => ({ run: m.roles, help: m.ROLES_HELP })),
   request: async () => import('./request.js').then((m) => ({ run: m.request, help: m.REQUEST_HELP })),
   'rotate-token': async () => import('./rotate-token.js').then((m) => ({ run: m.rotateToken, help: m.ROTATE_TOKEN_HELP })),
+  docker: async () => import('./docker.js').then((m) => ({ run: m.dockerCommand, help: m.DOCKER_HELP })),
 };
 
 /**
@@ -105,6 +107,10 @@ function version(): string {
 
 /** Our errors print their message and code, nothing more: no stack traces for users. */
 function report(error: unknown, io: CliIo): number {
+  if (error instanceof UsageError) {
+    io.stderr(`cognito-broker: ${error.message}. See --help.\n`);
+    return EXIT.usage;
+  }
   if (isBrokerError(error)) {
     io.stderr(`cognito-broker: ${error.message} [${error.code}]\n`);
     return error.code === 'BRK_ERR_CONFIG_INVALID' || error.code === 'BRK_ERR_CONFIG_NOT_FOUND' ? EXIT.config : EXIT.error;

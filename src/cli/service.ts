@@ -6,11 +6,11 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/config.js';
-import { ServiceUnsupportedError } from '../errors.js';
+import { loginCommand, ServiceUnsupportedError, UsageError } from '../errors.js';
 import { loadCliConfig } from './cli-context.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { findDaemon } from './daemon-client.js';
-import { listenAddresses } from '../server/listen-addresses.js';
+import { listenAddresses } from '../app/listen-addresses.js';
 import {
   LAUNCHD_LABEL,
   launchdPlist,
@@ -33,7 +33,7 @@ Runs 'cognito-broker serve' in the background, started at login and again after 
           logs: journalctl --user -u cognito-broker
   macOS   a launchd agent, ~/Library/LaunchAgents/${LAUNCHD_LABEL}.plist;
           logs: ~/Library/Logs/cognito-broker/serve.log
-  Windows not supported here: see the README (a Task Scheduler task at logon).
+  Windows not supported here: see docs/commands.md, service (a Task Scheduler task at logon).
 
   install     writes the file (node, this CLI and the config as absolute paths) and enables
               and starts it (systemctl --user daemon-reload, enable, restart; launchctl
@@ -51,7 +51,6 @@ restart. Nothing secret goes into the unit file, its command line or its log.
                   platform's config dir); it must be valid. Re-run install after moving it,
                   or after upgrading Node or cognito-broker to another path.`;
 
-const EXIT_USAGE = 2;
 /** LSB's "program is not running", as `systemctl status` uses it. */
 const EXIT_NOT_RUNNING = 3;
 const MANAGER_TIMEOUT_MS = 15_000;
@@ -89,8 +88,7 @@ export async function service(argv: string[], io: CliIo = processIo, deps: Servi
   const { values, positionals } = parseArgs({ args: argv, options: { config: { type: 'string' } }, allowPositionals: true, strict: true });
   const [action, ...extra] = positionals;
   if ((action !== 'install' && action !== 'uninstall' && action !== 'status') || extra.length > 0) {
-    io.stderr(`cognito-broker: service needs one of install, uninstall, status${action ? ` (not ${JSON.stringify(positionals.join(' '))})` : ''}. See --help.\n`);
-    return EXIT_USAGE;
+    throw new UsageError(`service needs one of install, uninstall, status${action ? ` (not ${JSON.stringify(positionals.join(' '))})` : ''}`);
   }
   if (deps.platform !== 'linux' && deps.platform !== 'darwin') throw new ServiceUnsupportedError(deps.platform);
   const paths = servicePaths(deps.platform, deps.home, deps.env);
@@ -266,7 +264,7 @@ async function status(config: Config, paths: ServicePaths, manager: Manager, io:
 }
 
 function describePhase(profile: string, phase: string): string {
-  const login = profile === 'default' ? 'cognito-broker login' : `cognito-broker login --profile ${profile}`;
+  const login = loginCommand(profile);
   if (phase === 'signed-out') return `not signed in: run ${login}`;
   if (phase === 'login-required') return `login required: run ${login}`;
   return phase;

@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import type { ProfileStatus } from '../broker/profile-session.js';
 import type { Config, ProfileConfig } from '../config/config.js';
 import { isBrokerError } from '../errors.js';
-import { loadCliConfig, openKeychain, pickProfile } from './cli-context.js';
+import { loadCliConfig, pickProfile } from './cli-context.js';
+import { openKeychain } from '../app/open-keychain.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { findDaemon } from './daemon-client.js';
 
@@ -11,11 +12,13 @@ export const STATUS_HELP = `Usage: cognito-broker status [--profile P] [--json |
 Says, for each profile (or the one named), what the broker is doing: its state, the user
 signed in, the IdentityId, when the ID token and the AWS credentials expire, the last
 refresh and the last error, and how many calls it made to Cognito. With the daemon
-running this comes from it (GET /status); without it, from the keychain alone (signed in
-or not, as whom, since when, how, and the IdentityId once one was learned), with the
-state "daemon-not-running".
+running this is the daemon's (GET /status): whose session it holds and how it is doing,
+even when this shell cannot read the keychain itself (a separate note says so, and it does
+not change the exit code). Without a daemon, it comes from the keychain alone (signed in or
+not, as whom, since when, how, and the IdentityId once one was learned), with the state
+"daemon-not-running".
 
-A table on a terminal; JSON otherwise (or with --json), in the shape the README documents.
+A table on a terminal; JSON otherwise (or with --json), in the shape docs/commands.md documents.
 Nothing secret is shown.
 
 Exit codes: 0 every profile shown is ready (ready or refreshing-ahead); 3 a profile needs
@@ -28,7 +31,7 @@ degraded (Cognito failing; still-valid credentials are served); 1 another error.
   --table         the table even when not on a terminal
   --config PATH   config file (default: COGNITO_BROKER_CONFIG, else the platform's config dir)`;
 
-/** status's exit codes (README "status"). */
+/** status's exit codes (docs/commands.md, status). */
 export const STATUS_EXIT = { ready: 0, loginNeeded: 3, daemonNotRunning: 4, notReady: 5 } as const;
 
 /** One profile in `status --json`. Every key is always present; null when not known. */
@@ -49,6 +52,13 @@ export interface ProfileReport {
   readonly retryAt: string | null;
   readonly lastError: { readonly code: string; readonly message: string } | null;
   readonly upstreamCalls: { readonly refresh: number; readonly getId: number; readonly getCredentials: number } | null;
+  /** Where the session is kept: the daemon's store when it answers, else this shell's. */
+  readonly secretStore: string | null;
+  /**
+   * What this shell could not read (its own keychain) while the daemon answered: the
+   * daemon's state stands, and this does not change the exit code.
+   */
+  readonly shellError: { readonly code: string; readonly message: string } | null;
 }
 
 export interface StatusReport {
@@ -89,24 +99,69 @@ export async function buildReport(config: Config, profiles: readonly ProfileConf
     profiles: profiles.map((profile, i) => {
       const stored = keychain[i] as KeychainView;
       const live = daemon.running ? daemon.profiles.find((p) => p.profile === profile.name) : undefined;
+      const view = live ? { ...fromDaemon(live), shellError: stored.error } : fromKeychain(stored);
+      // Every key, always, in one order: scripts and the docs rely on it.
       return {
         profile: profile.name,
-        state: live?.phase ?? 'daemon-not-running',
-        signedIn: stored.signedIn,
-        user: stored.user,
-        signInMethod: stored.method,
-        signedInAt: stored.signedInAt,
+        state: view.state,
+        signedIn: view.signedIn,
+        user: view.user,
+        signInMethod: view.signInMethod,
+        signedInAt: view.signedInAt,
         signInFrom: profile.signInFrom?.name ?? null,
         customRoleArn: profile.customRoleArn ?? null,
-        identityId: live?.identityId ?? stored.identityId,
-        idTokenExpiresAt: live?.idTokenExpiresAt ?? null,
-        credentialsExpireAt: live?.credentialsExpireAt ?? null,
-        lastRefreshAt: live?.lastRefreshAt ?? null,
-        retryAt: live?.retryAt ?? null,
-        lastError: live?.lastError ?? stored.error,
-        upstreamCalls: live ? { ...live.upstreamCalls } : null,
+        identityId: view.identityId,
+        idTokenExpiresAt: view.idTokenExpiresAt,
+        credentialsExpireAt: view.credentialsExpireAt,
+        lastRefreshAt: view.lastRefreshAt,
+        retryAt: view.retryAt,
+        lastError: view.lastError,
+        upstreamCalls: view.upstreamCalls,
+        secretStore: view.secretStore,
+        shellError: view.shellError,
       };
     }),
+  };
+}
+
+type Reported = Omit<ProfileReport, 'profile' | 'signInFrom' | 'customRoleArn'>;
+
+/** The daemon's view of the profile: its own, whatever this shell can read. */
+function fromDaemon(live: ProfileStatus): Omit<Reported, 'shellError'> {
+  return {
+    state: live.phase,
+    signedIn: live.phase === 'starting' ? null : live.phase !== 'signed-out',
+    user: live.user ?? null,
+    signInMethod: live.signInMethod ?? null,
+    signedInAt: live.signedInAt ?? null,
+    identityId: live.identityId ?? null,
+    idTokenExpiresAt: live.idTokenExpiresAt ?? null,
+    credentialsExpireAt: live.credentialsExpireAt ?? null,
+    lastRefreshAt: live.lastRefreshAt ?? null,
+    retryAt: live.retryAt ?? null,
+    lastError: live.lastError ?? null,
+    upstreamCalls: { ...live.upstreamCalls },
+    secretStore: live.secretStore ?? null,
+  };
+}
+
+/** No daemon: what the keychain says, and why it could not say more. */
+function fromKeychain(stored: KeychainView): Reported {
+  return {
+    state: 'daemon-not-running',
+    signedIn: stored.signedIn,
+    user: stored.user,
+    signInMethod: stored.method,
+    signedInAt: stored.signedInAt,
+    identityId: stored.identityId,
+    idTokenExpiresAt: null,
+    credentialsExpireAt: null,
+    lastRefreshAt: null,
+    retryAt: null,
+    lastError: stored.error,
+    upstreamCalls: null,
+    secretStore: stored.secretStore,
+    shellError: null,
   };
 }
 
@@ -132,6 +187,7 @@ async function daemonStatus(config: Config): Promise<DaemonView> {
 }
 
 interface KeychainView {
+  secretStore: string;
   signedIn: boolean | null;
   user: string | null;
   method: string | null;
@@ -144,10 +200,13 @@ interface KeychainView {
 /** What the keychain says of the profile's sign-in (the owner's, for a signInFrom profile). Never throws. */
 async function keychainView(profile: ProfileConfig): Promise<KeychainView> {
   const { SessionStore, storedIdentityId } = await import('../store/session-store.js');
+  const store = openKeychain();
+  const secretStore = store.kind;
   try {
-    const session = await new SessionStore(openKeychain()).load(profile.signInFrom ?? profile);
-    if (!session) return { signedIn: false, user: null, method: null, signedInAt: null, identityId: null, error: null };
+    const session = await new SessionStore(store).load(profile.signInFrom ?? profile);
+    if (!session) return { secretStore, signedIn: false, user: null, method: null, signedInAt: null, identityId: null, error: null };
     return {
+      secretStore,
       signedIn: true,
       user: session.username,
       method: session.method ?? 'password',
@@ -160,7 +219,7 @@ async function keychainView(profile: ProfileConfig): Promise<KeychainView> {
     const message = isBrokerError(error) ? error.message : 'The keychain entry could not be read.';
     // An entry that cannot be used needs a new login; a locked keychain says nothing either way.
     const signedIn = code === 'BRK_ERR_STORED_SESSION_INVALID' ? false : null;
-    return { signedIn, user: null, method: null, signedInAt: null, identityId: null, error: { code, message } };
+    return { secretStore, signedIn, user: null, method: null, signedInAt: null, identityId: null, error: { code, message } };
   }
 }
 
@@ -199,10 +258,10 @@ export function formatTable(report: StatusReport, now: number): string {
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
-  const out = [report.daemon.running ? `Daemon: pid ${report.daemon.pid} at ${report.daemon.url}` : `Daemon: not running (${report.daemon.reason})`, '', line(header), ...rows.map(line), ''];
+  const out = [report.daemon.running ? `Daemon: pid ${report.daemon.pid} at ${report.daemon.url}` : `Daemon: not running (${report.daemon.reason})`, ...shellNotes(report), '', line(header), ...rows.map(line), ''];
   for (const p of report.profiles) {
     const details = [
-      p.signedIn && p.signedInAt ? `signed in ${p.signInMethod === 'password' ? 'with a password' : `through ${p.signInMethod}`} at ${p.signedInAt}` : '',
+      p.signedIn && p.signedInAt ? `signed in ${p.signInMethod === 'password' ? 'with a password' : `through ${p.signInMethod}`} at ${p.signedInAt}${p.secretStore ? `, kept in the ${p.secretStore}` : ''}` : '',
       p.signInFrom ? `uses the sign-in of profile "${p.signInFrom}"` : '',
       p.customRoleArn ? `role ${p.customRoleArn}` : '',
       p.identityId ? `IdentityId ${p.identityId}` : '',
@@ -213,6 +272,17 @@ export function formatTable(report: StatusReport, now: number): string {
   }
   out.push('(* the default profile)');
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * What this shell could not read while the daemon answered, said once apart from the daemon's
+ * state: the shell is not the daemon (another environment, an SSH session without the desktop's
+ * keychain), and the daemon's view is the one that serves.
+ */
+function shellNotes(report: StatusReport): string[] {
+  const errors = new Map<string, { code: string; message: string }>();
+  for (const p of report.profiles) if (p.shellError) errors.set(`${p.shellError.code} ${p.shellError.message}`, p.shellError);
+  return [...errors.values()].map((e) => `Note: this shell cannot read its keychain (${e.code}: ${e.message}); the daemon can, and what follows is the daemon's.`);
 }
 
 /** "in 52m", "3m ago", "-". */

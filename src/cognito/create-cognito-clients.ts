@@ -6,6 +6,7 @@ import type { HttpFetch } from './oauth-http.js';
 import { OAuthTokenClient } from './oauth-token-client.js';
 import { createEndpointResolver, oidcLoginsKey } from './oidc-discovery.js';
 import { SessionRefresher } from './session-refresher.js';
+import type { SignOutClients } from './sign-out.js';
 import type { TokenRefresher } from './types.js';
 import { UserPoolClient } from './user-pool-client.js';
 
@@ -25,6 +26,8 @@ export interface CognitoClients {
   readonly oauth?: OAuthTokenClient | undefined;
   /** What the broker refreshes with: each session the way it was signed in (see SessionRefresher). */
   readonly refresher: TokenRefresher;
+  /** What revokeSession needs: the same clients. */
+  readonly signOut: SignOutClients;
   destroy(): void;
 }
 
@@ -47,6 +50,7 @@ export function createCognitoClients(profile: ProfileConfig, now: () => number =
   const identity = new CognitoIdentityClient({ ...common, ...endpoint(profile.endpoints?.cognitoIdentity) });
   const userPool = new UserPoolClient(idp, profile.clientId, profile.name, now);
   const oauth = createOAuthClient(profile, now);
+  const refresher = new SessionRefresher({ profile: profile.name, userPool: profile.oidc ? undefined : userPool, oauth });
   return {
     userPool,
     identityPool: new IdentityPoolClient(identity, {
@@ -57,7 +61,8 @@ export function createCognitoClients(profile: ProfileConfig, now: () => number =
       ...(profile.oidc ? { loginsKey: oidcLoginsKey(profile.oidc) } : {}),
     }),
     oauth,
-    refresher: new SessionRefresher({ profile: profile.name, userPool: profile.oidc ? undefined : userPool, oauth }),
+    refresher,
+    signOut: { userPool, oauth, refresher },
     destroy() {
       idp.destroy();
       identity.destroy();

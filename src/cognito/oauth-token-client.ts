@@ -1,5 +1,6 @@
 import {
   LoginRequiredError,
+  OAuthClientRefusedError,
   SignInFailedError,
   UpstreamMalformedError,
   UpstreamRejectedError,
@@ -9,17 +10,6 @@ import { type IdTokenClaims, readIdTokenClaims } from './jwt-claims.js';
 import { type HttpAnswer, type HttpFetch, isRecord, oauthError, postForm } from './oauth-http.js';
 import type { OAuthEndpoints } from './oidc-discovery.js';
 import type { RefreshedTokens, RefreshRequest, SignInTokens, TokenRefresher } from './types.js';
-
-/** The provider refused the client itself (invalid_client, unauthorized_client): a missing or wrong secret, or a client not allowed the grant. */
-export class OAuthClientRefusedError extends UpstreamRejectedError {
-  constructor(
-    /** The OAuth error and its description, as the provider said them (scrubbed). */
-    readonly said: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface OAuthTokenClientOptions {
   readonly profile: string;

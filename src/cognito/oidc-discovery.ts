@@ -1,4 +1,4 @@
-import { isSecureUrl } from '../config/config-schema.js';
+import { isSecureUrl } from '../config/loopback.js';
 import type { OidcConfig, ProfileConfig } from '../config/config.js';
 import { BrowserLoginNotConfiguredError, UpstreamMalformedError, UpstreamRejectedError, UpstreamUnavailableError } from '../errors.js';
 import { getJson, type HttpFetch, isRecord } from './oauth-http.js';

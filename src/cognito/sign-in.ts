@@ -1,9 +1,19 @@
-import { isLoopbackUrl } from '../config/config-schema.js';
-import { type BrokerError, ChallengeUnsupportedError, ClientSecretError, isBrokerError, MfaCodeMismatchError, SignInFailedError, SrpUnsupportedError, UpstreamRejectedError } from '../errors.js';
+import { isLoopbackUrl } from '../config/loopback.js';
+import {
+  type BrokerError,
+  ChallengeUnsupportedError,
+  ClientSecretError,
+  DeviceRefusedError,
+  isBrokerError,
+  MfaCodeMismatchError,
+  SignInFailedError,
+  SrpUnsupportedError,
+  UpstreamRejectedError,
+} from '../errors.js';
 import { createDeviceSecrets, type DeviceSecrets, type SrpExchange, startDeviceSrp, startPasswordSrp } from './srp.js';
-import { SignInRefusedError, UnsupportedByServerError } from './translate-aws-error.js';
 import type { AuthChallenge, NewDeviceMetadata, SignInContext, SignInStep, UserPoolClient } from './user-pool-client.js';
 import type { SignInTokens } from './types.js';
+import { SignInRefusedError, UnsupportedByServerError } from '../errors.js';
 
 /** `srp`: USER_SRP_AUTH (the password never leaves the machine); `user-password`: USER_PASSWORD_AUTH. */
 export type PasswordFlow = 'srp' | 'user-password';
@@ -279,13 +289,6 @@ class SignInConversation {
         refused = (error as BrokerError).message;
       }
     }
-  }
-}
-
-/** The pool refused our remembered device during device authentication. */
-class DeviceRefusedError extends SignInFailedError {
-  constructor(cause: BrokerError) {
-    super(`The user pool refused the remembered device: ${cause.message}`, { cause });
   }
 }
 

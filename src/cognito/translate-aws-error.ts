@@ -1,10 +1,13 @@
 import {
   type BrokerError,
   ClientSecretError,
+  IdentityPoolError,
   isBrokerError,
   LoginRequiredError,
   MfaCodeMismatchError,
   SignInFailedError,
+  SignInRefusedError,
+  UnsupportedByServerError,
   UpstreamMalformedError,
   UpstreamRejectedError,
   UpstreamUnavailableError,
@@ -71,47 +74,10 @@ export function isUnknownOperation(error: unknown): boolean {
   return UNKNOWN_OPERATION.has(name) || status === 501 || /unsupported x-amz-target|unknown operation/i.test(message);
 }
 
-/**
- * The server does not implement what we asked (an operation, or a flow of InitiateAuth):
- * only emulators say so (cognito-local answers USER_SRP_AUTH this way); real Cognito refuses
- * a disabled flow with InvalidParameterException instead.
- */
-export class UnsupportedByServerError extends UpstreamRejectedError {
-  constructor(
-    readonly api: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
-/** A sign-in refusal that keeps Cognito's error name, for sign-in to act on (ask a new password again). */
-export class SignInRefusedError extends SignInFailedError {
-  constructor(
-    readonly awsName: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
 // Real Cognito (NotAuthorizedException): "Client <id> is configured for secret but secret was
 // not received" and "Unable to verify secret hash for client <id>".
 const SECRET_MISSING = /secret (hash )?was not received|configured (for|with) (a )?secret|SECRET_HASH.*(missing|required|not received)/i;
 const SECRET_WRONG = /verify secret hash|secret hash.*(invalid|wrong|mismatch)|invalid client secret/i;
-
-/** An identity-pool error whose meaning the broker acts on (drop the IdentityId, refresh the ID token). */
-export class IdentityPoolError extends UpstreamRejectedError {
-  constructor(
-    readonly awsName: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
 
 /**
  * The one place where AWS SDK errors become ours. Messages keep the AWS error name and

@@ -81,11 +81,6 @@ export class UserPoolClient implements TokenRefresher {
     return this.step(response, username);
   }
 
-  /** USER_PASSWORD_AUTH (kept for callers that sign in without SRP). */
-  async initiatePasswordAuth(username: string, password: string, context: SignInContext = {}): Promise<SignInStep> {
-    return this.initiateAuth('USER_PASSWORD_AUTH', username, { PASSWORD: password }, context);
-  }
-
   /** Answers a challenge with its Session unchanged; USERNAME, SECRET_HASH and DEVICE_KEY are added here. */
   async respondToChallenge(challenge: AuthChallenge, answers: Readonly<Record<string, string>>, context: SignInContext = {}): Promise<SignInStep> {
     const response = await this.call('sign-in', 'RespondToAuthChallenge', () => this.sdk.send(new RespondToAuthChallengeCommand({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isLoopbackHost, isLoopbackUrl, isSecureUrl } from './loopback.js';
 
 // Formats as AWS documents them; checked at load so a typo fails at start, not at the
 // first refresh hours later.
@@ -10,6 +11,7 @@ const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const CLIENT_ID = /^[\w+]{1,128}$/;
 const HOST = /^[A-Za-z0-9.:%_-]{1,253}$/;
 const NO_CONTROL_CHARACTERS = /^[^\p{Cc}]*$/u;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 const httpUrl = z
   .string()
@@ -148,6 +150,19 @@ const profileEntrySchema = z.unknown().transform((value, ctx) => {
   return z.NEVER;
 });
 
+/**
+ * Docker containers on this machine (docs/containers.md): a second listener on the address
+ * containers reach the host at, which accepts container tokens only.
+ */
+export const containersSchema = z.strictObject({
+  // The SDKs send a plain-http FULL_URI only to loopback, 169.254.170.2 (ECS) or
+  // 169.254.170.23 (EKS); RELATIVE_URI always goes to 169.254.170.2:80.
+  address: z.string().regex(IPV4, 'an IPv4 address such as "169.254.170.2" (the host\'s end of the cognito-broker Docker network)').default('169.254.170.2'),
+  port: z.number().int().min(1, 'a fixed TCP port, 1-65535 (containers are given URLs that name it)').max(65535).optional(),
+  relativeUri: z.boolean().default(true),
+  relayPort: z.number().int().min(1, 'a fixed TCP port, 1-65535 (the relay container forwards to it)').max(65535).optional(),
+});
+
 export const configSchema = z
   .strictObject({
     server: z
@@ -156,6 +171,7 @@ export const configSchema = z
         port: z.number().int().min(0).max(65535).default(9911),
         tokenFile: z.string().min(1).max(4096).regex(NO_CONTROL_CHARACTERS, 'a file path').optional(),
         allowNonLoopback: z.boolean().default(false),
+        containers: containersSchema.optional(),
       })
       .prefault({}),
     defaultProfile: z.string().regex(PROFILE_NAME, 'a profile name: letters, digits, "_", "-", "." (at most 64)').optional(),
@@ -190,29 +206,3 @@ export const configSchema = z
       }
     }
   });
-
-const OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
-const LOOPBACK_IPV4 = new RegExp(`^127\\.${OCTET}\\.${OCTET}\\.${OCTET}$`);
-
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || LOOPBACK_IPV4.test(host);
-}
-
-/**
- * An http(s) URL whose host is this machine (a local emulator such as cognito-local, or a
- * test proxy): what is sent there does not leave the machine.
- */
-export function isLoopbackUrl(value: string | undefined): boolean {
-  if (value === undefined || !URL.canParse(value)) return false;
-  const url = new URL(value);
-  return (url.protocol === 'http:' || url.protocol === 'https:') && isLoopbackHost(url.hostname.replace(/^\[(.*)\]$/, '$1'));
-}
-
-/** https anywhere; http only to this machine. No query or fragment: paths are appended to it. */
-export function isSecureUrl(value: string): boolean {
-  if (!URL.canParse(value)) return false;
-  const url = new URL(value);
-  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') return false;
-  if (url.protocol === 'https:') return true;
-  return url.protocol === 'http:' && isLoopbackHost(url.hostname.replace(/^\[(.*)\]$/, '$1'));
-}

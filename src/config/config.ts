@@ -32,6 +32,21 @@ export type ProfileConfig = Readonly<Omit<ParsedProfile, 'userPoolId' | 'clientI
  */
 export type SignInMethod = 'password' | 'browser' | 'oidc';
 
+/** server.containers: where containers reach the daemon. */
+export interface ContainersConfig {
+  /** The host's end of the cognito-broker Docker network: what containers connect to, and what Host must name. */
+  readonly address: string;
+  /** The port containers connect to; default: the port the loopback listener has. */
+  readonly port?: number | undefined;
+  /** Also serve AWS_CONTAINER_CREDENTIALS_RELATIVE_URI clients on port 80 of the address, when it can be bound. */
+  readonly relativeUri: boolean;
+  /**
+   * Docker Desktop: no container can reach a host address, so the daemon listens for
+   * containers on 127.0.0.1:relayPort, and a relay container at the address forwards there.
+   */
+  readonly relayPort?: number | undefined;
+}
+
 /** The validated, frozen configuration every other module receives. */
 export interface Config {
   readonly file: string;
@@ -43,6 +58,8 @@ export interface Config {
     readonly tokenFile: string;
     /** server.host may be a non-loopback address (the config check refuses one otherwise). */
     readonly allowNonLoopback?: boolean;
+    /** Docker containers on this machine (docs/containers.md); absent: no container listener. */
+    readonly containers?: ContainersConfig | undefined;
   };
   readonly defaultProfile: string;
   readonly profiles: Readonly<Record<string, ProfileConfig>>;

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { ConfigInvalidError, ConfigNotFoundError } from '../errors.js';
 import type { Config, ProfileConfig } from './config.js';
 import { configSchema } from './config-schema.js';
-import { platformPaths, type PlatformPaths } from './platform-paths.js';
+import { type ConfigSource, platformPaths, type PlatformPaths, resolveConfigFile } from './platform-paths.js';
 
 /** A config file is a few hundred bytes; anything this large is a mistake, not a config. */
 export const CONFIG_MAX_BYTES = 1024 * 1024;
@@ -14,21 +14,6 @@ const COMMENT_SEARCH_MAX_DEPTH = 16;
 export const CONFIG_MAX_PROBLEMS = 20;
 /** Keys and values quoted in messages are cut to this many characters. */
 const QUOTE_MAX_CHARS = 64;
-
-export interface ConfigSource {
-  /** --config PATH */
-  readonly flag?: string | undefined;
-  readonly env?: NodeJS.ProcessEnv;
-  readonly paths?: PlatformPaths;
-}
-
-/** Which file to read: --config beats COGNITO_BROKER_CONFIG beats the platform default. */
-export function resolveConfigFile(source: ConfigSource = {}): string {
-  const env = source.env ?? process.env;
-  const paths = source.paths ?? platformPaths();
-  const chosen = source.flag ?? (env.COGNITO_BROKER_CONFIG || undefined) ?? paths.configFile;
-  return resolve(chosen);
-}
 
 export async function loadConfig(source: ConfigSource = {}): Promise<Config> {
   const file = resolveConfigFile(source);
@@ -128,6 +113,7 @@ function freezeConfig(file: string, parsed: ParsedConfig, paths: PlatformPaths):
       port: parsed.server.port,
       tokenFile: resolve(parsed.server.tokenFile ?? join(paths.stateDir, 'endpoint-token')),
       allowNonLoopback: parsed.server.allowNonLoopback,
+      ...(parsed.server.containers ? { containers: parsed.server.containers } : {}),
     },
     defaultProfile,
     profiles,

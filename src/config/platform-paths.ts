@@ -1,5 +1,5 @@
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export interface PathEnvironment {
   readonly platform: NodeJS.Platform;
@@ -45,6 +45,22 @@ export function cacheDir(from: PathEnvironment = currentEnvironment()): string {
   if (platform === 'darwin') return join(home, 'Library', 'Caches', APP);
   if (platform === 'win32') return join(env.LOCALAPPDATA ?? join(home, 'AppData', 'Local'), APP, 'cache');
   return join(nonEmpty(env.XDG_CACHE_HOME) ?? join(home, '.cache'), APP);
+}
+
+/** Where the config comes from: --config, else COGNITO_BROKER_CONFIG, else the platform default. */
+export interface ConfigSource {
+  /** --config PATH */
+  readonly flag?: string | undefined;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly paths?: PlatformPaths;
+}
+
+/** Which file to read: --config beats COGNITO_BROKER_CONFIG beats the platform default. */
+export function resolveConfigFile(source: ConfigSource = {}): string {
+  const env = source.env ?? process.env;
+  const paths = source.paths ?? platformPaths();
+  const chosen = source.flag ?? (env.COGNITO_BROKER_CONFIG || undefined) ?? paths.configFile;
+  return resolve(chosen);
 }
 
 function currentEnvironment(): PathEnvironment {

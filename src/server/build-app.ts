@@ -3,12 +3,13 @@ import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
-import type { AwsCredentials, UserPoolTokens } from '../cognito/types.js';
-import { BadRequestError, type BrokerError, InternalError, isBrokerError, RouteNotFoundError, TokenScopeError, UnauthorizedError } from '../errors.js';
+import { BadRequestError, type BrokerError, InternalError, isBrokerError, RouteNotFoundError, UnauthorizedError } from '../errors.js';
 import { AuthFailureThrottle } from './auth-failure-throttle.js';
 import { registerChildTokenRoute } from './child-token-route.js';
-import { credentialsJson } from './container-credentials.js';
-import { allows, describeScope, type EndpointAuth, type ScopeNeed, type TokenScope } from './endpoint-auth.js';
+import { type ContainerAdmin, registerContainerRoutes } from './container-routes.js';
+import type { EndpointAuth, TokenKind, TokenScope } from './endpoint-auth.js';
+import { registerProfileRoutes, registerRelativeUriRoute } from './profile-routes.js';
+import { registerPublicRoutes } from './public-routes.js';
 import { createRequestGuard } from './request-guard.js';
 import { JSON_TYPE, sendJson } from './send-json.js';
 import { registerStatusRoute } from './status-route.js';
@@ -23,6 +24,32 @@ export interface AppDeps {
    * server.allowNonLoopback this may name another address that Host may carry too.
    */
   readonly host?: string;
+  /** Which listener this app serves (default: the loopback one). */
+  readonly listener?: ListenerPolicy;
+  /** The daemon's containers, for the master's routes; undefined without server.containers. */
+  readonly containers?: ContainerAdmin;
+}
+
+/**
+ * What one listener accepts. Each bound address gets an app of its own, so a token's kind
+ * can be refused by where it arrives: a container token opens nothing on loopback, and the
+ * user's own tokens open nothing on the container address (a container must never be
+ * handed one of those, and if it had one it would get 401).
+ */
+export interface ListenerPolicy {
+  /** `loopback`: every route. `container`: a profile's credentials (and /token for a container token made with it), /healthz, and RELATIVE_URI's /v2/credentials/<token>. */
+  readonly role: 'loopback' | 'container';
+  /** The token kinds that open anything here; any other token is refused as a wrong one (401). */
+  readonly accepts: ReadonlySet<TokenKind>;
+  /** The only Host values accepted; undefined: loopback names (and server.host) with the bound port. */
+  readonly exactHosts?: readonly string[];
+}
+
+export const LOOPBACK_LISTENER: ListenerPolicy = Object.freeze({ role: 'loopback', accepts: new Set<TokenKind>(['master', 'profile', 'child']) });
+
+/** The container listener: container tokens only, and Host exactly one of `hosts` ("169.254.170.2:9911"). */
+export function containerListener(hosts: readonly string[]): ListenerPolicy {
+  return Object.freeze({ role: 'container', accepts: new Set<TokenKind>(['container']), exactHosts: [...hosts] });
 }
 
 // Nothing we serve has a body to read; anything larger than this is not a client of ours.
@@ -35,7 +62,7 @@ const BODY_LIMIT_BYTES = 1024;
 // keep-alive socket after KEEP_ALIVE_TIMEOUT_MS. A socket that sends nothing at all is cut off
 // by the headers timeout too (Node counts it from the connection), so there is no socket
 // timeout (fastify's connectionTimeout): one re-arms a timer on every read and write, 12% of
-// a request's CPU at 50 connections (BENCHMARKS.md).
+// a request's CPU at 50 connections.
 /** Whole header block received within this (Node answers 408 and closes otherwise). */
 export const HEADERS_TIMEOUT_MS = 2_000;
 /** Whole request, body included, received within this. */
@@ -55,7 +82,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const log = deps.logger;
   const app = Fastify({
     // No logger for fastify: with one, every request costs a child logger, a check of it and
-    // two response listeners (2 µs of a request's 25 µs, BENCHMARKS.md, runs I and J), for log lines
+    // two response listeners (a tenth of a request's CPU), for log lines
     // we never write per request. What we log about a request (failed auth, an unexpected
     // error, a malformed request) is logged below, to our logger.
     logger: false,
@@ -82,14 +109,19 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     },
   });
   const throttle = new AuthFailureThrottle();
-  const guard = createRequestGuard(() => app.server.address(), deps.host);
+  const policy = deps.listener ?? LOOPBACK_LISTENER;
+  const guard = createRequestGuard(() => app.server.address(), deps.host, policy.exactHosts);
+  // A token opens anything only where its kind is accepted, and only the way it was made: in
+  // Authorization, or (RELATIVE_URI's) as the URL path.
+  const usable = (scope: TokenScope | undefined, inPath: boolean): scope is TokenScope =>
+    scope !== undefined && policy.accepts.has(scope.kind) && (scope.inPath === true) === inPath;
 
   // Callback style, not async: a request with the right token passes without a promise (a
   // guard that throws is caught by fastify's hook runner and answered by the error handler).
-  const authenticated = (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void => {
+  const check = (request: FastifyRequest, presented: string | undefined, inPath: boolean, done: (error?: Error) => void): void => {
     guard(request);
-    const scope = deps.auth.scopeOf(request.headers.authorization);
-    if (scope) {
+    const scope = deps.auth.scopeOf(presented);
+    if (usable(scope, inPath)) {
       request.scope = scope;
       done();
       return;
@@ -101,6 +133,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       done(new UnauthorizedError());
     });
   };
+  const authenticated = (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void =>
+    check(request, request.headers.authorization, false, done);
+  const pathAuthenticated = (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void =>
+    check(request, (request.params as { token?: string } | undefined)?.token, true, done);
   const guarded = (request: FastifyRequest, _reply: FastifyReply, done: () => void): void => {
     guard(request);
     done();
@@ -110,51 +146,21 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // app-wide hook would ask each request's routeOptions which it is, a getter that builds a
   // dozen-field object every time.
   app.addHook('onRoute', (route) => {
-    route.onRequest = route.config?.public === true ? guarded : authenticated;
+    route.onRequest = route.config?.public === true ? guarded : route.config?.pathToken === true ? pathAuthenticated : authenticated;
   });
 
   app.decorateRequest('scope', null);
-  registerStatusRoute(app, deps.broker, (request) => requireScope(request, { what: 'master' }));
-  registerChildTokenRoute(app, deps.broker, deps.auth, (request) => requireScope(request, { what: 'master' }));
-  // Public, so it says nothing but that the server is up: which profiles it serves, and in
-  // what state, is for the token's holders (GET /status).
-  app.get('/healthz', { config: { public: true } }, (_request, reply) => {
-    sendJson(reply, 200, HEALTHY);
-  });
-  // Public by necessity: the CLI asks for this proof before it sends any token, and only a
-  // holder of the master can give it (endpoint-auth.ts, daemonProof).
-  app.get<{ Querystring: { nonce?: string } }>('/proof', { config: { public: true } }, (request, reply) => {
-    const proof = deps.auth.proof(String(request.query.nonce ?? ''));
-    if (proof === undefined) throw new BadRequestError('Bad request: GET /proof needs ?nonce= with 64 hex digits');
-    sendJson(reply, 200, JSON.stringify({ proof }));
-  });
-
-  // Plain functions that send, not async ones that return: each async layer is another
-  // promise turn between the request and its answer. A throw (unknown profile) and a
-  // rejection both reach the error handler (fastify routes an Error given to send() there).
-  // Fresh credentials (nearly every request) are sent without waiting on any promise.
-  const credentials = (request: FastifyRequest, profile: string, reply: FastifyReply): void => {
-    requireScope(request, { profile, what: 'credentials' });
-    const session = deps.broker.session(profile);
-    const send = (c: AwsCredentials): unknown => sendJson(reply, 200, credentialsJson(c, session.accountId));
-    const fresh = session.freshCredentials();
-    if (fresh) send(fresh);
-    else session.credentials().then(send, (error: unknown) => reply.send(error));
-  };
-  const token = (request: FastifyRequest, profile: string, reply: FastifyReply): void => {
-    requireScope(request, { profile, what: 'token' });
-    const session = deps.broker.session(profile);
-    const send = (t: UserPoolTokens): unknown => sendJson(reply, 200, tokenBody(t));
-    const fresh = session.freshTokens();
-    if (fresh) send(fresh);
-    else session.tokens().then(send, (error: unknown) => reply.send(error));
-  };
-
-  const defaultProfile = deps.broker.defaultProfile;
-  app.get('/credentials', (request, reply) => credentials(request, defaultProfile, reply));
-  app.get('/token', (request, reply) => token(request, defaultProfile, reply));
-  app.get<{ Params: { name: string } }>('/profiles/:name/credentials', (request, reply) => credentials(request, request.params.name, reply));
-  app.get<{ Params: { name: string } }>('/profiles/:name/token', (request, reply) => token(request, request.params.name, reply));
+  if (policy.role === 'container') {
+    registerPublicRoutes(app, deps.auth, { proof: false });
+    registerProfileRoutes(app, deps.broker);
+    registerRelativeUriRoute(app, deps.broker);
+  } else {
+    registerPublicRoutes(app, deps.auth);
+    registerProfileRoutes(app, deps.broker);
+    registerStatusRoute(app, deps.broker);
+    registerChildTokenRoute(app, deps.broker, deps.auth, deps.containers !== undefined);
+    registerContainerRoutes(app, deps.broker, deps.containers);
+  }
 
   // Unknown routes need the token too: which routes exist is not for a stranger to probe.
   app.setNotFoundHandler({ preValidation: authenticated }, (request, reply) => {
@@ -168,23 +174,9 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Served without the auth token. */
     public?: boolean;
+    /** The token is the :token path parameter (RELATIVE_URI clients send no Authorization). */
+    pathToken?: boolean;
   }
-  interface FastifyRequest {
-    /** What the request's token opens; set by the token check before any protected route runs. */
-    scope: TokenScope | null;
-  }
-}
-
-const HEALTHY = JSON.stringify({ status: 'ok' });
-
-/** Throws the 403 that says what the token is for, when it does not open `need`. */
-function requireScope(request: FastifyRequest, need: ScopeNeed): void {
-  const { scope } = request;
-  // Only a public route has none, and public routes never ask.
-  if (!scope) throw new UnauthorizedError();
-  if (allows(scope, need)) return;
-  const wanted = need.what === 'master' ? `${request.method} ${request.url.split('?')[0]}, which only the master token of the token file opens` : `the ${need.what === 'token' ? 'ID token' : 'credentials'} of profile "${need.profile}"`;
-  throw new TokenScopeError(describeScope(scope), wanted);
 }
 
 /** Status for what Node's HTTP parser refused, by its error code. */
@@ -218,16 +210,4 @@ function toBrokerError(error: unknown, request: FastifyRequest, log: Logger): Br
   }
   log.error({ reqId: request.id, err: { name: (error as Error).name, message: (error as Error).message } }, 'unexpected error serving a request');
   return new InternalError();
-}
-
-// Serialized once per token set, not once per request.
-const tokenJson = new WeakMap<UserPoolTokens, string>();
-
-function tokenBody(t: UserPoolTokens): string {
-  let body = tokenJson.get(t);
-  if (body === undefined) {
-    body = JSON.stringify({ IdToken: t.idToken, AccessToken: t.accessToken, Expiration: new Date(t.expiresAt).toISOString() });
-    tokenJson.set(t, body);
-  }
-  return body;
 }

@@ -1,4 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { ContainerTokenRecord } from '../store/container-token-registry.js';
 
 /**
  * What a token presented in `Authorization` opens.
@@ -9,14 +10,27 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
  *   that profile's credentials, and its ID token only when asked for (`--with-id-token`).
  * - `child`: random, registered by the master's holder for one process's lifetime (`exec`):
  *   the same rights as a profile token, gone when the registration ends.
+ * - `container`: opens one profile, and only on the container listener (the others refuse
+ *   it, as the container listener refuses every other kind). Long-lived ones (`docker env`)
+ *   are derived from the master and a registry record; `docker run`'s are random and
+ *   registered like a child's, for the run's lifetime.
  */
 export interface TokenScope {
-  readonly kind: 'master' | 'profile' | 'child';
-  /** The one profile a profile or child token opens; undefined for the master. */
+  readonly kind: TokenKind;
+  /** The one profile a profile, child or container token opens; undefined for the master. */
   readonly profile?: string;
   /** Also the profile's /token (ID and access tokens, which can change the user's account). */
   readonly idToken: boolean;
+  /**
+   * A container token presented as the URL path (/v2/credentials/<token>), not in
+   * Authorization: RELATIVE_URI clients send no header. Each works only the way it was made.
+   */
+  readonly inPath?: boolean;
+  /** The registry id of a long-lived container token. */
+  readonly id?: string;
 }
+
+export type TokenKind = 'master' | 'profile' | 'child' | 'container';
 
 export const MASTER_SCOPE: TokenScope = Object.freeze({ kind: 'master', idToken: true });
 
@@ -26,6 +40,8 @@ export const TOKEN_PATTERN = /^[0-9a-f]{64}$/;
 // Domain separation: a proof over a nonce can never equal a profile token, whatever the nonce.
 const PROFILE_LABEL = 'cognito-broker endpoint token v1\nprofile\n';
 const PROOF_LABEL = 'cognito-broker daemon proof v1\n';
+const CONTAINER_LABEL = 'cognito-broker endpoint token v1\ncontainer\n';
+const FINGERPRINT_LABEL = 'cognito-broker master fingerprint v1';
 
 /**
  * The token for one profile, derived from the master by HMAC-SHA256: stateless (the daemon
@@ -34,6 +50,16 @@ const PROOF_LABEL = 'cognito-broker daemon proof v1\n';
  */
 export function deriveProfileToken(master: string, profile: string, idToken: boolean): string {
   return createHmac('sha256', master).update(`${PROFILE_LABEL}${profile}\n${idToken ? 'credentials+id-token' : 'credentials'}`).digest('hex');
+}
+
+/** A long-lived container token: HMAC of the master over the record's id and what it opens. */
+export function deriveContainerToken(master: string, record: Pick<ContainerTokenRecord, 'id' | 'profile' | 'idToken' | 'mode'>): string {
+  return createHmac('sha256', master).update(`${CONTAINER_LABEL}${record.id}\n${record.profile}\n${record.idToken ? 'credentials+id-token' : 'credentials'}\n${record.mode}`).digest('hex');
+}
+
+/** Names a master without revealing it: container token records carry it, so another master ignores them. */
+export function masterFingerprint(master: string): string {
+  return createHmac('sha256', master).update(FINGERPRINT_LABEL).digest('hex').slice(0, 16);
 }
 
 /**
@@ -60,6 +86,7 @@ export class EndpointAuth {
   #master: string;
   #derived = new Map<string, TokenScope>();
   readonly #children = new Map<string, { readonly scope: TokenScope; count: number }>();
+  #containerRecords: readonly ContainerTokenRecord[] = [];
 
   constructor(master: string, private readonly profiles: readonly string[]) {
     this.#master = master;
@@ -71,6 +98,22 @@ export class EndpointAuth {
     if (master === this.#master) return;
     this.#master = master;
     this.#derive();
+  }
+
+  /** The fingerprint container token records made now carry. */
+  get masterFingerprint(): string {
+    return masterFingerprint(this.#master);
+  }
+
+  /** The long-lived container tokens: these records' (made under the current master), and no others. */
+  setContainerTokens(records: readonly ContainerTokenRecord[]): void {
+    this.#containerRecords = [...records];
+    this.#derive();
+  }
+
+  /** The token of a record (made under the current master), for the one who asked for it. */
+  containerToken(record: ContainerTokenRecord): string {
+    return deriveContainerToken(this.#master, record);
   }
 
   /** The scope of a presented Authorization value; undefined for an unknown one. */
@@ -90,9 +133,9 @@ export class EndpointAuth {
    * same value stack (a reconnecting `exec` may register again before its old connection is
    * seen closed): the token works until the last one ends.
    */
-  registerChild(token: string, scope: Omit<TokenScope, 'kind'>): () => void {
+  registerChild(token: string, scope: Omit<TokenScope, 'kind'> & { readonly kind?: 'child' | 'container' }): () => void {
     const key = digest(token);
-    const entry = this.#children.get(key) ?? { scope: Object.freeze({ kind: 'child' as const, ...scope }), count: 0 };
+    const entry = this.#children.get(key) ?? { scope: Object.freeze({ ...scope, kind: scope.kind ?? 'child' }), count: 0 };
     entry.count += 1;
     this.#children.set(key, entry);
     let ended = false;
@@ -110,6 +153,12 @@ export class EndpointAuth {
       for (const idToken of [false, true]) {
         derived.set(digest(deriveProfileToken(this.#master, profile, idToken)), Object.freeze({ kind: 'profile', profile, idToken }));
       }
+    }
+    const fingerprint = masterFingerprint(this.#master);
+    for (const record of this.#containerRecords) {
+      if (record.master !== fingerprint || !this.profiles.includes(record.profile)) continue;
+      const scope: TokenScope = { kind: 'container', profile: record.profile, idToken: record.idToken, inPath: record.mode === 'relative-uri', id: record.id };
+      derived.set(digest(deriveContainerToken(this.#master, record)), Object.freeze(scope));
     }
     this.#derived = derived;
   }
@@ -129,7 +178,8 @@ export function allows(scope: TokenScope, need: ScopeNeed): boolean {
 export function describeScope(scope: TokenScope): string {
   if (scope.kind === 'master') return 'every route';
   const what = scope.idToken ? 'the credentials and the ID token' : 'the credentials';
-  return `${what} of profile "${scope.profile}"${scope.kind === 'child' ? ' (for one process, while it runs)' : ''}`;
+  const note = scope.kind === 'child' ? ' (for one process, while it runs)' : scope.kind === 'container' ? ' (for containers)' : '';
+  return `${what} of profile "${scope.profile}"${note}`;
 }
 
 function digest(value: string): string {

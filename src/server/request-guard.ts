@@ -17,9 +17,12 @@ const WILDCARD_HOSTS = new Set(['0.0.0.0', '::']);
  *
  * `configuredHost` is server.host: with server.allowNonLoopback it may name another
  * address, which Host may then carry too (for 0.0.0.0 or ::, any address of this machine).
+ * `exactHosts`, for the container listener: the only Host values accepted ("169.254.170.2:9911"),
+ * loopback names included in none of them.
  */
-export function createRequestGuard(address: () => AddressInfo | string | null, configuredHost?: string): (request: FastifyRequest) => void {
+export function createRequestGuard(address: () => AddressInfo | string | null, configuredHost?: string, exactHosts?: readonly string[]): (request: FastifyRequest) => void {
   const extraNames = configuredHost === undefined ? [] : hostNamesFor(configuredHost);
+  const exact = exactHosts === undefined ? undefined : new Set(exactHosts.map((h) => h.toLowerCase()));
   // Asked once: server.address() is a getsockname() system call, ~5% of a request's CPU
   // when made per request, and the address does not change once the server listens.
   let bound: AddressInfo | string | null = null;
@@ -38,6 +41,11 @@ export function createRequestGuard(address: () => AddressInfo | string | null, c
     if (duplicate) throw new BadRequestError(`Bad request: more than one ${duplicate} header`);
     const host = headers.host;
     if (host !== undefined && host === lastOurHost) return;
+    if (exact) {
+      if (host === undefined || !exact.has(host.toLowerCase())) throw new ForbiddenRequestError('the Host header does not name this container endpoint');
+      lastOurHost = host;
+      return;
+    }
     if (!isOurHost(host, bound, extraNames)) throw new ForbiddenRequestError('the Host header does not name this loopback endpoint');
     if (typeof bound === 'object' && bound !== null) lastOurHost = host;
   };

@@ -1,5 +1,6 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../broker/broker.js';
+import { requireScope } from './require-scope.js';
 import { sendJson } from './send-json.js';
 
 /**
@@ -8,9 +9,9 @@ import { sendJson } from './send-json.js';
  * IdentityId, another profile's state and an error message are not for a tool given one
  * profile), and nothing secret in it: no token, no key, no refresh token.
  */
-export function registerStatusRoute(app: FastifyInstance, broker: Broker, requireMaster: (request: FastifyRequest) => void): void {
+export function registerStatusRoute(app: FastifyInstance, broker: Broker): void {
   app.get('/status', (request, reply) => {
-    requireMaster(request);
+    requireScope(request, { what: 'master' });
     sendJson(reply, 200, JSON.stringify({ defaultProfile: broker.defaultProfile, pid: process.pid, profiles: broker.status() }));
   });
 }

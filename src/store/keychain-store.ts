@@ -30,6 +30,7 @@ import type { SecretStore } from './secret-store.js';
  * Account names containing `#` followed by a generation id are reserved for chunks.
  */
 export class KeychainStore implements SecretStore {
+  readonly kind = 'keychain';
   readonly #service: string;
   readonly #createEntry: KeyringEntryFactory;
 

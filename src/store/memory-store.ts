@@ -9,6 +9,7 @@ import type { SecretStore } from './secret-store.js';
  * entries survive the switch, as they do in a real keychain.
  */
 export class MemoryStore implements SecretStore {
+  readonly kind = 'memory';
   available = true;
   readonly #entries: Map<string, string>;
 

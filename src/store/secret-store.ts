@@ -6,6 +6,8 @@
  * never look alike ("signed out" and "unlock your keychain" need different advice).
  */
 export interface SecretStore {
+  /** What keeps the secrets, as `status` names it: "keychain", "memory", … */
+  readonly kind: string;
   get(account: string): Promise<string | undefined>;
   set(account: string, value: string): Promise<void>;
   /** Resolves true when something was deleted. */

@@ -27,6 +27,22 @@ export interface StoredSession {
    * Cognito round trip of the first start-up's three). Not a secret.
    */
   readonly identity?: StoredIdentity | undefined;
+  /**
+   * The ID and access tokens the last refresh by a command without a daemon (credential-process,
+   * token, exec) returned. Such commands run side by side, each in its own process: under the
+   * refresh lock the next one takes these up instead of spending the refresh token again. The
+   * daemon neither writes nor reads them (commands ask the daemon instead). Secrets, like the
+   * refresh token beside them; gone with the entry at `logout`, absent after a `login`.
+   */
+  readonly tokens?: StoredTokens | undefined;
+}
+
+/** Epoch milliseconds; `issuedAt` by the clock of the process that refreshed. */
+export interface StoredTokens {
+  readonly idToken: string;
+  readonly accessToken: string;
+  readonly expiresAt: number;
+  readonly issuedAt: number;
 }
 
 export interface StoredIdentity {
@@ -145,6 +161,14 @@ export function sessionFingerprint(session: StoredSession): string {
   return createHash('sha256').update(session.refreshToken).digest('hex');
 }
 
+/**
+ * The same sign-in: a rotation keeps everything of the session but the refresh token, so a
+ * session rotated by another process is this one's; a new `login` has a new `signedInAt`.
+ */
+export function sameSignIn(a: StoredSession, b: StoredSession): boolean {
+  return sessionUser(a) === sessionUser(b) && a.signedInAt === b.signedInAt && (a.method ?? 'password') === (b.method ?? 'password');
+}
+
 /** Who the session is for: the pool's own name when known, else the name typed at sign-in. */
 export function sessionUser(session: StoredSession): string {
   return session.cognitoUsername ?? session.username;
@@ -182,15 +206,21 @@ function isIdentity(value: unknown): value is StoredIdentity {
   return typeof v?.identityPoolId === 'string' && typeof v.identityId === 'string' && v.identityPoolId !== '' && v.identityId !== '';
 }
 
+function isTokens(value: unknown): value is StoredTokens {
+  const v = value as Partial<Record<keyof StoredTokens, unknown>> | undefined;
+  return typeof v?.idToken === 'string' && v.idToken !== '' && typeof v.accessToken === 'string' && v.accessToken !== ''
+    && Number.isFinite(v.expiresAt) && Number.isFinite(v.issuedAt);
+}
+
 function parse(text: string): StoredSession | undefined {
   try {
     const value = JSON.parse(text) as Partial<StoredSession>;
     const ok = value.v === 1 && typeof value.refreshToken === 'string' && value.refreshToken.length > 0
       && typeof value.userPoolId === 'string' && typeof value.clientId === 'string' && typeof value.username === 'string';
     if (!ok) return undefined;
-    // A malformed IdentityId is as good as none: GetId finds it again.
-    const { identity, ...session } = value as StoredSession;
-    return isIdentity(identity) ? { ...session, identity } : session;
+    // A malformed IdentityId is as good as none: GetId finds it again; malformed tokens, a refresh.
+    const { identity, tokens, ...session } = value as StoredSession;
+    return { ...session, ...(isIdentity(identity) ? { identity } : {}), ...(isTokens(tokens) ? { tokens } : {}) };
   } catch {
     return undefined;
   }

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { BorrowedSessionStore, BorrowedTokens } from '../../src/broker/borrowed-sign-in.js';
 import { ProfileSession } from '../../src/broker/profile-session.js';
+import { SessionMirror } from '../../src/store/session-mirror.js';
 import type { ProfileConfig } from '../../src/config/config.js';
 import { UpstreamUnavailableError } from '../../src/errors.js';
 import { createLogger } from '../../src/log/create-logger.js';
@@ -15,13 +16,14 @@ async function setup() {
   h.upstream.rotateRefreshTokens = true;
   const identity = new MemoryCognito({ clock: h.clock });
   const logs = new LogCapture();
+  const logger = createLogger({ level: 'trace', destination: logs });
   const borrower = new ProfileSession({
     profile: READER,
-    sessions: new BorrowedSessionStore(h.secrets, PROFILE),
-    userPool: new BorrowedTokens(READER.name, h.session, h.clock),
+    mirror: new SessionMirror({ profile: READER, sessions: new BorrowedSessionStore(h.secrets, PROFILE), clock: h.clock, logger }),
+    refresher: new BorrowedTokens(READER.name, h.session, h.clock),
     identityPool: identity,
     clock: h.clock,
-    logger: createLogger({ level: 'trace', destination: logs }),
+    logger,
     random: () => 0.5,
   });
   return { h, identity, borrower, logs };
@@ -54,15 +56,18 @@ t.test('a borrowing profile never calls the user pool: one refresh stream, its o
 t.test('a borrowing profile of another identity pool reads a kept IdentityId of its own pool only, and never writes the owner\'s entry', async (t) => {
   const h = await createHarness();
   const otherPool: ProfileConfig = { ...READER, identityPoolId: 'eu-west-1:99999999-2222-3333-4444-555555555555' };
-  const borrowerIn = (profile: ProfileConfig, logs: LogCapture) => new ProfileSession({
-    profile,
-    sessions: new BorrowedSessionStore(h.secrets, PROFILE),
-    userPool: new BorrowedTokens(profile.name, h.session, h.clock),
-    identityPool: new MemoryCognito({ clock: h.clock }),
-    clock: h.clock,
-    logger: createLogger({ level: 'trace', destination: logs }),
-    random: () => 0.5,
-  });
+  const borrowerIn = (profile: ProfileConfig, logs: LogCapture) => {
+    const logger = createLogger({ level: 'trace', destination: logs });
+    return new ProfileSession({
+      profile,
+      mirror: new SessionMirror({ profile, sessions: new BorrowedSessionStore(h.secrets, PROFILE), clock: h.clock, logger }),
+      refresher: new BorrowedTokens(profile.name, h.session, h.clock),
+      identityPool: new MemoryCognito({ clock: h.clock }),
+      clock: h.clock,
+      logger,
+      random: () => 0.5,
+    });
+  };
   h.session.start();
   const own = await h.session.credentials();
   const logs = new LogCapture();

@@ -1,12 +1,14 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { REQUEST_WAIT_MS, KEYCHAIN_TIMEOUT_MS, STORE_POLL_MS } from '../../src/broker/profile-session.js';
 import { KeychainUnavailableError, LoginRequiredError, UpstreamUnavailableError, UpstreamRejectedError } from '../../src/errors.js';
-import { IdentityPoolError } from '../../src/cognito/translate-aws-error.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
-import { SessionStore } from '../../src/store/session-store.js';
-import { settle } from '../../testkit/fake-clock.js';
+import { SessionStore, type StoredSession } from '../../src/store/session-store.js';
+import type { AwsCredentials, UserPoolTokens } from '../../src/cognito/types.js';
+import { MemoryLock } from '../support/memory-lock.js';
+import { FakeClock, settle } from '../../testkit/fake-clock.js';
 import { identityOf } from '../../testkit/memory-cognito.js';
 import { createHarness, PROFILE, storedSession } from '../support/session-harness.js';
+import { IdentityPoolError } from '../../src/errors.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -576,4 +578,235 @@ t.test('a keychain that refuses the IdentityId write costs nothing but a GetId a
     h.session.stop();
   }
   t.equal((await new SessionStore(secrets).load(PROFILE))?.refreshToken, 'refresh-token-one', 'the session is untouched');
+});
+
+// --- the keychain mirror: compare-and-set, logout and login during a pending write, shutdown, the refresh lock ---
+
+/** A keychain whose writes can be refused (reads and deletes still work), keeping every value written. */
+class RefusingStore extends MemoryStore {
+  refuseWrites = false;
+  readonly written: string[] = [];
+  #external = false;
+  override async set(account: string, value: string): Promise<void> {
+    if (this.#external) return super.set(account, value);
+    if (this.refuseWrites) throw new KeychainUnavailableError('writes refused (test)');
+    this.written.push(value);
+    return super.set(account, value);
+  }
+
+  /** A write by another process (`login`, another command), which the keychain takes. */
+  async byAnotherProcess(write: () => Promise<void>): Promise<void> {
+    this.#external = true;
+    try {
+      await write();
+    } finally {
+      this.#external = false;
+    }
+  }
+}
+
+/** A rotating session whose latest rotated token the keychain refused: held in memory only, its write pending. */
+async function pendingRotation(t: Test) {
+  const secrets = new RefusingStore();
+  const h = await createHarness({ secrets });
+  h.upstream.rotateRefreshTokens = true;
+  h.session.start();
+  await h.session.credentials();
+  t.equal((await h.sessions.load(PROFILE))?.refreshToken, 'rotated-refresh-token-1', 'the first rotation reached the keychain');
+  secrets.refuseWrites = true;
+  const refreshes = h.upstream.calls.refresh;
+  while (h.upstream.calls.refresh === refreshes) await h.clock.advance(MINUTE);
+  const held = h.upstream.issuedRefreshTokens.at(-1) as string;
+  t.equal((await h.sessions.load(PROFILE))?.refreshToken, 'rotated-refresh-token-1', 'the keychain refused the next one');
+  const writesBefore = secrets.written.length;
+  const writtenSince = () => secrets.written.slice(writesBefore).map((v) => (JSON.parse(v) as { refreshToken: string }).refreshToken);
+  const before = await h.session.credentials();
+  return { h, secrets, before, held, writtenSince };
+}
+
+t.test('logout while a rotated token waits to be written: signed out within STORE_POLL_MS, the entry never written back, the held token revoked', async (t) => {
+  const { h, secrets, held, writtenSince } = await pendingRotation(t);
+  await h.sessions.delete(PROFILE);
+  const loggedOutAt = h.clock.now();
+  while (h.session.phase !== 'signed-out' && h.clock.now() - loggedOutAt <= STORE_POLL_MS) await h.clock.advance(100);
+  t.equal(h.session.phase, 'signed-out', `signed out ${h.clock.now() - loggedOutAt} ms after the logout`);
+  await t.rejects(h.session.credentials(), { code: 'BRK_ERR_NOT_SIGNED_IN' });
+  await t.rejects(h.session.tokens(), { code: 'BRK_ERR_NOT_SIGNED_IN' });
+  t.same(h.revoked, [held], 'the token the session held is revoked (logout revoked the one in the keychain)');
+
+  secrets.refuseWrites = false;
+  await h.clock.advance(2 * HOUR);
+  t.equal(await h.sessions.load(PROFILE), undefined, 'the deleted entry stays deleted once the keychain takes writes again');
+  t.same(writtenSince(), [], 'nothing was written back');
+  t.ok(h.logs.lines.some((l) => l.revoked === true && /never reached the keychain/.test(String(l.msg))), 'the revocation is logged');
+  t.notOk(h.logs.raw.join('\n').includes('rotated-refresh-token'), 'without the token');
+  await h.session.stop();
+});
+
+t.test('a new login of the same user while a rotated token waits to be written: the login is never overwritten and is used from then on', async (t) => {
+  const { h, secrets, before, held, writtenSince } = await pendingRotation(t);
+  await secrets.byAnotherProcess(() => h.sessions.save(PROFILE, { ...storedSession('refresh-token-relogin'), signedInAt: h.clock.now() }));
+  await h.clock.advance(STORE_POLL_MS);
+  t.equal((await h.sessions.load(PROFILE))?.refreshToken, 'refresh-token-relogin', 'the new login is in the keychain');
+  t.equal((await h.session.credentials()).accessKeyId, before.accessKeyId, 'the same user: the credentials stay');
+  t.same(h.revoked, [held], 'the dropped rotated token is revoked');
+
+  secrets.refuseWrites = false;
+  await h.clock.advance(2 * HOUR);
+  const sent = h.upstream.refreshRequests.map((r) => r.refreshToken);
+  t.ok(sent.includes('refresh-token-relogin'), 'the next refresh sent the new login\'s token');
+  t.notOk(sent.includes(held), 'the dropped one was never sent');
+  t.notOk(writtenSince().includes(held), 'the dropped token was never written');
+  t.equal((await h.sessions.load(PROFILE))?.refreshToken, h.upstream.issuedRefreshTokens.at(-1), 'the keychain follows the new login\'s rotations');
+  t.equal(h.session.phase, 'ready');
+  await h.session.stop();
+});
+
+t.test('another user signs in while a rotated token waits to be written: the first user\'s tokens and credentials are dropped at once, never written back', async (t) => {
+  const { h, secrets, before, held, writtenSince } = await pendingRotation(t);
+  await secrets.byAnotherProcess(() => h.sessions.save(PROFILE, { ...storedSession('refresh-token-bob'), username: 'bob', signedInAt: h.clock.now() }));
+  await h.clock.advance(STORE_POLL_MS);
+  const bob = await h.session.credentials();
+  t.not(bob.accessKeyId, before.accessKeyId, 'alice\'s credentials are not served');
+  t.equal(bob.identityId, identityOf('id-token-0-bob'), 'bob\'s own IdentityId');
+  t.match((await h.session.tokens()).idToken, /-bob$/, 'bob\'s ID token');
+  t.same(h.revoked, [held], 'alice\'s rotated token, known to this process alone, is revoked');
+  secrets.refuseWrites = false;
+  await h.clock.advance(HOUR);
+  t.notOk(writtenSince().includes(held), 'alice\'s token was never written over bob\'s login');
+  t.match(await h.sessions.load(PROFILE), { username: 'bob' });
+  await h.session.stop();
+});
+
+t.test('another process rotated the same sign-in: its token is taken up, not mistaken for a new login, and nothing is revoked', async (t) => {
+  const { h, secrets, before } = await pendingRotation(t);
+  const stored = await h.sessions.load(PROFILE);
+  await secrets.byAnotherProcess(() => h.sessions.save(PROFILE, { ...(stored as StoredSession), refreshToken: 'rotated-by-another-process' }));
+  await h.clock.advance(STORE_POLL_MS);
+  t.equal((await h.sessions.load(PROFILE))?.refreshToken, 'rotated-by-another-process', 'not overwritten by the token this process held');
+  t.same(h.revoked, [], 'a successor of the same sign-in is not ended');
+  t.equal((await h.session.credentials()).accessKeyId, before.accessKeyId);
+  await h.clock.advance(HOUR);
+  t.ok(h.upstream.refreshRequests.some((r) => r.refreshToken === 'rotated-by-another-process'), 'the next refresh sent it');
+  await h.session.stop();
+});
+
+t.test('a refused write is retried at the next look at the keychain (within STORE_POLL_MS), not at the next refresh', async (t) => {
+  const { h, secrets, held } = await pendingRotation(t);
+  const refreshes = h.upstream.calls.refresh;
+  secrets.refuseWrites = false;
+  await h.clock.advance(STORE_POLL_MS);
+  t.equal((await h.sessions.load(PROFILE))?.refreshToken, held, 'the rotated token is in the keychain');
+  t.equal(h.upstream.calls.refresh, refreshes, 'without another refresh');
+  await h.session.stop();
+});
+
+t.test('stop() makes one last attempt to write a rotated token held only in memory, and gives up after KEYCHAIN_TIMEOUT_MS', async (t) => {
+  const { h, secrets, held } = await pendingRotation(t);
+  secrets.refuseWrites = false;
+  await h.session.stop();
+  t.equal((await h.sessions.load(PROFILE))?.refreshToken, held, 'written at stop');
+  t.ok(h.logs.lines.some((l) => /stopping: the session held in memory is written to the keychain/.test(String(l.msg))));
+
+  const hanging = new HangingStore();
+  const g = await createHarness({ secrets: hanging });
+  g.upstream.rotateRefreshTokens = true;
+  g.session.start();
+  await g.session.credentials();
+  hanging.hangWrites = true;
+  const refreshes = g.upstream.calls.refresh;
+  while (g.upstream.calls.refresh === refreshes) await g.clock.advance(MINUTE);
+  await g.clock.advance(KEYCHAIN_TIMEOUT_MS);
+  let stopped = false;
+  const stopping = g.session.stop().then(() => (stopped = true));
+  await g.clock.advance(KEYCHAIN_TIMEOUT_MS - 1);
+  t.notOk(stopped, 'stop() waits for the keychain');
+  await g.clock.advance(1);
+  await stopping;
+  t.ok(stopped, `but no longer than ${KEYCHAIN_TIMEOUT_MS} ms`);
+  hanging.hangWrites = false;
+  hanging.release();
+});
+
+t.test('two commands without a daemon, side by side, spend a rotating refresh token once and share the tokens through the keychain', async (t) => {
+  const lock = new MemoryLock();
+  const a = await createHarness({ latencyMs: 50, lock, shareTokens: true });
+  a.upstream.rotateRefreshTokens = true;
+  const b = await createHarness({ like: a, secrets: a.secrets, signedIn: false, lock, shareTokens: true });
+  const reads = [a.session.tokens(), b.session.tokens(), a.session.credentials(), b.session.credentials()];
+  await a.clock.advance(1000);
+  const [ta, tb, ca, cb] = (await Promise.all(reads)) as [UserPoolTokens, UserPoolTokens, AwsCredentials, AwsCredentials];
+  t.equal(a.upstream.calls.refresh, 1, 'one refresh between the two');
+  t.equal(tb.idToken, ta.idToken, 'the second took up the first one\'s ID token');
+  t.equal(cb.identityId, ca.identityId);
+  t.equal(lock.maxHolders, 1, 'never two holders at once');
+  const stored = await a.sessions.load(PROFILE);
+  t.equal(stored?.refreshToken, 'rotated-refresh-token-1', 'the keychain holds the rotated token');
+  t.equal(stored?.tokens?.idToken, ta.idToken, 'and the tokens beside it');
+  t.same(a.revoked, [], 'nothing revoked');
+
+  const c = await createHarness({ like: a, secrets: a.secrets, signedIn: false, lock, shareTokens: true });
+  const later = c.session.tokens();
+  await a.clock.advance(1000);
+  t.equal((await later).idToken, ta.idToken);
+  t.equal(a.upstream.calls.refresh, 1, 'a later command within the ID token\'s lifetime does not refresh either');
+  await Promise.all([a.session.stop(), b.session.stop(), c.session.stop()]);
+});
+
+t.test('a daemon\'s session (no token sharing) keeps no tokens in the keychain and ignores those a command left', async (t) => {
+  const h = await createHarness({ signedIn: false, lock: new MemoryLock() });
+  h.upstream.rotateRefreshTokens = true;
+  const expiresAt = h.clock.now() + HOUR;
+  await h.sessions.save(PROFILE, { ...storedSession(), tokens: { idToken: 'id-token-left-by-a-command', accessToken: 'access-token-left', issuedAt: h.clock.now(), expiresAt } });
+  h.session.start();
+  t.not((await h.session.tokens()).idToken, 'id-token-left-by-a-command', 'refreshed itself');
+  t.equal(h.upstream.calls.refresh, 1);
+  const stored = await h.sessions.load(PROFILE);
+  t.equal(stored?.refreshToken, 'rotated-refresh-token-1');
+  t.equal(stored?.tokens, undefined, 'no tokens written, the stale ones dropped');
+  await h.session.stop();
+});
+
+t.test('firstRefresh: how the first refresh ended, even after the backoff retried successfully meanwhile (what a one-shot command reports)', async (t) => {
+  const h = await createHarness();
+  let failures = 1;
+  const original = h.upstream.getCredentials.bind(h.upstream);
+  h.upstream.getCredentials = async (identityId: string, idToken: string) => {
+    if (failures-- > 0) throw new UpstreamRejectedError('InvalidParameterException (test)');
+    return original(identityId, idToken);
+  };
+  h.session.start();
+  await h.clock.advance(5000);
+  t.equal(h.session.phase, 'ready', 'the backoff retried and succeeded');
+  t.match(await h.session.firstRefresh(), { code: 'BRK_ERR_UPSTREAM_REJECTED' });
+  await h.session.stop();
+
+  const never = await createHarness();
+  t.equal(await never.session.firstRefresh(), undefined, 'never started: one refresh now, which succeeds');
+  t.equal(never.session.phase, 'ready');
+  await never.session.stop();
+});
+
+t.test('the refresh lock is given back only once the rotated token is written: a command waiting for it never spends the old one', async (t) => {
+  /** A keychain whose writes take 200 ms (fake time). */
+  class SlowWrites extends MemoryStore {
+    clock: FakeClock | undefined;
+    override async set(account: string, value: string): Promise<void> {
+      await new Promise<void>((resolve) => this.clock?.setTimeout(resolve, 200));
+      return super.set(account, value);
+    }
+  }
+  const lock = new MemoryLock();
+  const secrets = new SlowWrites([[`profile:${PROFILE.name}`, JSON.stringify(storedSession())]]);
+  const a = await createHarness({ secrets, signedIn: false, lock, shareTokens: true });
+  secrets.clock = a.clock;
+  a.upstream.rotateRefreshTokens = true;
+  const b = await createHarness({ like: a, secrets, signedIn: false, lock, shareTokens: true });
+  const reads = [a.session.tokens(), b.session.tokens()];
+  await a.clock.advance(2000);
+  const [ta, tb] = await Promise.all(reads);
+  t.equal(a.upstream.calls.refresh, 1, 'one refresh');
+  t.same(a.upstream.refreshRequests.map((r) => r.refreshToken), ['refresh-token-one'], 'the old token sent once');
+  t.equal(tb?.idToken, ta?.idToken);
+  await Promise.all([a.session.stop(), b.session.stop()]);
 });

@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { childEnvironment, REMOVED_VARIABLES } from '../../src/cli/exec.js';
-import { type DaemonConnection, DaemonReportedError, findDaemon, findDaemonOfConfigFile } from '../../src/cli/daemon-client.js';
+import { type DaemonConnection, findDaemon, findDaemonOfConfigFile } from '../../src/cli/daemon-client.js';
 import { daemonProof, deriveProfileToken } from '../../src/server/endpoint-auth.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { Config } from '../../src/config/config.js';
+import { DaemonReportedError } from '../../src/errors.js';
 
 const PROFILE = {
   region: 'eu-west-1',

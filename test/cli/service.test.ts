@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import { type CommandResult, service, type ServiceDeps } from '../../src/cli/service.js';
 import { LAUNCHD_LABEL, systemdQuote } from '../../src/cli/service-files.js';
-import { listenAddresses } from '../../src/server/listen-addresses.js';
+import { listenAddresses } from '../../src/app/listen-addresses.js';
 import { isBrokerError } from '../../src/errors.js';
 import { runCli } from '../support/cli.js';
 
@@ -226,11 +226,10 @@ t.test('Linux with server.host "localhost": the socket unit holds each address i
   verifyUnit(t, join(f.home, '.config', 'systemd', 'user', 'cognito-broker.service'));
 });
 
-t.test('usage errors, and Windows is pointed at the README', async (t) => {
+t.test('usage errors, and Windows is pointed at the docs', async (t) => {
   const f = fixture(t, 'linux');
-  t.equal(await f.run([]), 2);
-  t.equal(await f.run(['start']), 2);
-  t.match(f.out.stderr, /service needs one of install, uninstall, status \(not "start"\)/);
+  await t.rejects(f.run([]), { code: 'BRK_ERR_USAGE' });
+  await t.rejects(f.run(['start']), { code: 'BRK_ERR_USAGE', message: /service needs one of install, uninstall, status \(not "start"\)/ });
   const windows = fixture(t, 'win32');
   const error = await windows.run(['install']).then(() => undefined, (e: unknown) => e);
   t.ok(isBrokerError(error) && error.code === 'BRK_ERR_SERVICE_UNSUPPORTED', 'BRK_ERR_SERVICE_UNSUPPORTED');

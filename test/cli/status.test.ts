@@ -8,7 +8,7 @@ const profile = (over: Partial<ProfileReport>): ProfileReport => ({
   profile: 'default', state: 'ready', signedIn: true, user: 'alice', signInMethod: 'password', signedInAt: '2026-03-01T08:00:00.000Z',
   signInFrom: null, customRoleArn: null, identityId: 'eu-west-1:abc', idTokenExpiresAt: '2026-03-01T12:52:00.000Z',
   credentialsExpireAt: '2026-03-01T12:47:00.000Z', lastRefreshAt: '2026-03-01T11:52:00.000Z', retryAt: null, lastError: null,
-  upstreamCalls: { refresh: 3, getId: 1, getCredentials: 3 }, ...over,
+  upstreamCalls: { refresh: 3, getId: 1, getCredentials: 3 }, secretStore: null, shellError: null, ...over,
 });
 const running = { running: true as const, url: 'http://127.0.0.1:9911', pid: 42 };
 const report = (profiles: ProfileReport[], daemon: StatusReport['daemon'] = running): StatusReport => ({ daemon, defaultProfile: 'default', profiles });
@@ -22,6 +22,17 @@ t.test('exit codes: 0 all ready, 3 a login needed, 4 no daemon, 5 not ready', as
   t.equal(exitCode(report([profile({ state: 'degraded' })])), 5);
   t.equal(exitCode(report([profile({ state: 'starting' })])), 5);
   t.equal(exitCode(report([profile({ signedIn: null })], { running: false, reason: 'x' })), 4, 'a locked keychain says nothing about the login');
+  t.equal(exitCode(report([profile({ shellError: { code: 'BRK_ERR_KEYCHAIN_UNAVAILABLE', message: 'no D-Bus' } })])), 0, 'what this shell cannot read does not change the code while the daemon answers');
+});
+
+t.test('the table keeps the daemon\'s state apart from what this shell could not read', async (t) => {
+  const shellError = { code: 'BRK_ERR_KEYCHAIN_UNAVAILABLE', message: 'The OS keychain is locked or unavailable (cannot connect to the session D-Bus).' };
+  const text = formatTable(report([profile({ secretStore: 'keychain', shellError }), profile({ profile: 'work', shellError })]), NOW);
+  t.equal(text.match(/^Note: this shell cannot read its keychain/gm)?.length, 1, 'one note for the same failure');
+  t.match(text, /Note: this shell cannot read its keychain \(BRK_ERR_KEYCHAIN_UNAVAILABLE: The OS keychain is locked[^\n]*\); the daemon can, and what follows is the daemon's\.\n/);
+  t.match(text, /\ndefault \*\s+ready\s+alice\s/, 'the daemon\'s user and state');
+  t.notMatch(text, /last error/, 'no error on the profiles');
+  t.match(text, /signed in with a password at 2026-03-01T08:00:00\.000Z, kept in the keychain/);
 });
 
 t.test('the table: one row per profile, relative times, details below', async (t) => {

@@ -1,8 +1,8 @@
 import t, { type Test } from 'tap';
 import { OAUTH_MAX_BODY_BYTES } from '../../src/cognito/oauth-http.js';
-import { OAuthClientRefusedError, OAuthTokenClient } from '../../src/cognito/oauth-token-client.js';
+import { OAuthTokenClient } from '../../src/cognito/oauth-token-client.js';
 import { hostedUiEndpoints } from '../../src/cognito/oidc-discovery.js';
-import { LoginRequiredError, SignInFailedError, UpstreamMalformedError, UpstreamRejectedError, UpstreamUnavailableError } from '../../src/errors.js';
+import { LoginRequiredError, OAuthClientRefusedError, SignInFailedError, UpstreamMalformedError, UpstreamRejectedError, UpstreamUnavailableError } from '../../src/errors.js';
 import { idTokenFor, type ScriptedReply, startScriptedServer } from '../support/scripted-oauth-server.js';
 
 const CLIENT = 'client-1';

@@ -1,8 +1,8 @@
 import t from 'tap';
 import { MfaCodeMismatchError, UpstreamUnavailableError } from '../../src/errors.js';
 import { confirmNewDevice, otpauthUri, signIn, type SignInClient, type SignInQuestion, type SignInRequest } from '../../src/cognito/sign-in.js';
-import { SignInRefusedError, UnsupportedByServerError } from '../../src/cognito/translate-aws-error.js';
 import type { AuthChallenge, SignInContext, SignInStep } from '../../src/cognito/user-pool-client.js';
+import { SignInRefusedError, UnsupportedByServerError } from '../../src/errors.js';
 
 const tokens = { idToken: 'i', accessToken: 'a', refreshToken: 'r', issuedAt: 0, expiresAt: 1 };
 const done: SignInStep = { kind: 'signed-in', tokens };

@@ -1,8 +1,9 @@
 import { NotAuthorizedException, TooManyRequestsException, InvalidParameterException } from '@aws-sdk/client-cognito-identity-provider';
 import { ResourceNotFoundException } from '@aws-sdk/client-cognito-identity';
 import t from 'tap';
-import { IdentityPoolError, isUnknownOperation, scrub, SignInRefusedError, translateAwsError, UnsupportedByServerError } from '../../src/cognito/translate-aws-error.js';
+import { isUnknownOperation, scrub, translateAwsError } from '../../src/cognito/translate-aws-error.js';
 import { UpstreamUnavailableError } from '../../src/errors.js';
+import { IdentityPoolError, SignInRefusedError, UnsupportedByServerError } from '../../src/errors.js';
 
 const meta = { $metadata: {} };
 

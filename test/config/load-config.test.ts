@@ -2,7 +2,8 @@ import { mkdtemp, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { CONFIG_MAX_BYTES, loadConfig, parseConfig, resolveConfigFile } from '../../src/config/load-config.js';
+import { CONFIG_MAX_BYTES, loadConfig, parseConfig } from '../../src/config/load-config.js';
+import { resolveConfigFile } from '../../src/config/platform-paths.js';
 import { ConfigInvalidError, ConfigNotFoundError } from '../../src/errors.js';
 
 const PATHS = { configFile: '/home/u/.config/cognito-broker/config.json', stateDir: '/home/u/.local/state/cognito-broker' };

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { isSecureUrl } from '../../src/config/config-schema.js';
+import { isSecureUrl } from '../../src/config/loopback.js';
 import { parseConfig } from '../../src/config/load-config.js';
 import { ConfigInvalidError } from '../../src/errors.js';
 

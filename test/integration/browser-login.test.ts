@@ -200,7 +200,8 @@ t.test('an OIDC profile: cognito-local as the provider, its token under the issu
   t.ok(stack.emulator.issued.has(served.AccessKeyId), 'the identity pool, trusting the provider under its issuer name, issued credentials');
   const sdk = await jsSdkClient({ region: stack.region, stsUrl: stack.stsUrl, env: clientEnv(be.env, serve.exports, [FULL_URI, TOKEN]) }, 'container-metadata');
   t.equal(sdk.accessKeyId, served.AccessKeyId, 'a real SDK gets them');
-  const token = await fetch(serve.exports[FULL_URI]!.replace('/credentials', '/token'), { headers: { authorization: serve.exports[TOKEN] as string } });
+  // The profile token serve hands out opens credentials only; /token takes the master (or env --with-id-token's).
+  const token = await fetch(serve.exports[FULL_URI]!.replace('/credentials', '/token'), { headers: { authorization: serve.master() } });
   const claims = JSON.parse(Buffer.from(((await token.json()) as { IdToken: string }).IdToken.split('.')[1] as string, 'base64url').toString()) as { iss: string };
   t.equal(claims.iss, stack.issuer, '/token serves the provider\'s ID token');
 

@@ -22,7 +22,7 @@ interface ProcessCredentials {
 
 /**
  * An ~/.aws/config of its own (AWS_CONFIG_FILE) whose profiles get their credentials from
- * `cognito-broker credential-process`, as the README shows, and the environment the AWS CLI,
+ * `cognito-broker credential-process`, as docs/commands.md shows, and the environment the AWS CLI,
  * boto3 and the JS SDK run in: nothing but that config points them at credentials.
  */
 function awsConfigEnv(be: BrokerEnv): NodeJS.ProcessEnv {

@@ -14,7 +14,7 @@ import { CognitoIdentityProviderClient, RevokeTokenCommand } from '@aws-sdk/clie
 import t, { type Test } from 'tap';
 import { STORE_POLL_MS, REQUEST_WAIT_MS } from '../../src/broker/profile-session.js';
 import { UPSTREAM_CONNECT_TIMEOUT_MS, UPSTREAM_MAX_ATTEMPTS, UPSTREAM_REQUEST_TIMEOUT_MS } from '../../src/cognito/create-cognito-clients.js';
-import { SAVE_ATTEMPTS } from '../../src/cli/login.js';
+import { SAVE_ATTEMPTS } from '../../src/cli/save-session.js';
 import { type BrokerEnv, requireSecretService, startBrokerEnv, TEST_KEYCHAIN_SERVICE } from '../support/broker-env.js';
 import { runCli, spawnCli, startServe, type ServeProcess } from '../support/cli.js';
 import { startBlackhole } from '../support/fault-blackhole.js';

@@ -7,6 +7,8 @@
  */
 import { execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { CognitoIdentityProviderClient, GetTokensFromRefreshTokenCommand, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
@@ -39,6 +41,7 @@ t.before(async () => {
     crashy: { rotation: true, gracePeriodSeconds: 60 },
     unstorable: { rotation: true, gracePeriodSeconds: 60 },
     strict: { rotation: true, gracePeriodSeconds: 0 },
+    parallel: { rotation: true, gracePeriodSeconds: 0 },
   });
   keychain = await startKeychainWorker(env.be.secretService.env, { service: TEST_KEYCHAIN_SERVICE });
   control = keychainControl(env.be.secretService);
@@ -228,6 +231,39 @@ t.test('a rotated-out token used after the grace period: RefreshTokenReuseExcept
   t.equal(env.emu.calls.GetTokensFromRefreshToken - calls, 1, 'one refresh call, no retry loop');
   t.equal(await serve.phase('strict'), 'login-required');
   await serve.stop();
+});
+
+t.test('six commands without a daemon started together on a rotating client (no grace period): one refresh between them, every one served', { skip: !secretServiceReady }, async (t) => {
+  const signedIn = await login('parallel');
+  t.equal(signedIn.code, 0, signedIn.stderr);
+  const original = await refreshTokenOf('parallel');
+  const refreshes = env.emu.calls.GetTokensFromRefreshToken;
+  const commands = [
+    ...Array.from({ length: 3 }, () => ['credential-process', '--profile', 'parallel']),
+    ...Array.from({ length: 3 }, () => ['token', '--profile', 'parallel']),
+  ];
+  const runs = await Promise.all(commands.map((args) => runCli(args, env.be.env)));
+  for (const [i, run] of runs.entries()) {
+    t.equal(run.code, 0, `${commands[i]?.[0]} #${i + 1} exits 0: ${run.stderr}`);
+    t.notMatch(run.stderr, /RefreshTokenReuseException|BRK_ERR_LOGIN_REQUIRED/);
+  }
+  // With a grace period of 0, a second use of the same token would have been refused.
+  t.equal(env.emu.calls.GetTokensFromRefreshToken - refreshes, 1, 'the user pool saw one refresh');
+  const idTokens = new Set(runs.slice(3).map((r) => r.stdout));
+  t.equal(idTokens.size, 1, 'every token command printed the ID token of that one refresh');
+  for (const run of runs.slice(0, 3)) {
+    const printed = JSON.parse(run.stdout) as { AccessKeyId: string; SecretAccessKey: string };
+    t.equal(env.be.stack.emulator.issued.get(printed.AccessKeyId)?.secretKey, printed.SecretAccessKey, 'credentials the identity pool issued');
+  }
+  const rotated = await refreshTokenOf('parallel');
+  t.ok(rotated && rotated !== original, 'the keychain holds the rotated token');
+
+  const later = await runCli(['token', '--profile', 'parallel'], env.be.env);
+  t.equal(later.code, 0, later.stderr);
+  t.equal(later.stdout, [...idTokens][0], 'a later command takes up the same ID token while it is fresh');
+  t.equal(env.emu.calls.GetTokensFromRefreshToken - refreshes, 1, 'still one refresh');
+  t.notOk(existsSync(join(env.be.env.XDG_STATE_HOME as string, 'cognito-broker', 'locks', 'parallel.lock')), 'no refresh lock left behind');
+  await keychain.delete('profile:parallel');
 });
 
 t.test('cognito-local: GetTokensFromRefreshToken is a 500 "CognitoLocal#Unsupported", and refresh falls back to REFRESH_TOKEN_AUTH', async (t) => {

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { listenerOwner } from '../../src/server/listener-owner.js';
+import { listenerOwner } from '../../src/app/listener-owner.js';
 import { freePort } from '../../testkit/ports.js';
 import { requireSecretService, startBrokerEnv } from '../support/broker-env.js';
 import { runCli } from '../support/cli.js';

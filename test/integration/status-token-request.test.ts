@@ -13,7 +13,7 @@ const JWT = /^[\w-]+\.[\w-]+\.[\w-]+$/;
 
 const STATUS_KEYS = [
   'profile', 'state', 'signedIn', 'user', 'signInMethod', 'signedInAt', 'signInFrom', 'customRoleArn', 'identityId',
-  'idTokenExpiresAt', 'credentialsExpireAt', 'lastRefreshAt', 'retryAt', 'lastError', 'upstreamCalls',
+  'idTokenExpiresAt', 'credentialsExpireAt', 'lastRefreshAt', 'retryAt', 'lastError', 'upstreamCalls', 'secretStore', 'shellError',
 ];
 
 interface StatusJson {

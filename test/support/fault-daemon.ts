@@ -15,7 +15,7 @@ import { readIdTokenClaims } from '../../src/cognito/jwt-claims.js';
 import { signIn } from '../../src/cognito/sign-in.js';
 import type { Config, ProfileConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/log/create-logger.js';
-import { createDaemon, type Daemon } from '../../src/server/create-daemon.js';
+import { createDaemon, type Daemon } from '../../src/app/create-daemon.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { SessionStore, type StoredSession } from '../../src/store/session-store.js';
 import type { FaultProxy } from '../../testkit/fault-proxy.js';

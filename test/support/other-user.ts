@@ -3,8 +3,10 @@
  * processes run as it with runuser. Needs root, which CI has; elsewhere the tests that need
  * it are skipped (and fail in CI, where a skip would hide what they show).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Test } from 'tap';
 
 export const OTHER_USER = 'cbtest';
@@ -44,6 +46,27 @@ function ensureUser(): void {
   }
 }
 
+let sharedNode: string | undefined;
+
+/**
+ * A node binary the other user can run: this one, unless it lives where they cannot reach
+ * (Node 22 and 24 come from npx's cache under /root), then a copy in a world-readable
+ * temp directory, removed when this process exits.
+ */
+function nodeForOtherUser(): string {
+  if (sharedNode) return sharedNode;
+  if (spawnSync('runuser', ['-u', OTHER_USER, '--', process.execPath, '-e', '0'], { stdio: 'ignore' }).status === 0) {
+    return (sharedNode = process.execPath);
+  }
+  const dir = mkdtempSync('/tmp/cognito-broker-node-');
+  chmodSync(dir, 0o755);
+  const copy = join(dir, 'node');
+  copyFileSync(process.execPath, copy);
+  chmodSync(copy, 0o755);
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return (sharedNode = copy);
+}
+
 /** What the other user's listener saw of one request. */
 export interface SeenRequest {
   readonly method: string;
@@ -81,7 +104,7 @@ export async function squat(host: string, port: number): Promise<Squatter> {
     });
     server.listen(${port}, ${JSON.stringify(host)}, () => process.stdout.write('LISTENING ' + server.address().port + '\\n'));
     process.stdin.on('end', () => process.exit(0)).resume();`;
-  const child = spawn('runuser', ['-u', OTHER_USER, '--', process.execPath, '-e', code], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('runuser', ['-u', OTHER_USER, '--', nodeForOtherUser(), '-e', code], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));

@@ -127,7 +127,8 @@ async function stopGroupOf(pid: number): Promise<void> {
 /**
  * A process that reads every /proc/PID/cmdline and /proc/PID/environ it can, every few
  * milliseconds, as another local user watching the login would (it reads environ too, which
- * another user cannot). Returns everything it saw.
+ * another user cannot). Returns everything it saw: "cmdline PID argv" and
+ * "environ PID [argv when read] environment".
  */
 export interface ProcWatcher {
   stop(): Promise<string[]>;
@@ -139,12 +140,13 @@ const seen = new Set();
 const scan = () => {
   for (const pid of readdirSync('/proc')) {
     if (!/^\\d+$/.test(pid) || pid === String(process.pid)) continue;
-    for (const file of ['cmdline', 'environ']) {
-      try {
-        const text = readFileSync('/proc/' + pid + '/' + file, 'latin1').replace(/\\0/g, ' ');
-        if (text) seen.add(file + ' ' + pid + ' ' + text);
-      } catch {}
-    }
+    const read = (file) => { try { return readFileSync('/proc/' + pid + '/' + file, 'latin1').replace(/\\0/g, ' '); } catch { return ''; } };
+    // environ first, then cmdline: a cmdline still the parent's after the read means the
+    // environ read was before exec too (exec is one-way), so it is tagged with that cmdline.
+    const environ = read('environ');
+    const cmdline = read('cmdline');
+    if (cmdline) seen.add('cmdline ' + pid + ' ' + cmdline);
+    if (environ) seen.add('environ ' + pid + ' [' + cmdline + '] ' + environ);
   }
 };
 const timer = setInterval(scan, 5);

@@ -1,8 +1,10 @@
 import { Writable } from 'node:stream';
-import { ProfileSession } from '../../src/broker/profile-session.js';
+import { ProfileSession, type RevokeRefreshToken } from '../../src/broker/profile-session.js';
 import type { ProfileConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/log/create-logger.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
+import type { RefreshLock } from '../../src/store/refresh-lock.js';
+import { SessionMirror } from '../../src/store/session-mirror.js';
 import { SessionStore, type StoredSession } from '../../src/store/session-store.js';
 import { FakeClock } from '../../testkit/fake-clock.js';
 import { MemoryCognito } from '../../testkit/memory-cognito.js';
@@ -39,6 +41,8 @@ export interface Harness {
   readonly sessions: SessionStore;
   readonly session: ProfileSession;
   readonly logs: LogCapture;
+  /** Every refresh token the session revoked, as sent. */
+  readonly revoked: string[];
 }
 
 export interface HarnessOptions {
@@ -50,25 +54,39 @@ export interface HarnessOptions {
   readonly profile?: ProfileConfig;
   /** The keychain: a MemoryStore, or a test's subclass of it (one that hangs, say). */
   readonly secrets?: MemoryStore;
+  /** Another process's harness: the same clock and Cognito (with `secrets`, the same keychain). */
+  readonly like?: Pick<Harness, 'clock' | 'upstream'>;
+  readonly lock?: RefreshLock;
+  /** As a command without a daemon: tokens shared through the keychain. */
+  readonly shareTokens?: boolean;
 }
 
 /** A ProfileSession on fake time, fake Cognito and an in-memory keychain. */
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const clock = new FakeClock();
-  const upstream = new MemoryCognito({ clock, idTokenLifetimeMs: options.idTokenLifetimeMs, credentialLifetimeMs: options.credentialsLifetimeMs, latencyMs: options.latencyMs });
+  const clock = options.like?.clock ?? new FakeClock();
+  const upstream = options.like?.upstream ?? new MemoryCognito({ clock, idTokenLifetimeMs: options.idTokenLifetimeMs, credentialLifetimeMs: options.credentialsLifetimeMs, latencyMs: options.latencyMs });
   const secrets = options.secrets ?? new MemoryStore();
   const sessions = new SessionStore(secrets);
   const profile = options.profile ?? PROFILE;
   if (options.signedIn !== false) await sessions.save(profile, storedSession());
   const logs = new LogCapture();
+  const logger = createLogger({ level: 'trace', destination: logs });
+  const revoked: string[] = [];
+  const revoke: RevokeRefreshToken = async (request) => {
+    revoked.push(request.refreshToken);
+    return { done: true, what: 'the refresh token was revoked (test)' };
+  };
   const session = new ProfileSession({
     profile,
-    sessions,
-    userPool: upstream,
+    mirror: new SessionMirror({ profile, sessions, clock, logger }),
+    refresher: upstream,
     identityPool: upstream,
     clock,
-    logger: createLogger({ level: 'trace', destination: logs }),
+    logger,
     random: options.random ?? (() => 0.5),
+    revoke,
+    ...(options.lock ? { lock: options.lock } : {}),
+    ...(options.shareTokens ? { shareTokens: true } : {}),
   });
-  return { clock, upstream, secrets, sessions, session, logs };
+  return { clock, upstream, secrets, sessions, session, logs, revoked };
 }

@@ -2,7 +2,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, symlink
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { securePrivatePaths } from '../../src/cli/private-paths.js';
+import { securePrivatePaths } from '../../src/store/private-paths.js';
 import { InsecurePathError } from '../../src/errors.js';
 
 function setup(t: { teardown: (fn: () => void) => void }) {

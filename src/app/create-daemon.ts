@@ -6,13 +6,20 @@ import { type Clock, systemClock } from '../broker/clock.js';
 import { BorrowedSessionStore, BorrowedTokens } from '../broker/borrowed-sign-in.js';
 import { ProfileSession } from '../broker/profile-session.js';
 import { createCognitoClients } from '../cognito/create-cognito-clients.js';
+import { revokeSession, type SignOutClients } from '../cognito/sign-out.js';
 import type { CredentialExchanger, TokenRefresher } from '../cognito/types.js';
 import type { Config, ProfileConfig } from '../config/config.js';
 import { PortHeldByOtherUserError, PortInUseError } from '../errors.js';
+import { FileLock, refreshLockFile } from '../store/file-lock.js';
 import type { SecretStore } from '../store/secret-store.js';
+import { SessionMirror } from '../store/session-mirror.js';
 import { SessionStore } from '../store/session-store.js';
-import { EndpointAuth } from './endpoint-auth.js';
-import { listenAddresses } from './listen-addresses.js';
+import { EndpointAuth } from '../server/endpoint-auth.js';
+import type { ListenerPolicy } from '../server/build-app.js';
+import { containerTokensFile } from '../store/container-token-registry.js';
+import { ContainerListeners } from './container-listeners.js';
+import { ContainerTokenAdmin } from './container-token-admin.js';
+import { listenAddresses, listenOn } from './listen-addresses.js';
 import { describeOwner, listenerOwner } from './listener-owner.js';
 
 export interface DaemonDeps {
@@ -29,10 +36,18 @@ export interface DaemonDeps {
   readonly inheritedFds?: readonly number[];
   /** How server.host becomes addresses to bind; default: listenAddresses (DNS for "localhost"). */
   readonly resolveHost?: (host: string) => Promise<string[]>;
+  /**
+   * A command's broker rather than serve's: keep the last ID and access tokens with the
+   * session in the keychain, and use those another command left (see ProfileSessionDeps).
+   */
+  readonly shareTokens?: boolean;
   readonly clock?: Clock;
   readonly random?: () => number;
   /** Real AWS SDK clients by default; tests put a fault-injecting layer here. */
   readonly createClients?: (profile: ProfileConfig) => UpstreamClients;
+  /** With server.containers: whether the container address is on this machine (default: a bind probe), and how often to look. */
+  readonly isLocalAddress?: (address: string) => Promise<boolean>;
+  readonly containerPollMs?: number;
 }
 
 /** What the broker needs of Cognito for one profile. */
@@ -41,6 +56,8 @@ export interface UpstreamClients {
   /** Refreshes each session the way it was signed in (password, browser, OIDC); default: userPool. */
   readonly refresher?: TokenRefresher;
   readonly identityPool: CredentialExchanger;
+  /** Revokes a rotated refresh token the broker drops before the keychain held it; absent, it is left to expire. */
+  readonly signOut?: SignOutClients | undefined;
   destroy(): void;
 }
 
@@ -78,14 +95,19 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     // The owner is served too when the config has it; else (a command serving one profile
     // in-process) it runs unlisted, for this profile's sake.
     const ownerSession = owner ? (byName.get(owner.name) ?? sessionOf(owner)) : undefined;
+    const signOut = c.signOut;
+    // A borrowing profile never sends, writes or revokes the owner's refresh token: no lock, no revoker.
     const session = new ProfileSession({
       profile,
-      sessions: owner ? new BorrowedSessionStore(deps.secrets, owner) : sessions,
-      userPool: ownerSession ? new BorrowedTokens(profile.name, ownerSession, clock) : (c.refresher ?? c.userPool),
+      mirror: new SessionMirror({ profile, sessions: owner ? new BorrowedSessionStore(deps.secrets, owner) : sessions, clock, logger: deps.logger }),
+      refresher: ownerSession ? new BorrowedTokens(profile.name, ownerSession, clock) : (c.refresher ?? c.userPool),
       identityPool: c.identityPool,
       clock,
       logger: deps.logger,
       random: deps.random,
+      lock: owner ? undefined : new FileLock(refreshLockFile(deps.config.stateDir, profile.name), { profile: profile.name, logger: deps.logger }),
+      revoke: owner || !signOut ? undefined : (request) => revokeSession(request, signOut),
+      shareTokens: deps.shareTokens === true,
     });
     byName.set(profile.name, session);
     return session;
@@ -95,9 +117,15 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   for (const profile of [...profiles.filter((p) => !p.signInFrom), ...profiles.filter((p) => p.signInFrom)]) sessionOf(profile);
   // In the config's order; an unlisted owner last.
   const ordered = [...profiles.map((p) => byName.get(p.name) as ProfileSession), ...[...byName.values()].filter((s) => !Object.hasOwn(deps.config.profiles, s.name))];
-  const broker = new Broker(deps.config, ordered);
+  const broker = new Broker(deps.config, ordered, deps.secrets.kind);
 
   const auth = new EndpointAuth(deps.masterToken, Object.keys(deps.config.profiles));
+  const containersConfig = deps.config.server.containers;
+  let containerListeners: ContainerListeners | undefined;
+  const containers = containersConfig
+    ? new ContainerTokenAdmin(containerTokensFile(deps.config.stateDir), auth, () =>
+      containerListeners?.state() ?? { address: containersConfig.address, port: containersConfig.port, listening: false, relativeUri: { listening: false } }, () => clock.now())
+    : undefined;
 
   // fastify (build-app, ~200 ms to load) is imported only once the sessions have started, so
   // the first refresh's waits (keychain over D-Bus, Cognito round trips) overlap with loading
@@ -105,10 +133,15 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const apps: FastifyInstance[] = [];
   let building: Promise<FastifyInstance> | undefined;
   const newApp = async (): Promise<FastifyInstance> => {
-    const { buildApp } = await import('./build-app.js');
-    const app = buildApp({ broker, auth, logger: deps.logger, host: deps.config.server.host });
+    const { buildApp } = await import('../server/build-app.js');
+    const app = buildApp({ broker, auth, logger: deps.logger, host: deps.config.server.host, ...(containers ? { containers } : {}) });
     apps.push(app);
     return app;
+  };
+  // The container listener's apps come and go with the address; ContainerListeners closes them.
+  const newContainerApp = async (listener: ListenerPolicy): Promise<FastifyInstance> => {
+    const { buildApp } = await import('../server/build-app.js');
+    return buildApp({ broker, auth, logger: deps.logger, listener });
   };
   const first = (): Promise<FastifyInstance> => (building ??= newApp());
 
@@ -128,22 +161,40 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     async listen() {
       broker.start();
       try {
+        // Before any listener: a token made through the loopback listener must not replace the registry's others.
+        await containers?.load();
         if (deps.inheritedFds?.length) {
           for (const [i, fd] of deps.inheritedFds.entries()) await listenOn(i === 0 ? await first() : await newApp(), { fd });
         } else {
           await listenEverywhere(await (deps.resolveHost ?? listenAddresses)(deps.config.server.host), deps.config.server.port, first, newApp, apps);
         }
+        if (containersConfig) {
+          const { containerListener } = await import('../server/build-app.js');
+          containerListeners = new ContainerListeners({
+            config: containersConfig,
+            defaultPort: ((apps[0] as FastifyInstance).server.address() as AddressInfo).port,
+            newApp: newContainerApp,
+            policyFor: containerListener,
+            logger: deps.logger,
+            ...(deps.isLocalAddress ? { isLocalAddress: deps.isLocalAddress } : {}),
+            ...(deps.containerPollMs !== undefined ? { pollMs: deps.containerPollMs } : {}),
+          });
+          await containerListeners.start();
+        }
       } catch (error) {
         broker.stop();
+        await containerListeners?.stop();
         await Promise.all(apps.map((app) => app.close()));
         throw error;
       }
       return baseUrl(apps[0] as FastifyInstance);
     },
     async close() {
-      broker.stop();
+      // The sessions' last keychain writes and revocations, before the clients go.
+      await broker.stop();
       // A command that never listened (credential-process) never loaded fastify.
       await building?.catch(() => undefined);
+      await containerListeners?.stop();
       await Promise.all(apps.map((app) => app.close()));
       for (const c of clients) c.clients.destroy();
     },
@@ -175,17 +226,6 @@ async function listenEverywhere(addresses: readonly string[], configuredPort: nu
       await Promise.all(apps.map((app) => (app.server.listening ? new Promise((resolve) => app.server.close(resolve)) : undefined)));
     }
   }
-}
-
-async function listenOn(app: FastifyInstance, where: { host: string; port: number } | { fd: number }): Promise<void> {
-  await app.ready();
-  await new Promise<void>((resolve, reject) => {
-    app.server.once('error', reject);
-    app.server.listen(where, () => {
-      app.server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 /** A taken port says whose it is, when that can be told: another user's means the token may have gone to them. */

@@ -3,8 +3,8 @@ import type { LevelWithSilent, Logger } from 'pino';
 import type { ProfileSession } from '../broker/profile-session.js';
 import type { Config, ProfileConfig } from '../config/config.js';
 import { createLogger } from '../log/create-logger.js';
-import { createDaemon, type Daemon } from '../server/create-daemon.js';
-import { openKeychain } from './cli-context.js';
+import { createDaemon, type Daemon } from './create-daemon.js';
+import { openKeychain } from './open-keychain.js';
 
 /**
  * The broker run inside a command, for one profile, when no daemon serves it: `exec`
@@ -12,26 +12,32 @@ import { openKeychain } from './cli-context.js';
  * Same wiring as `serve` (createDaemon), restricted to the one profile so no other
  * profile's session is refreshed, always on 127.0.0.1 and a free port (never the
  * configured one, which a daemon may hold), with a master token of its own that never
- * leaves this process.
+ * leaves this process. Such commands run side by side: their brokers share the ID and access
+ * tokens of a refresh through the keychain (under the refresh lock), so they spend the refresh
+ * token once between them.
  */
 export function createInProcessDaemon(config: Config, profile: ProfileConfig, logger: Logger = inProcessLogger()): Daemon {
   const single: Config = {
     ...config,
-    server: { ...config.server, host: '127.0.0.1', port: 0 },
+    // Never a container listener: containers reach only the daemon.
+    server: { ...config.server, host: '127.0.0.1', port: 0, containers: undefined },
     defaultProfile: profile.name,
     profiles: { [profile.name]: profile },
   };
-  return createDaemon({ config: single, secrets: openKeychain(), masterToken: randomBytes(32).toString('hex'), logger });
+  return createDaemon({ config: single, secrets: openKeychain(), masterToken: randomBytes(32).toString('hex'), logger, shareTokens: true });
 }
 
 /**
  * Waits for the session's first refresh (keychain, then Cognito), however long it takes,
- * rather than the 750 ms a request waits; then reads. Errors are the session's: not signed
- * in, login required, Cognito unreachable.
+ * rather than the 750 ms a request waits; then reads. Errors are those of that first
+ * refresh (not signed in, login required, Cognito unreachable), even when the session's
+ * backoff has begun a retry meanwhile (exec listens, loading the HTTP server, while the
+ * first refresh runs).
  */
 export async function firstRead<T>(daemon: Daemon, profile: string, read: (session: ProfileSession) => Promise<T>): Promise<T> {
   const session = daemon.broker.session(profile);
-  await session.refresh();
+  const failed = await session.firstRefresh();
+  if (failed) throw failed;
   return read(session);
 }
 

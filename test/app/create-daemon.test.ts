@@ -1,13 +1,14 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { Config } from '../../src/config/config.js';
-import { PortHeldByOtherUserError, PortInUseError } from '../../src/errors.js';
-import { listenerOwner } from '../../src/server/listener-owner.js';
+import { KeychainUnavailableError, PortHeldByOtherUserError, PortInUseError } from '../../src/errors.js';
+import { listenerOwner } from '../../src/app/listener-owner.js';
 import { OTHER_USER, otherUid, requireOtherUser, squat } from '../support/other-user.js';
 import { createLogger } from '../../src/log/create-logger.js';
-import { createDaemon, type Daemon } from '../../src/server/create-daemon.js';
+import { createDaemon, type Daemon } from '../../src/app/create-daemon.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { SessionStore } from '../../src/store/session-store.js';
 import { FakeClock } from '../../testkit/fake-clock.js';
@@ -129,4 +130,51 @@ t.test('a port held by another user is named as such; one of our own is a plain 
   t.teardown(() => squatter.stop());
   const { daemon } = await daemonOn(t, squatter.port);
   await t.rejects(daemon.listen(), { code: 'BRK_ERR_PORT_HELD_BY_OTHER_USER', message: new RegExp(`uid ${otherUid()}`) });
+});
+
+t.test('close() makes one last attempt to write a rotated refresh token the keychain refused so far, before the clients go', async (t) => {
+  class RefusingStore extends MemoryStore {
+    refuse = false;
+    writtenAfterDestroy = false;
+    destroyed = false;
+    override async set(account: string, value: string): Promise<void> {
+      if (this.refuse) throw new KeychainUnavailableError('writes refused (test)');
+      if (this.destroyed) this.writtenAfterDestroy = true;
+      return super.set(account, value);
+    }
+  }
+  const clock = new FakeClock();
+  const upstream = new MemoryCognito({ clock });
+  upstream.rotateRefreshTokens = true;
+  const secrets = new RefusingStore();
+  const sessions = new SessionStore(secrets);
+  await sessions.save(PROFILE, storedSession());
+  const stateDir = mkdtempSync(join(tmpdir(), 'cognito-broker-create-daemon-'));
+  t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
+  const config: Config = {
+    file: join(stateDir, 'config.json'),
+    stateDir,
+    server: { host: '127.0.0.1', port: 0, tokenFile: join(stateDir, 'token') },
+    defaultProfile: PROFILE.name,
+    profiles: { [PROFILE.name]: PROFILE },
+  };
+  const daemon = createDaemon({
+    config,
+    secrets,
+    masterToken: TOKEN,
+    logger: createLogger({ level: 'silent', destination: new LogCapture() }),
+    clock,
+    createClients: () => ({ userPool: upstream, identityPool: upstream, destroy: () => (secrets.destroyed = true) }),
+  });
+  const session = daemon.broker.session();
+  await session.refresh();
+  t.equal((await sessions.load(PROFILE))?.refreshToken, 'rotated-refresh-token-1');
+  secrets.refuse = true;
+  while (upstream.calls.refresh < 2) await clock.advance(60_000);
+  t.equal((await sessions.load(PROFILE))?.refreshToken, 'rotated-refresh-token-1', 'the next rotated token was refused');
+  secrets.refuse = false;
+  await daemon.close();
+  t.equal((await sessions.load(PROFILE))?.refreshToken, upstream.issuedRefreshTokens.at(-1), 'written at close');
+  t.notOk(secrets.writtenAfterDestroy, 'before the Cognito clients were destroyed');
+  t.notOk(existsSync(join(stateDir, 'locks', `${PROFILE.name}.lock`)), 'no refresh lock left behind');
 });
