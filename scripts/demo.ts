@@ -24,7 +24,7 @@ import { promisify } from 'node:util';
 import { readIdTokenClaims } from '../src/cognito/jwt-claims.js';
 import { stopChild } from '../testkit/children.js';
 import { INSTALL_HINT, missingSecretServiceTools, startSecretService } from '../testkit/secret-service.js';
-import { startLocalStack, type LocalStack } from './local-stack.js';
+import { startLocalStack, type LocalStack } from '../testkit/local-stack.js';
 
 const execFileAsync = promisify(execFile);
 

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../scripts/local-stack.js';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../testkit/local-stack.js';
 import { ChildGroup, stopChild } from '../../testkit/children.js';
 import { missingSecretServiceTools, startSecretService, type SecretService } from '../../testkit/secret-service.js';
 import { CLI, startChild, type StartedChild } from './children.js';

@@ -1,7 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +12,7 @@ import { MemoryStore } from '../../src/store/memory-store.js';
 import { SessionStore } from '../../src/store/session-store.js';
 import { FakeClock } from '../../testkit/fake-clock.js';
 import { MemoryCognito } from '../../testkit/memory-cognito.js';
+import { freePort } from '../../testkit/ports.js';
 import { LogCapture, PROFILE, storedSession } from '../support/session-harness.js';
 
 const MASTER = '3'.repeat(64);
@@ -126,10 +126,7 @@ t.test('long-lived container tokens survive a restart; another master ends them 
 t.test('relayPort: one listener on 127.0.0.1 for the relay, answering to the container address', async (t) => {
   const stateDir = mkdtempSync(join(tmpdir(), 'cb-container-relay-'));
   t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
-  const free = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => free.once('listening', resolve));
-  const relayPort = (free.address() as { port: number }).port;
-  await new Promise((resolve) => free.close(resolve));
+  const relayPort = await freePort();
   const d = await daemonWith(t, { address: '169.254.170.2', port: 9911, relayPort, relativeUri: true }, { stateDir });
   await until(async () => (await d.state()).listening, 'bound on 127.0.0.1:relayPort');
   t.match(await d.state(), { port: 9911, relayPort, relativeUri: { listening: true } });

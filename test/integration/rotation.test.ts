@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { CognitoIdentityProviderClient, GetTokensFromRefreshTokenCommand, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
 import t, { type Test } from 'tap';
-import { startLocalStack } from '../../scripts/local-stack.js';
+import { startLocalStack } from '../../testkit/local-stack.js';
 import { createCognitoClients } from '../../src/cognito/create-cognito-clients.js';
 import { signIn } from '../../src/cognito/sign-in.js';
 import type { ProfileConfig } from '../../src/config/config.js';

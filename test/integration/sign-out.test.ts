@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { CognitoIdentityProviderClient, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
 import t, { type Test } from 'tap';
-import type { LocalStack } from '../../scripts/local-stack.js';
+import type { LocalStack } from '../../testkit/local-stack.js';
 import { freePort } from '../../testkit/ports.js';
 import { writeProfiles } from '../support/browser-login.js';
 import { type BrokerEnv, requireSecretService, startBrokerEnv, TEST_KEYCHAIN_SERVICE } from '../support/broker-env.js';

@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { CognitoIdentityProviderClient, UpdateUserPoolClientCommand } from '@aws-sdk/client-cognito-identity-provider';
-import type { LocalStack } from '../../scripts/local-stack.js';
+import type { LocalStack } from '../../testkit/local-stack.js';
 import type { BrokerEnv } from './broker-env.js';
 import { type CliResult, spawnCli } from './cli.js';
 import { type BrowserVisit, signInWithForm, startUrlFrom } from './fake-browser.js';

@@ -15,7 +15,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../scripts/local-stack.js';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../testkit/local-stack.js';
 import { startFaultProxy, type FaultProxy, type ProxiedRequest } from '../../testkit/fault-proxy.js';
 
 const PRELOAD = new URL('./fault-clock-preload.mjs', import.meta.url).href;

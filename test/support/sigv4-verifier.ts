@@ -7,9 +7,9 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { closeServer, listen } from '../../testkit/http.js';
 
 export interface IssuedLookup {
   lookupCredentials(accessKeyId: string): { secretKey: string; sessionToken: string; expiration: Date; roleArn: string } | undefined;
@@ -46,7 +46,7 @@ export async function startSigv4Verifier(issued: IssuedLookup, expected: { servi
     requests,
     tamper: undefined,
     acceptToken: () => false,
-    close: async () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () => closeServer(server),
   };
   const server: Server = createServer((req, res) => void handle(req, res));
   server.keepAliveTimeout = 100;
@@ -111,8 +111,7 @@ export async function startSigv4Verifier(issued: IssuedLookup, expected: { servi
     return { accessKeyId, roleArn: credentials.roleArn };
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  (verifier as { url: string }).url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  (verifier as { url: string }).url = (await listen(server, '127.0.0.1', 0)).url;
   return verifier;
 }
 

@@ -29,7 +29,7 @@ import {
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { Secret, TOTP } from 'otpauth';
 import { startIdentityPoolEmulator } from '../../../testkit/emulators/identity-pool-emulator.js';
-import { startLocalStack } from '../../../scripts/local-stack.js';
+import { startLocalStack } from '../../../testkit/local-stack.js';
 import {
   claimSignature,
   formatSrpTimestamp,
