@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { CognitoIdentityProviderClient, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { httpGet } from '../testkit/http.js';
 import { freePort } from '../testkit/ports.js';
+import { waitFor } from '../testkit/wait.js';
 import type { BrokerStack } from './support/broker-stack.js';
 import { processMemory } from './support/machine.js';
 import { runLoad } from './support/load.js';
@@ -92,7 +93,7 @@ export async function runNewProcess(bs: BrokerStack, runs: number, upstreamDelay
   const serve = await bs.serve();
   const home = mkdtempSync(join(tmpdir(), 'cognito-broker-bench-home-'));
   try {
-    await waitFor200(serve.credentialsUrl, serve.token, 10_000);
+    await answering200(serve.credentialsUrl, serve.token);
     const refreshToken = await signIn(bs);
     // A clean machine: no ~/.aws, no AWS_* but what each way needs.
     const base = { PATH: process.env.PATH, HOME: home, NODE_NO_WARNINGS: '1' };
@@ -254,7 +255,7 @@ export async function runMemory(bs: BrokerStack, requests: number, log: (line: s
   bs.setServerPort(0);
   const serve = await bs.serve({ cpu: SERVER_CPU });
   try {
-    await waitFor200(serve.credentialsUrl, serve.token, 10_000);
+    await answering200(serve.credentialsUrl, serve.token);
     await sleep(5_000);
     const idle = processMemory(serve.pid).rss;
     let done = 0;
@@ -279,14 +280,8 @@ export async function runMemory(bs: BrokerStack, requests: number, log: (line: s
   }
 }
 
-// --- HTTP helpers ----------------------------------------------------------------------------------------
-
-async function waitFor200(url: string, token: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const answer = await httpGet(url, token).catch(() => undefined);
-    if (answer?.status === 200) return;
-    if (Date.now() > deadline) throw new Error(`${url} gave no 200 within ${timeoutMs} ms (last: ${answer?.status ?? 'no answer'})`);
-    await sleep(20);
-  }
+/** Until `url` answers 200: serve's first refresh is done. */
+async function answering200(url: string, token: string): Promise<void> {
+  const status = () => httpGet(url, token).then((answer) => answer.status, () => 0);
+  await waitFor(`a 200 from ${url}`, status, (code) => code === 200, { timeoutMs: 10_000, intervalMs: 20 });
 }
