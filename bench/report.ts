@@ -7,6 +7,7 @@ import type { BurstResult, MemoryResult, NewProcessResult, StartupResult } from 
 import type { MachineInfo } from './support/machine.js';
 import { mb, ms, ratio, thousands } from './support/stats.js';
 import type { EconomyResult } from './upstream-economy.js';
+import { PROMPT_VS_NODE_TARGET, type PromptSpawnResult } from './prompt-spawn.js';
 
 export interface BenchResults {
   date: string;
@@ -25,6 +26,7 @@ export interface BenchResults {
     newProcess?: NewProcessResult;
     startup?: { withDelay: StartupResult; noDelay: StartupResult };
     memory?: MemoryResult;
+    prompt?: PromptSpawnResult;
   };
 }
 
@@ -169,6 +171,13 @@ export function renderReport(r: BenchResults): { markdown: string; failures: str
     const worst = Math.max(mem.idleRssBytes, mem.afterLoadRssBytes, mem.settledRssBytes);
     out.push(`| ${mb(mem.idleRssBytes)} | ${mb(mem.afterLoadRssBytes)} | ${mb(mem.settledRssBytes)} | ${mb(mem.peakRssBytes)} | ${mark(worst < TARGETS.rssBytes)} (peak: ${mark(mem.peakRssBytes < TARGETS.rssBytes)}) |`, '');
     if (mem.failures > 0) failures.push(`memory: ${mem.failures} failed requests under load`);
+  }
+  const p = r.sections.prompt;
+  if (p) {
+    out.push('### 5. `status --prompt` in a shell prompt', '');
+    out.push(`Spawn → exit of the compiled CLI's \`status --prompt\` with \`serve\` running (it printed \`${p.line}\`), against a bare \`node -e 0\`, alternating, ${p.runs} runs each after an untimed one.`, '');
+    out.push(`| status --prompt (median) | node -e 0 (median) | Ratio | Target ≤ ${PROMPT_VS_NODE_TARGET}× |`, '|---:|---:|---:|---|');
+    out.push(`| ${ms(p.medians.prompt)} | ${ms(p.medians.node)} | ${ratio(p.ratio)} | ${mark(p.ratio <= PROMPT_VS_NODE_TARGET)} |`, '');
   }
 
   out.push(`Load average at the start of each section: ${Object.entries(r.loadAtStart).map(([k, v]) => `${k} ${load(v)}`).join('; ')}.`);

@@ -9,7 +9,7 @@
  *                          [--cpu-prof DIR]
  *
  * Sections (--only takes a comma-separated list): throughput, economy, burst, new-process,
- * startup, memory.
+ * startup, memory, prompt.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,12 +20,13 @@ import { startBrokerStack, type BrokerStack } from './support/broker-stack.js';
 import { loadGenerator } from './support/load.js';
 import { loadAverage, machineInfo, sourceVersion, waitForQuietMachine } from './support/machine.js';
 import { runEconomy } from './upstream-economy.js';
+import { runPromptSpawn } from './prompt-spawn.js';
 import { runBurst, runMemory, runNewProcess, runStartup } from './stack-benchmarks.js';
 
 // The SDK's notice about Node 22 (the local stack's admin client) is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
-export const SECTIONS = ['throughput', 'economy', 'burst', 'new-process', 'startup', 'memory'] as const;
+export const SECTIONS = ['throughput', 'economy', 'burst', 'new-process', 'startup', 'memory', 'prompt'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** ~60 ms: a round trip from a laptop to a Cognito region elsewhere on the continent. */
@@ -110,7 +111,7 @@ async function main(): Promise<number> {
   if (only.has('economy')) {
     results.sections.economy = await timed('economy', () => runEconomy(options.economyHours, options.economyRealSeconds));
   }
-  const stackSections = (['burst', 'new-process', 'startup', 'memory'] as const).filter((s) => only.has(s));
+  const stackSections = (['burst', 'new-process', 'startup', 'memory', 'prompt'] as const).filter((s) => only.has(s));
   if (stackSections.length > 0) {
     log('\n== starting the local stack (cognito-local, identity-pool emulator, proxies, private Secret Service)');
     const bs: BrokerStack = await startBrokerStack();
@@ -127,6 +128,7 @@ async function main(): Promise<number> {
         }));
       }
       if (only.has('memory')) results.sections.memory = await timed('memory', () => runMemory(bs, options.requests, log));
+      if (only.has('prompt')) results.sections.prompt = await timed('prompt', () => runPromptSpawn(bs, options.runs * 3));
     } finally {
       interrupts.delete(stopStack);
       await bs.stop();
@@ -155,7 +157,7 @@ const USAGE = `Usage: node dist/bench/run.js [options]      (npm run build first
   --duration S         throughput measurement per server and connection count (default 10)
   --paced-rate N       offered req/s of the open-loop latency run at 50 connections (default 5,000; 0 skips it)
   --requests N         requests before the "after" memory reading (default 1,000,000)
-  --runs N             runs of the new-process and start-up timings (default 7)
+  --runs N             runs of the new-process and start-up timings (default 7; status --prompt: 3 × N)
   --wait-quiet M       first wait up to M minutes for the 1-minute load average to fall below ${QUIET_LOAD}
   --out DIR            also write DIR/report.md and DIR/results.json
   --cpu-prof DIR       run the broker under test with node --cpu-prof, profiles into DIR

@@ -26,7 +26,7 @@ export abstract class BrokerError extends Error {
 export class ConfigNotFoundError extends BrokerError {
   readonly code = 'BRK_ERR_CONFIG_NOT_FOUND';
   constructor(readonly file: string) {
-    super(`No config file at ${file}. Copy config.example.json there, or pass --config PATH (or set COGNITO_BROKER_CONFIG).`);
+    super(`No config file at ${file}. Run \`cognito-broker init\` to write one (it asks for the user pool, app client and identity pool), or pass --config PATH (or set COGNITO_BROKER_CONFIG).`);
   }
 }
 
@@ -37,6 +37,21 @@ export class ConfigInvalidError extends BrokerError {
     readonly problems: readonly { path: string; expected: string }[],
   ) {
     super(`Invalid config in ${file}:\n${problems.map((p) => `  ${p.path}: ${p.expected}`).join('\n')}`);
+  }
+}
+
+export class ConfigExistsError extends BrokerError {
+  readonly code = 'BRK_ERR_CONFIG_EXISTS';
+  constructor(readonly file: string, profile: string) {
+    super(`A config file already exists at ${file}; nothing was written. \`cognito-broker init --force\` adds profile "${profile}" to it (replacing a profile of that name) and keeps everything else; or pass --config PATH to write another file.`);
+  }
+}
+
+/** `init`: Cognito says an id names nothing; the config is not written. */
+export class InitCheckFailedError extends BrokerError {
+  readonly code = 'BRK_ERR_INIT_CHECK_FAILED';
+  constructor(readonly file: string, readonly problems: readonly string[]) {
+    super(`Cognito does not know what the config would name, so nothing was written to ${file}:\n${problems.map((p) => `  ${p}`).join('\n')}\nCheck the ids and the region (Cognito console: User pools, App clients, Identity pools), or pass --no-check to write them unchecked.`);
   }
 }
 
@@ -185,15 +200,31 @@ export class GlobalSignOutUnsupportedError extends BrokerError {
 
 // --- keychain -----------------------------------------------------------------------
 
+/** Which store a KeychainUnavailableError is about: the config's "secretStore" (docs/config.md). */
+export type SecretStoreChoice = 'keychain' | 'kernel' | 'file';
+
+/**
+ * The secret store cannot be read or written. Kept under one code whatever the store (the
+ * broker treats them alike: serve from memory, retry); the message says what to do for the
+ * store in use, and for the OS keychain names the other choices of "secretStore".
+ */
 export class KeychainUnavailableError extends BrokerError {
   readonly code = 'BRK_ERR_KEYCHAIN_UNAVAILABLE';
   override readonly statusCode = 503;
   override readonly retryable = true;
-  constructor(detail: string, options?: { cause?: unknown }) {
-    super(
-      `The OS keychain is locked or unavailable (${detail}). Unlock it (on Linux: a running Secret Service such as gnome-keyring or KeePassXC, unlocked), then try again.`,
-      options,
-    );
+  constructor(detail: string, options?: { cause?: unknown; store?: SecretStoreChoice }) {
+    super(unavailableMessage(detail, options?.store ?? 'keychain'), options);
+  }
+}
+
+function unavailableMessage(detail: string, store: SecretStoreChoice): string {
+  switch (store) {
+    case 'kernel':
+      return `The Linux kernel keyring ("secretStore": "kernel") cannot be used (${detail}). It needs a session keyring, which a login through PAM (SSH, console) has and a container shell, docker exec or a CI job lacks: start one with \`keyctl session\` (package keyutils) and run cognito-broker from that shell, or prefix each command: keyctl session - cognito-broker ... Where the keyring calls are blocked (Docker's default seccomp profile), set "secretStore": "file" instead (docs/config.md).`;
+    case 'file':
+      return `The secret file store ("secretStore": "file") cannot be read or written (${detail}). Check that the state directory is yours and not full, then try again.`;
+    default:
+      return `The OS keychain is locked or unavailable (${detail}). Unlock it (on Linux: a running Secret Service such as gnome-keyring or KeePassXC, unlocked), then try again. On a machine without one (a headless box, WSL, a container, CI), set "secretStore" in the config to "kernel" (the Linux kernel keyring, until reboot) or "file" (a 0600 file under the state directory); see docs/config.md.`;
   }
 }
 

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { Broker } from '../broker/broker.js';
 import { type Clock, systemClock } from '../broker/clock.js';
 import { BorrowedSessionStore, BorrowedTokens } from '../broker/borrowed-sign-in.js';
-import { ProfileSession } from '../broker/profile-session.js';
+import { ProfileSession, type SessionWatcher } from '../broker/profile-session.js';
 import { createCognitoClients } from '../cognito/create-cognito-clients.js';
 import { revokeSession, type SignOutClients } from '../cognito/sign-out.js';
 import type { CredentialExchanger, TokenRefresher } from '../cognito/types.js';
@@ -48,6 +48,8 @@ export interface DaemonDeps {
   /** With server.containers: whether the container address is on this machine (default: a bind probe), and how often to look. */
   readonly isLocalAddress?: (address: string) => Promise<boolean>;
   readonly containerPollMs?: number;
+  /** Told of every session's changes and notices (serve's prompt file and notifications); default: none. */
+  readonly watcher?: SessionWatcher;
 }
 
 /** What the broker needs of Cognito for one profile. */
@@ -108,6 +110,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       lock: owner ? undefined : new FileLock(refreshLockFile(deps.config.stateDir, profile.name), { profile: profile.name, logger: deps.logger }),
       revoke: owner || !signOut ? undefined : (request) => revokeSession(request, signOut),
       shareTokens: deps.shareTokens === true,
+      ...(deps.watcher ? { watcher: deps.watcher } : {}),
     });
     byName.set(profile.name, session);
     return session;

@@ -4,7 +4,7 @@ import type { ProfileSession } from '../broker/profile-session.js';
 import type { Config, ProfileConfig } from '../config/config.js';
 import { createLogger } from '../log/create-logger.js';
 import { createDaemon, type Daemon } from './create-daemon.js';
-import { openKeychain } from './open-keychain.js';
+import { openSecretStore } from './open-secret-store.js';
 
 /**
  * The broker run inside a command, for one profile, when no daemon serves it: `exec`
@@ -24,7 +24,7 @@ export function createInProcessDaemon(config: Config, profile: ProfileConfig, lo
     defaultProfile: profile.name,
     profiles: { [profile.name]: profile },
   };
-  return createDaemon({ config: single, secrets: openKeychain(), masterToken: randomBytes(32).toString('hex'), logger, shareTokens: true });
+  return createDaemon({ config: single, secrets: openSecretStore(config), masterToken: randomBytes(32).toString('hex'), logger, shareTokens: true });
 }
 
 /**

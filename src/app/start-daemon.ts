@@ -7,7 +7,8 @@ import { DAEMON_FILE, removeDaemonInfo, writeDaemonInfo } from '../store/daemon-
 import { loadOrCreateMasterToken, type MasterTokenChange, scopedTokenFile, watchMasterToken, writeTokenFile } from '../store/endpoint-token-file.js';
 import { securePrivatePaths } from '../store/private-paths.js';
 import { createDaemon, type Daemon } from './create-daemon.js';
-import { openKeychain } from './open-keychain.js';
+import { DaemonNotices, notifiersFor } from './daemon-notices.js';
+import { openSecretStore } from './open-secret-store.js';
 
 /** What `serve` runs, started: where it listens and what to hand a shell. */
 export interface StartedDaemon {
@@ -40,9 +41,17 @@ export async function startDaemon(config: Config, logger: Logger, options: Start
   const master = await loadOrCreateMasterToken(config.server.tokenFile);
   if (master.replaced) logger.warn({ file: config.server.tokenFile }, masterChangeMessage('exposed'));
   const inheritedFds = options.inheritedFds ?? [];
-  const daemon = createDaemon({ config, secrets: openKeychain(), masterToken: master.token, logger, inheritedFds });
+  const notices = new DaemonNotices({ config, notifiers: notifiersFor(config, logger), logger });
+  const daemon = createDaemon({ config, secrets: openSecretStore(config), masterToken: master.token, logger, inheritedFds, watcher: notices });
   // Starts the sessions, then loads fastify: the first refresh's waits overlap the load.
-  const url = await daemon.listen();
+  let url: string;
+  try {
+    url = await daemon.listen();
+  } catch (error) {
+    await notices.close();
+    throw error;
+  }
+  await notices.start();
   const stopWatching = followMasterToken(config.server.tokenFile, master.token, daemon, logger);
 
   const daemonFile = join(config.stateDir, DAEMON_FILE);
@@ -67,6 +76,7 @@ export async function startDaemon(config: Config, logger: Logger, options: Start
     async close() {
       stopWatching();
       await daemon.close();
+      await notices.close();
       await removeDaemonInfo(daemonFile, process.pid);
     },
   };

@@ -18,6 +18,7 @@ import { sameSignIn, type StoredSession, sessionFingerprint, sessionUser, stored
 import { backoffDelay } from './backoff.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { CREDENTIALS_POLICY, type Expiring, type FreshnessPolicy, ID_TOKEN_POLICY, isDue, isFresh, isUsable, refreshAt } from './freshness-policy.js';
+import { endsSoonNotice, endsSoonWindowMs, loginRequiredNotice, type SessionNotice } from './session-notice.js';
 import { INITIAL_STATE, nextSessionState, type SessionEvent, type SessionPhase, type SessionState } from './session-state.js';
 import { IdentityPoolError } from '../errors.js';
 
@@ -57,6 +58,18 @@ export interface ProfileSessionDeps {
    * run side by side. The daemon does neither.
    */
   readonly shareTokens?: boolean;
+  /** Told of every change a user may see (the daemon's prompt file, its notifications); default: none. */
+  readonly watcher?: SessionWatcher;
+}
+
+/**
+ * Told after each transition that changes what a user may see: the phase, the credentials,
+ * the sign-in, or that it ends soon. `raised` is the notice this transition raised: once
+ * per refused refresh token, once per sign-in that ends soon. Called synchronously; it must
+ * not throw, and what it does with I/O is its own business.
+ */
+export interface SessionWatcher {
+  changed(status: ProfileStatus, raised: SessionNotice | undefined): void;
 }
 
 /** The session this cycle worked for was dropped (entry deleted, or another user's): the cycle ends. */
@@ -79,6 +92,10 @@ export interface ProfileStatus {
   /** How that session was signed in, and when (while the daemon holds it). */
   readonly signInMethod?: SignInMethod | undefined;
   readonly signedInAt?: string | undefined;
+  /** When that sign-in ends by the profile's refreshTokenLifetime (absent: not known). */
+  readonly signInEndsAt?: string | undefined;
+  /** The sign-in ends soon (docs/notifications.md). */
+  readonly endsSoon?: boolean | undefined;
   /** Where the session is kept ("keychain", …): the daemon's store, which may not be this shell's. */
   readonly secretStore?: string | undefined;
   readonly identityId?: string | undefined;
@@ -114,6 +131,8 @@ export class ProfileSession {
   private readonly lock: RefreshLock;
   /** Revocations of dropped tokens under way; stop() waits for them (bounded). */
   private readonly revoking = new Set<Promise<void>>();
+  /** The key of the last notice raised (SessionNotice.key). */
+  private lastNoticeKey: string | undefined;
 
   constructor(private readonly deps: ProfileSessionDeps) {
     this.random = deps.random ?? Math.random;
@@ -203,6 +222,8 @@ export class ProfileSession {
       user: s.user,
       signInMethod: s.session ? (s.session.method ?? 'password') : undefined,
       signedInAt: iso(s.session?.signedInAt),
+      signInEndsAt: iso(this.signInEndsAt()),
+      endsSoon: s.endsSoon === true ? true : undefined,
       identityId: s.identityId,
       idTokenExpiresAt: iso(s.tokens?.expiresAt),
       credentialsExpireAt: iso(s.credentials?.expiresAt),
@@ -569,6 +590,47 @@ export class ProfileSession {
     const before = this.state;
     this.state = nextSessionState(before, event);
     if (before.phase !== this.state.phase || event.type === 'refresh-failed') this.logTransition(before.phase, event);
+    this.tell(before);
+  }
+
+  /** The watcher hears of a transition that changed what a user sees, with the notice it raised. */
+  private tell(before: SessionState): void {
+    const after = this.state;
+    const seen = (s: SessionState) => [s.phase, s.endsSoon === true, s.credentials?.expiresAt, s.session?.signedInAt];
+    if (!this.deps.watcher || seen(before).every((value, i) => value === seen(after)[i])) return;
+    const notice = this.notice();
+    const raised = notice && notice.key !== this.lastNoticeKey ? notice : undefined;
+    if (raised) this.lastNoticeKey = raised.key;
+    try {
+      this.deps.watcher.changed(this.status(), raised);
+    } catch (error) {
+      this.deps.logger.warn({ profile: this.name, error: (error as Error).message }, 'the session watcher failed');
+    }
+  }
+
+  /** What the user should be told now, if anything. A profile borrowing a sign-in leaves that to its owner's session: one sign-in, one notice. */
+  private notice(): SessionNotice | undefined {
+    const s = this.state;
+    if (this.deps.profile.signInFrom) return undefined;
+    if (s.phase === 'login-required') return loginRequiredNotice(this.name, s.lastError?.message ?? new LoginRequiredError(this.name, 'the refresh token was refused').message, s.rejectedFingerprint);
+    const endsAt = this.signInEndsAt();
+    if (s.endsSoon && s.session && endsAt !== undefined) return endsSoonNotice(this.name, s.session.signedInAt, endsAt, this.deps.clock.now());
+    return undefined;
+  }
+
+  /** The held sign-in's end by the profile's refreshTokenLifetime, counted from `login`. */
+  private signInEndsAt(): number | undefined {
+    const lifetime = this.deps.profile.refreshTokenLifetimeMs;
+    const session = this.state.session;
+    return lifetime === undefined || !session ? undefined : session.signedInAt + lifetime;
+  }
+
+  /** When the held sign-in starts to end soon; undefined once it does, or when its end is not known. */
+  private endingAt(): number | undefined {
+    const endsAt = this.signInEndsAt();
+    const lifetime = this.deps.profile.refreshTokenLifetimeMs;
+    if (endsAt === undefined || lifetime === undefined || this.state.endsSoon) return undefined;
+    return endsAt - endsSoonWindowMs(lifetime);
   }
 
   private logTransition(from: SessionPhase, event: SessionEvent): void {
@@ -589,7 +651,9 @@ export class ProfileSession {
   private schedule(): void {
     this.clearTimer();
     if (this.stopped) return;
-    const at = this.nextWakeAt();
+    const ending = this.endingAt();
+    if (ending !== undefined && ending <= this.deps.clock.now()) this.dispatch({ type: 'sign-in-ending' });
+    const at = Math.min(this.nextWakeAt(), this.endingAt() ?? Infinity);
     const delay = Math.min(STORE_POLL_MS, Math.max(0, at - this.deps.clock.now()));
     this.timer = this.deps.clock.setTimeout(() => this.onTimer(), delay);
   }

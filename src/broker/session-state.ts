@@ -11,6 +11,9 @@ import { type StoredSession, sessionUser } from '../store/session-store.js';
  *                                     └──────────failed (retryable)───────┴──▶ degraded ──retry──▶ refreshing(-ahead)
  *   any refresh ──refresh token refused──▶ login-required ──new session in the keychain──▶ refreshing
  *   any phase with a session ──entry deleted (logout)──▶ signed-out; ──another user signed in──▶ refreshing
+ *
+ * Beside the phase, `endsSoon`: the sign-in's known end (the profile's refreshTokenLifetime
+ * from `login`) is near; set by `sign-in-ending`, cleared by a new sign-in.
  */
 export type SessionPhase = 'starting' | 'signed-out' | 'refreshing' | 'ready' | 'refreshing-ahead' | 'degraded' | 'login-required';
 
@@ -35,6 +38,8 @@ export interface SessionState {
   readonly lastRefreshAt?: number | undefined;
   /** login-required: which refresh token was refused, so only a new sign-in restarts refreshing. */
   readonly rejectedFingerprint?: string | undefined;
+  /** The held sign-in ends soon (see SessionNotice); only a new sign-in clears it. */
+  readonly endsSoon?: boolean | undefined;
 }
 
 export type SessionEvent =
@@ -58,6 +63,8 @@ export type SessionEvent =
       readonly identityId?: string | undefined;
     }
   | { readonly type: 'login-required'; readonly error: BrokerError; readonly rejectedFingerprint?: string | undefined }
+  /** The clock passed the moment the held sign-in starts to end soon. */
+  | { readonly type: 'sign-in-ending' }
   | { readonly type: 'signed-out'; readonly error: BrokerError };
 
 export const INITIAL_STATE: SessionState = { phase: 'starting', failures: 0 };
@@ -69,13 +76,14 @@ export function nextSessionState(state: SessionState, event: SessionEvent): Sess
       return { ...state, phase: state.credentials ? 'refreshing-ahead' : 'refreshing' };
     case 'session-loaded': {
       const user = sessionUser(event.session);
+      const endsSoon = state.endsSoon === true && state.session?.signedInAt === event.session.signedInAt;
       // After login-required: a sign-in by another user; nothing of the first one is served on.
-      if (state.user !== undefined && state.user !== user) return { ...state, session: event.session, user, tokens: undefined, credentials: undefined, identityId: undefined };
-      return { ...state, session: event.session, user };
+      if (state.user !== undefined && state.user !== user) return { ...state, session: event.session, user, tokens: undefined, credentials: undefined, identityId: undefined, endsSoon };
+      return { ...state, session: event.session, user, endsSoon };
     }
     case 'session-replaced':
       // Another user's tokens and credentials must not be served a moment longer.
-      if (event.sameUser) return { ...state, session: event.session };
+      if (event.sameUser) return { ...state, session: event.session, endsSoon: state.endsSoon === true && state.session?.signedInAt === event.session.signedInAt };
       return {
         ...state,
         phase: 'refreshing',
@@ -87,7 +95,10 @@ export function nextSessionState(state: SessionState, event: SessionEvent): Sess
         failures: 0,
         retryAt: undefined,
         lastError: undefined,
+        endsSoon: false,
       };
+    case 'sign-in-ending':
+      return state.session ? { ...state, endsSoon: true } : state;
     case 'refresh-succeeded':
       return {
         ...state,
@@ -118,6 +129,7 @@ export function nextSessionState(state: SessionState, event: SessionEvent): Sess
         ...state,
         phase: 'login-required',
         session: undefined,
+        endsSoon: false,
         lastError: event.error,
         failures: 0,
         retryAt: undefined,
@@ -129,6 +141,7 @@ export function nextSessionState(state: SessionState, event: SessionEvent): Sess
         ...state,
         phase: 'signed-out',
         session: undefined,
+        endsSoon: false,
         user: undefined,
         tokens: undefined,
         credentials: undefined,

@@ -19,7 +19,9 @@ one call on loopback, and Cognito is asked only when the daemon's credentials ar
 Without it, each run reads the keychain and asks Cognito itself (one call while the ID token
 the last such run kept with the session is fresh, else two or three; a few hundred
 milliseconds): the SDKs cache the answer until 15 minutes before it expires, but every new
-process (each 'aws' command) asks again. Errors go to stderr with exit code 1.
+process (each 'aws' command) asks again. Errors go to stderr with exit code 1. It never
+asks anything, even at a terminal (its stderr is often not shown): a profile that is not
+signed in, or must sign in again, fails at once, naming the login command to run.
 
   --profile P     profile from the config (default: the config's default profile)
   --config PATH   config file (default: COGNITO_BROKER_CONFIG, else the platform's config dir)`;

@@ -337,7 +337,10 @@ export interface BrokerUse<T> {
 export async function useBroker<T>(options: CommandOptions, use: BrokerUse<T>): Promise<T> {
   let loaded: Promise<{ config: Config; profile: ProfileConfig }> | undefined;
   const load = () => (loaded ??= loadConfigAndProfile(options));
-  const hasStoredSession = async () => storedSessionExists((await load()).profile);
+  const hasStoredSession = async () => {
+    const { config, profile } = await load();
+    return storedSessionExists(config, profile);
+  };
   const tryDaemon = async (lookup: DaemonLookup, profile: string): Promise<{ value: T } | undefined> => {
     if (!lookup.daemon) {
       if (lookup.problem instanceof DaemonUntrustedError) use.onUntrusted?.(lookup.problem);
@@ -417,11 +420,11 @@ function isTokenBody(body: unknown): body is TokenBody {
 }
 
 /** Whether the keychain holds a session for the profile (its owner's, for "signInFrom"); never throws. */
-export async function storedSessionExists(profile: ProfileConfig): Promise<boolean> {
+export async function storedSessionExists(config: Config, profile: ProfileConfig): Promise<boolean> {
   try {
     const { SessionStore } = await import('../store/session-store.js');
-    const { openKeychain } = await import('../app/open-keychain.js');
-    return (await new SessionStore(openKeychain()).load(profile.signInFrom ?? profile)) !== undefined;
+    const { openSecretStore } = await import('../app/open-secret-store.js');
+    return (await new SessionStore(openSecretStore(config)).load(profile.signInFrom ?? profile)) !== undefined;
   } catch {
     return false;
   }

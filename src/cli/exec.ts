@@ -33,11 +33,13 @@ restarts meanwhile, the token is registered again when it is back.
 
 COMMAND's environment:
   set      AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN and
-           AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (as 'cognito-broker env' prints them)
+           AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (as 'cognito-broker env' prints them);
+           AWS_CREDENTIAL_EXPIRATION: when the credentials served at the start expire
+           (ISO 8601), for prompts that show it; the endpoint renews them before then
   removed  AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: every SDK prefers it over FULL_URI.
            AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (and the older
-           AWS_SECURITY_TOKEN, AWS_CREDENTIAL_EXPIRATION): static keys come first in every
-           SDK's chain and would be used instead of the broker's.
+           AWS_SECURITY_TOKEN, and the parent's AWS_CREDENTIAL_EXPIRATION): static keys come
+           first in every SDK's chain and would be used instead of the broker's.
            AWS_PROFILE, AWS_DEFAULT_PROFILE: a named profile is read before the container
            endpoint (and one that does not exist is an error in boto3 and the AWS CLI).
            AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN, AWS_ROLE_SESSION_NAME: web identity
@@ -78,6 +80,8 @@ export interface CredentialsEndpoint {
   readonly fullUri: string;
   readonly token: string;
   readonly tokenFile: string;
+  /** When the credentials served at the start expire (ISO 8601): AWS_CREDENTIAL_EXPIRATION. */
+  readonly expiration: string;
   readonly via: 'daemon' | 'in-process';
   close(): Promise<void>;
 }
@@ -147,6 +151,7 @@ async function viaDaemon(daemon: DaemonConnection, profile: string, child: Child
     fullUri: daemon.route(profile, 'credentials'),
     token: child.token,
     tokenFile,
+    expiration: answer.value.Expiration,
     via: 'daemon',
     close: async () => {
       release();
@@ -206,9 +211,9 @@ async function serveInProcess(config: Config, profile: ProfileConfig, child: Chi
   };
   try {
     const url = await daemon.listen();
-    await firstRead(daemon, profile.name, (session) => session.credentials());
+    const credentials = await firstRead(daemon, profile.name, (session) => session.credentials());
     await writePrivateFile(tokenFile, child.token);
-    return { fullUri: `${url}/credentials`, token: child.token, tokenFile, via: 'in-process', close };
+    return { fullUri: `${url}/credentials`, token: child.token, tokenFile, expiration: new Date(credentials.expiresAt).toISOString(), via: 'in-process', close };
   } catch (error) {
     await close();
     throw error;
@@ -226,7 +231,7 @@ async function removeStaleTokenFiles(stateDir: string): Promise<void> {
 }
 
 /** This process's environment for COMMAND: the endpoint's variables in, other credentials out. */
-export function childEnvironment(parent: NodeJS.ProcessEnv, endpoint: Pick<CredentialsEndpoint, 'fullUri' | 'token' | 'tokenFile'>, platform: NodeJS.Platform = process.platform): NodeJS.ProcessEnv {
+export function childEnvironment(parent: NodeJS.ProcessEnv, endpoint: Pick<CredentialsEndpoint, 'fullUri' | 'token' | 'tokenFile'> & { readonly expiration?: string | undefined }, platform: NodeJS.Platform = process.platform): NodeJS.ProcessEnv {
   // Windows' variable names are case-insensitive: "aws_profile" counts there.
   const removed = new Set(REMOVED_VARIABLES.map((name) => (platform === 'win32' ? name.toUpperCase() : name)));
   const env: NodeJS.ProcessEnv = {};
@@ -237,6 +242,9 @@ export function childEnvironment(parent: NodeJS.ProcessEnv, endpoint: Pick<Crede
   // Both, as `env` prints them: older SDKs (botocore 1.29, AWS CLI 2.9) read only the value.
   env.AWS_CONTAINER_AUTHORIZATION_TOKEN = endpoint.token;
   env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE = endpoint.tokenFile;
+  // For prompts and tools that show the time left (starship's aws module). The SDKs read it
+  // only beside static keys, which are removed above: it changes no credential choice.
+  if (endpoint.expiration !== undefined) env.AWS_CREDENTIAL_EXPIRATION = endpoint.expiration;
   return env;
 }
 

@@ -8,7 +8,7 @@ import type { ProfileConfig } from '../config/config.js';
 import { ClientSecretError, isBrokerError, KeychainUnavailableError, UsageError } from '../errors.js';
 import { type RememberedDevice, SessionStore } from '../store/session-store.js';
 import { loadCliConfig, pickSignInProfile } from './cli-context.js';
-import { openKeychain } from '../app/open-keychain.js';
+import { openSecretStore } from '../app/open-secret-store.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { askClientSecret, askPassword, askUsername, challengeAsker, isInteractive, parseMfaMethod, StdinLines } from './prompt.js';
 import { readStdin } from './read-stdin.js';
@@ -94,8 +94,9 @@ export async function login(argv: string[], io: CliIo = processIo, env: NodeJS.P
   const stdin = values['mfa-code'] === '-' ? new StdinLines() : undefined;
   const password = values['password-stdin'] ? await (stdin ? readPasswordLine(stdin) : readStdin()) : await askPassword();
 
-  const sessions = new SessionStore(openKeychain(env));
-  const stored = await readStoredExtras(sessions, profile, username, io);
+  const secrets = openSecretStore(config, env);
+  const sessions = new SessionStore(secrets);
+  const stored = await readStoredExtras(sessions, profile, username, io, secrets.kind === 'keychain');
   let clientSecret = nonEmpty(env[CLIENT_SECRET_ENV]) ?? (values['client-secret'] ? await askClientSecret() : stored.clientSecret);
 
   const clients = createCognitoClients(profile);
@@ -150,7 +151,7 @@ export async function login(argv: string[], io: CliIo = processIo, env: NodeJS.P
   // After the session: the sign-in is what matters; these only save questions next time.
   if (clientSecret && clientSecret !== stored.clientSecret) await bestEffort(() => sessions.saveClientSecret(profile, clientSecret), 'keep the client secret', io);
   if (device) await bestEffort(() => sessions.saveDevice(profile, device), 'remember this device', io);
-  io.stderr(`Signed in as ${username} (profile "${profile.name}"). The refresh token is in the OS keychain.\n`);
+  io.stderr(`Signed in as ${username} (profile "${profile.name}"). The refresh token is in ${secrets.description}.\n`);
   if (device) io.stderr('This device is remembered by the user pool: the next login will not ask for an MFA code.\n');
 }
 
@@ -161,17 +162,19 @@ async function readPasswordLine(stdin: StdinLines): Promise<string> {
 
 /**
  * The client secret and remembered device from earlier logins. A locked keychain does not
- * stop the sign-in (the session is written with retries afterwards): it only means the
- * secret may be asked again and MFA not skipped.
+ * stop the sign-in (the session is written with retries afterwards, and an unlock prompt
+ * may be answered meanwhile): it only means the secret may be asked again and MFA not
+ * skipped. The kernel keyring and the file store do not unlock by themselves: a store of
+ * theirs that fails here fails the login before the user pool is asked (`waitForUnlock` false).
  */
-async function readStoredExtras(sessions: SessionStore, profile: ProfileConfig, username: string, io: CliIo): Promise<{ clientSecret?: string | undefined; device?: RememberedDevice | undefined }> {
+async function readStoredExtras(sessions: SessionStore, profile: ProfileConfig, username: string, io: CliIo, waitForUnlock: boolean): Promise<{ clientSecret?: string | undefined; device?: RememberedDevice | undefined }> {
   try {
     const [clientSecret, device] = await Promise.all([sessions.loadClientSecret(profile), sessions.loadDevice(profile)]);
     // A device is remembered for one user: another user signing in to the profile goes without it.
     const sameUser = device && (device.username === username || device.cognitoUsername === username);
     return { clientSecret, device: sameUser ? device : undefined };
   } catch (error) {
-    if (!(error instanceof KeychainUnavailableError)) throw error;
+    if (!(error instanceof KeychainUnavailableError) || !waitForUnlock) throw error;
     io.stderr(`cognito-broker: the OS keychain cannot be read (${error.code}); signing in without a stored client secret or remembered device.\n`);
     return {};
   }

@@ -6,7 +6,7 @@ import type { Config, ProfileConfig } from '../config/config.js';
 import { GlobalSignOutUnsupportedError, isBrokerError, RevocationFailedError, StoredSessionInvalidError } from '../errors.js';
 import { SessionStore, type StoredSession } from '../store/session-store.js';
 import { loadCliConfig, pickSignInProfile } from './cli-context.js';
-import { openKeychain } from '../app/open-keychain.js';
+import { openSecretStore } from '../app/open-secret-store.js';
 import { type CliIo, processIo } from './cli-io.js';
 
 export const LOGOUT_HELP = `Usage: cognito-broker logout [--profile P] [--global] [--config PATH]
@@ -40,7 +40,7 @@ export async function logout(argv: string[], io: CliIo = processIo): Promise<voi
   const config = await loadCliConfig(values);
   const profile = pickSignInProfile(config, values.profile, (line) => io.stderr(line));
   if (values.global && profile.oidc) throw new GlobalSignOutUnsupportedError(profile.name);
-  const sessions = new SessionStore(openKeychain());
+  const sessions = new SessionStore(openSecretStore(config));
 
   let session: StoredSession | undefined;
   let unreadable = false;

@@ -17,6 +17,28 @@ export async function askUsername(): Promise<string> {
   return input({ message: 'Username:', required: true }, output);
 }
 
+/**
+ * One line of text at the terminal, checked as it is typed (`check` returns what is wrong, or
+ * undefined). Empty is allowed when `optional`; `initial` is what Enter takes.
+ */
+export async function askText(message: string, options: { readonly check?: (value: string) => string | undefined; readonly optional?: boolean; readonly initial?: string | undefined } = {}): Promise<string> {
+  requireTerminal(message.replace(/:$/, '').toLowerCase());
+  const answer = await input(
+    {
+      message,
+      required: options.optional !== true,
+      ...(options.initial !== undefined ? { default: options.initial } : {}),
+      validate: (value: string) => {
+        const trimmed = value.trim();
+        if (trimmed === '') return options.optional === true || 'A value is needed.';
+        return options.check?.(trimmed) ?? true;
+      },
+    },
+    output,
+  );
+  return answer.trim();
+}
+
 export async function askPassword(message = 'Password:'): Promise<string> {
   requireTerminal('the password');
   return password({ message, mask: '*' }, output);
@@ -59,6 +81,34 @@ export class StdinLines {
     const line = end === -1 ? this.buffer : this.buffer.slice(0, end);
     this.buffer = end === -1 ? '' : this.buffer.slice(end + 1);
     return line.replace(/\r$/, '');
+  }
+}
+
+/**
+ * Asks for the address a browser ended on (`login --browser --remote`): at a terminal with a
+ * prompt, which reads the line in raw mode (a long address is not cut at the terminal's line
+ * limit); without one, a line at a time from standard input, so that a script, or `ssh host
+ * cognito-broker login ...` without a terminal, can paste it there.
+ */
+export class RedirectPrompt {
+  #lines: StdinLines | undefined;
+
+  readonly ask = async (signal: AbortSignal): Promise<string | undefined> => {
+    if (isInteractive()) return input({ message: 'Address the browser ended on:', required: true }, { ...output, signal });
+    this.#lines ??= new StdinLines();
+    // Giving up ends the read, or the pending read would keep the process alive.
+    const stop = () => process.stdin.destroy();
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      return await this.#lines.next();
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
+  };
+
+  /** Lets go of standard input once the login has what it needs. */
+  close(): void {
+    if (this.#lines) process.stdin.destroy();
   }
 }
 

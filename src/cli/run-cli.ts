@@ -7,7 +7,9 @@ const HELP = `cognito-broker: sign in to Amazon Cognito once, serve fresh AWS cr
 Usage: cognito-broker <command> [options]
 
 Commands:
-  login    sign in to a profile's user pool; the refresh token goes to the OS keychain
+  init     write the config: asks for (or takes as flags) the user pool, app client and
+           identity pool, and checks them with Cognito
+  login    sign in to a profile's user pool; the refresh token goes to the secret store
   serve    run the broker: the container-credentials endpoint and /token on 127.0.0.1
   env      print the shell lines that point AWS SDKs at the running broker (one profile's token)
   logout   revoke a profile's refresh token and delete its keychain entries
@@ -23,6 +25,7 @@ Commands:
            replace the endpoint's master token; every token derived from it stops working
   docker   give Docker containers on this machine the broker's credentials (setup, env, run, ls, revoke)
 
+Start with 'cognito-broker init', then 'cognito-broker login' and 'cognito-broker serve'.
 Run 'cognito-broker <command> --help' for a command's options.
 Config: --config PATH, else COGNITO_BROKER_CONFIG, else the platform's config dir
 (Linux: $XDG_CONFIG_HOME/cognito-broker/config.json).`;
@@ -38,7 +41,8 @@ interface Command {
 
 // Loaded on use: `env` runs in every new shell (eval "$(cognito-broker env)") and need not
 // load fastify and the AWS SDK that `serve` and `login` do.
-const COMMANDS: Record<string, () => Promise<Command>> = {
+const COMMANDS: Record<string, (argv: readonly string[]) => Promise<Command>> = {
+  init: async () => import('./init.js').then((m) => ({ run: m.init, help: m.INIT_HELP })),
   login: async () => import('./login.js').then((m) => ({ run: m.login, help: m.LOGIN_HELP })),
   serve: async () => import('./serve.js').then((m) => ({ run: m.serve, help: m.SERVE_HELP })),
   env: async () => import('./env.js').then((m) => ({ run: m.env, help: m.ENV_HELP })),
@@ -46,7 +50,11 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   exec: async () => import('./exec.js').then((m) => ({ run: m.exec, help: m.EXEC_HELP })),
   'credential-process': async () => import('./credential-process.js').then((m) => ({ run: m.credentialProcess, help: m.CREDENTIAL_PROCESS_HELP })),
   service: async () => import('./service.js').then((m) => ({ run: m.service, help: m.SERVICE_HELP })),
-  status: async () => import('./status.js').then((m) => ({ run: (argv: string[], io: CliIo) => m.status(argv, io), help: m.STATUS_HELP })),
+  // --prompt runs in every shell prompt: a module of its own that loads nothing else.
+  status: async (argv) =>
+    argv.includes('--prompt')
+      ? import('./status-prompt.js').then((m) => ({ run: m.statusPrompt, help: m.STATUS_PROMPT_HELP }))
+      : import('./status.js').then((m) => ({ run: (args: string[], io: CliIo) => m.status(args, io), help: m.STATUS_HELP })),
   token: async () => import('./token.js').then((m) => ({ run: m.token, help: m.TOKEN_HELP })),
   roles: async () => import('./roles.js').then((m) => ({ run: m.roles, help: m.ROLES_HELP })),
   request: async () => import('./request.js').then((m) => ({ run: m.request, help: m.REQUEST_HELP })),
@@ -82,9 +90,9 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     io.stderr(`cognito-broker: unknown command ${JSON.stringify(name)}.\n\n${HELP}\n`);
     return EXIT.usage;
   }
-  const command = await load();
   // Only our own options: in `exec -- aws --help`, --help is the command's.
   const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  const command = await load(own);
   if (own.includes('--help') || own.includes('-h')) {
     io.stdout(`${command.help}\n`);
     return EXIT.ok;

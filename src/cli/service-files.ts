@@ -86,6 +86,8 @@ export function systemdUnit(spec: ServiceSpec): string {
     'StandardOutput=null',
     'StandardError=journal',
     'SyslogIdentifier=cognito-broker',
+    '# A session keyring of its own, for "secretStore": "kernel" (it reaches the persistent keyring from there).',
+    'KeyringMode=private',
     '',
     '[Install]',
     'WantedBy=default.target',

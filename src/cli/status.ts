@@ -1,13 +1,15 @@
 import { parseArgs } from 'node:util';
 import type { ProfileStatus } from '../broker/profile-session.js';
 import type { Config, ProfileConfig } from '../config/config.js';
+import type { SecretStore } from '../store/secret-store.js';
 import { isBrokerError } from '../errors.js';
 import { loadCliConfig, pickProfile } from './cli-context.js';
-import { openKeychain } from '../app/open-keychain.js';
+import { openSecretStore } from '../app/open-secret-store.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { findDaemon } from './daemon-client.js';
+import { STATUS_EXIT } from './status-exit.js';
 
-export const STATUS_HELP = `Usage: cognito-broker status [--profile P] [--json | --table] [--config PATH]
+export const STATUS_HELP = `Usage: cognito-broker status [--profile P] [--json | --table | --prompt] [--config PATH]
 
 Says, for each profile (or the one named), what the broker is doing: its state, the user
 signed in, the IdentityId, when the ID token and the AWS credentials expire, the last
@@ -29,10 +31,11 @@ degraded (Cognito failing; still-valid credentials are served); 1 another error.
   --profile P     only this profile
   --json          JSON even on a terminal
   --table         the table even when not on a terminal
+  --prompt        one short line for a shell prompt, from the daemon's file alone (see
+                  'cognito-broker status --prompt --help')
   --config PATH   config file (default: COGNITO_BROKER_CONFIG, else the platform's config dir)`;
 
-/** status's exit codes (docs/commands.md, status). */
-export const STATUS_EXIT = { ready: 0, loginNeeded: 3, daemonNotRunning: 4, notReady: 5 } as const;
+export { STATUS_EXIT };
 
 /** One profile in `status --json`. Every key is always present; null when not known. */
 export interface ProfileReport {
@@ -65,6 +68,8 @@ export interface StatusReport {
   readonly daemon: { readonly running: true; readonly url: string; readonly pid: number } | { readonly running: false; readonly reason: string };
   readonly defaultProfile: string;
   readonly profiles: readonly ProfileReport[];
+  /** Where this config keeps secrets ("secretStore"), in words: plainly a file when it is one. */
+  readonly secretStore?: { readonly kind: string; readonly description: string };
 }
 
 export interface StatusOptions {
@@ -92,10 +97,12 @@ export async function status(argv: string[], io: CliIo = processIo, options: Sta
 }
 
 export async function buildReport(config: Config, profiles: readonly ProfileConfig[]): Promise<StatusReport> {
-  const [daemon, keychain] = await Promise.all([daemonStatus(config), Promise.all(profiles.map(keychainView))]);
+  const store = openSecretStore(config);
+  const [daemon, keychain] = await Promise.all([daemonStatus(config), Promise.all(profiles.map((profile) => keychainView(store, profile)))]);
   return {
     daemon: daemon.running ? { running: true, url: daemon.url, pid: daemon.pid } : { running: false, reason: daemon.reason },
     defaultProfile: config.defaultProfile,
+    secretStore: { kind: store.kind, description: store.description },
     profiles: profiles.map((profile, i) => {
       const stored = keychain[i] as KeychainView;
       const live = daemon.running ? daemon.profiles.find((p) => p.profile === profile.name) : undefined;
@@ -197,10 +204,9 @@ interface KeychainView {
   error: { code: string; message: string } | null;
 }
 
-/** What the keychain says of the profile's sign-in (the owner's, for a signInFrom profile). Never throws. */
-async function keychainView(profile: ProfileConfig): Promise<KeychainView> {
+/** What the secret store says of the profile's sign-in (the owner's, for a signInFrom profile). Never throws. */
+async function keychainView(store: SecretStore, profile: ProfileConfig): Promise<KeychainView> {
   const { SessionStore, storedIdentityId } = await import('../store/session-store.js');
-  const store = openKeychain();
   const secretStore = store.kind;
   try {
     const session = await new SessionStore(store).load(profile.signInFrom ?? profile);
@@ -261,7 +267,7 @@ export function formatTable(report: StatusReport, now: number): string {
   const out = [report.daemon.running ? `Daemon: pid ${report.daemon.pid} at ${report.daemon.url}` : `Daemon: not running (${report.daemon.reason})`, ...shellNotes(report), '', line(header), ...rows.map(line), ''];
   for (const p of report.profiles) {
     const details = [
-      p.signedIn && p.signedInAt ? `signed in ${p.signInMethod === 'password' ? 'with a password' : `through ${p.signInMethod}`} at ${p.signedInAt}${p.secretStore ? `, kept in the ${p.secretStore}` : ''}` : '',
+      p.signedIn && p.signedInAt ? `signed in ${p.signInMethod === 'password' ? 'with a password' : `through ${p.signInMethod}`} at ${p.signedInAt}${p.secretStore ? `, kept in ${storeLabel(p.secretStore)}` : ''}` : '',
       p.signInFrom ? `uses the sign-in of profile "${p.signInFrom}"` : '',
       p.customRoleArn ? `role ${p.customRoleArn}` : '',
       p.identityId ? `IdentityId ${p.identityId}` : '',
@@ -270,8 +276,23 @@ export function formatTable(report: StatusReport, now: number): string {
     ].filter(Boolean);
     if (details.length > 0) out.push(`${p.profile}:`, ...details.map((d) => `  ${d}`));
   }
+  if (report.secretStore) out.push(`Secrets (secretStore ${report.secretStore.kind}): ${report.secretStore.description}`);
   out.push('(* the default profile)');
   return `${out.join('\n')}\n`;
+}
+
+/** A store's kind as the table's detail line names it. */
+function storeLabel(kind: string): string {
+  switch (kind) {
+    case 'keychain':
+      return 'the keychain';
+    case 'kernel':
+      return 'the kernel keyring (until reboot)';
+    case 'file':
+      return 'a plain file (0600, not encrypted)';
+    default:
+      return kind;
+  }
 }
 
 /**

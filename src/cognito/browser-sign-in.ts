@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { BrowserLoginTimeoutError } from '../errors.js';
+import { BrowserLoginTimeoutError, SignInFailedError } from '../errors.js';
 import { listenForRedirect, redirectUriFor } from './loopback-redirect.js';
+import { readPastedRedirect } from './pasted-redirect.js';
 import type { CodeExchange } from './oauth-token-client.js';
 import type { SignInTokens } from './types.js';
 
@@ -103,5 +104,61 @@ export async function signInWithBrowser(options: BrowserSignInOptions): Promise<
   } finally {
     clearTimeout(timer);
     await receiver.close();
+  }
+}
+
+export interface PastedSignInOptions extends Omit<BrowserSignInOptions, 'onStartUrl' | 'onStarted'> {
+  /**
+   * Called once with the authorization URL, to show on the terminal: the user opens it in a
+   * browser on any machine. It holds the state and the PKCE challenge, not the verifier.
+   */
+  readonly onAuthorizationUrl: (authorizationUrl: string, redirectUri: string) => void;
+  /**
+   * The next address the user pastes (the one the browser ended on); undefined when no more
+   * can come (end of input). The signal aborts the wait when the login gives up.
+   */
+  readonly askRedirect: (signal: AbortSignal) => Promise<string | undefined>;
+}
+
+/**
+ * The browser sign-in for a browser that cannot reach this machine's 127.0.0.1 (SSH, WSL, a
+ * container): the same authorization request (PKCE S256, a fresh state, the registered
+ * loopback redirect URI), but nothing listens. The provider sends the browser to the
+ * redirect URI, which does not load there, and the user pastes that address here. Only the
+ * redirect URI with this login's state counts; anything else is refused (`onRefused`) and
+ * asked again. The code is exchanged with the verifier, which never leaves this process, so
+ * a code copied by someone else is of no use to them.
+ */
+export async function signInWithPastedRedirect(options: PastedSignInOptions): Promise<SignInTokens> {
+  const timeoutMs = options.timeoutMs ?? BROWSER_LOGIN_TIMEOUT_MS;
+  const redirectUri = redirectUriFor(options.redirect.port, options.redirect.path);
+  const request = authorizationRequest({ ...options, redirectUri });
+  const giveUp = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      giveUp.abort();
+      reject(new BrowserLoginTimeoutError(Math.round(timeoutMs / 1000), redirectUri));
+    }, timeoutMs);
+  });
+  try {
+    options.onAuthorizationUrl(request.url, redirectUri);
+    const code = await Promise.race([pastedCode(options, redirectUri, request.state, giveUp.signal), timeout]);
+    return await options.exchange({ code, codeVerifier: request.codeVerifier, redirectUri, clientSecret: options.clientSecret });
+  } finally {
+    clearTimeout(timer);
+    giveUp.abort();
+  }
+}
+
+async function pastedCode(options: PastedSignInOptions, redirectUri: string, state: string, signal: AbortSignal): Promise<string> {
+  for (;;) {
+    const text = await options.askRedirect(signal);
+    if (signal.aborted) throw new Error('aborted');
+    if (text === undefined) throw new SignInFailedError(`No address was pasted: the input ended before the address the browser ended on (${redirectUri}?code=...) came.`);
+    const answer = readPastedRedirect(text, { redirectUri, state });
+    if (answer.kind === 'code') return answer.code;
+    if (answer.kind === 'error') throw new SignInFailedError(`The sign-in in the browser was refused (${answer.reason}).`);
+    options.onRefused?.(`that address was refused: ${answer.reason}`);
   }
 }

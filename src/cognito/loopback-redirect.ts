@@ -185,7 +185,7 @@ function isOurHost(host: string | undefined, port: number): boolean {
  * Compared in constant time: SHA-256 of both sides first, so neither the content nor the
  * length of a secret shows in the timing.
  */
-function sameSecret(given: string, expected: string): boolean {
+export function sameSecret(given: string, expected: string): boolean {
   const digest = (text: string) => createHash('sha256').update(text).digest();
   return timingSafeEqual(digest(given), digest(expected));
 }
@@ -203,7 +203,7 @@ function hasCookie(header: string | undefined, name: string, value: string): boo
 }
 
 /** Provider text shown on a terminal and a page: printable, short. */
-function printable(text: string): string {
+export function printable(text: string): string {
   return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
 }
 

@@ -36,6 +36,12 @@ export async function postForm(url: string, form: Readonly<Record<string, string
   return send(url, { method: 'POST', headers, body: new URLSearchParams(form).toString(), redirect: 'error' }, context);
 }
 
+/** One call of an AWS JSON 1.1 API (`X-Amz-Target: Service.Operation`), unsigned: for the calls Cognito takes without credentials. */
+export async function postAmzJson(url: string, target: string, body: unknown, context: CallContext): Promise<HttpAnswer> {
+  const headers = { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': target };
+  return send(url, { method: 'POST', headers, body: JSON.stringify(body), redirect: 'error' }, context);
+}
+
 export async function getJson(url: string, context: CallContext): Promise<HttpAnswer> {
   return send(url, { method: 'GET', headers: { accept: 'application/json' }, redirect: 'follow' }, context);
 }

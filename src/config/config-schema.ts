@@ -36,6 +36,23 @@ const redirectPort = z.number().int().min(1, 'a fixed TCP port, 1-65535 (the red
 const redirectPath = z.string().regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]{0,200}$/, 'a URL path starting with "/", such as "/callback"');
 const PARAMETER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/** A duration as a whole number and a unit: "30d", "12h", "90m", "45s". */
+const DURATION = /^([1-9]\d{0,6})(s|m|h|d)$/;
+const DURATION_UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+/** Cognito allows refresh tokens of 60 minutes to 10 years; other providers set their own. */
+const REFRESH_TOKEN_LIFETIME_MAX_MS = 3_660 * DURATION_UNIT_MS.d;
+
+/** A duration in config ("30d") as milliseconds. */
+export const durationMs = (what: string, maxMs: number) =>
+  z
+    .string()
+    .regex(DURATION, `${what}: a whole number and a unit, s, m, h or d, such as "30d" or "12h"`)
+    .transform((value) => {
+      const [, count, unit] = DURATION.exec(value) as RegExpExecArray;
+      return Number(count) * DURATION_UNIT_MS[unit as keyof typeof DURATION_UNIT_MS];
+    })
+    .refine((ms) => ms <= maxMs, `${what}: at most ${Math.round(maxMs / DURATION_UNIT_MS.d)} days`);
+
 /** The user pool's managed login (hosted UI): `login --browser`. */
 export const hostedUiSchema = z.strictObject({
   domain: secureUrl('the managed login domain, such as "https://my-prefix.auth.eu-west-1.amazoncognito.com"'),
@@ -76,6 +93,11 @@ export const profileSchema = z
     customRoleArn: z.string().regex(ROLE_ARN, 'an IAM role ARN such as "arn:aws:iam::123456789012:role/Name"').optional(),
     hostedUi: hostedUiSchema.optional(),
     oidc: oidcSchema.optional(),
+    /**
+     * How long a sign-in lasts, counted from `login` (the app client's refresh token
+     * expiration): the daemon says when it ends soon. Unknown (absent): never said.
+     */
+    refreshTokenLifetime: durationMs('the app client\'s refresh token expiration', REFRESH_TOKEN_LIFETIME_MAX_MS).optional(),
     endpoints: z
       .strictObject({
         cognitoIdp: httpUrl.optional(),
@@ -163,6 +185,19 @@ export const containersSchema = z.strictObject({
   relayPort: z.number().int().min(1, 'a fixed TCP port, 1-65535 (the relay container forwards to it)').max(65535).optional(),
 });
 
+/** The choices of "secretStore". */
+export const SECRET_STORES = ['keychain', 'kernel', 'file'] as const;
+
+const NOTIFY_ARGUMENT = z.string().min(1).max(4096).regex(NO_CONTROL_CHARACTERS, 'a non-empty string without control characters');
+
+/** What the daemon does when a profile needs a login, or its sign-in ends soon (docs/notifications.md). */
+export const notifySchema = z.strictObject({
+  /** A program and its arguments, run directly (never through a shell). */
+  command: z.array(NOTIFY_ARGUMENT).min(1, 'a program and its arguments, such as ["notify-me", "--urgent"] (an argv array, not a shell line)').max(64).optional(),
+  /** A desktop notification (freedesktop Notifications on Linux, Notification Center on macOS). */
+  desktop: z.boolean().default(true),
+});
+
 export const configSchema = z
   .strictObject({
     server: z
@@ -174,7 +209,12 @@ export const configSchema = z
         containers: containersSchema.optional(),
       })
       .prefault({}),
+    /** Where refresh tokens and other secrets are kept (docs/config.md, "secretStore"). */
+    secretStore: z
+      .enum(SECRET_STORES, { error: '"keychain" (the OS keychain), "kernel" (the Linux kernel keyring, kept until reboot) or "file" (a 0600 file under the state directory)' })
+      .default('keychain'),
     defaultProfile: z.string().regex(PROFILE_NAME, 'a profile name: letters, digits, "_", "-", "." (at most 64)').optional(),
+    notify: notifySchema.prefault({}),
     profiles: z
       .record(z.string().regex(PROFILE_NAME, 'profile names: letters, digits, "_", "-", "." (at most 64)'), profileEntrySchema)
       .refine((profiles) => Object.keys(profiles).length > 0, 'at least one profile'),

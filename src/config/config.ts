@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import type { hostedUiSchema, oidcSchema, profileSchema } from './config-schema.js';
+import type { SecretStoreChoice } from '../errors.js';
+import type { hostedUiSchema, notifySchema, oidcSchema, profileSchema } from './config-schema.js';
 
 /** The user pool's managed login (hosted UI), for `login --browser`. */
 export type HostedUiConfig = Readonly<z.infer<typeof hostedUiSchema>>;
@@ -8,8 +9,10 @@ export type OidcConfig = Readonly<z.infer<typeof oidcSchema>>;
 
 type ParsedProfile = z.infer<typeof profileSchema>;
 
-export type ProfileConfig = Readonly<Omit<ParsedProfile, 'userPoolId' | 'clientId'>> & {
+export type ProfileConfig = Readonly<Omit<ParsedProfile, 'userPoolId' | 'clientId' | 'refreshTokenLifetime'>> & {
   readonly name: string;
+  /** `refreshTokenLifetime`: how long a sign-in lasts from `login`, when the config says. */
+  readonly refreshTokenLifetimeMs?: number | undefined;
   /**
    * The user pool's id. In an `oidc` profile (no user pool) it holds the provider's issuer
    * URL, so that what the keychain's session record is checked against ("signed in to this
@@ -47,6 +50,9 @@ export interface ContainersConfig {
   readonly relayPort?: number | undefined;
 }
 
+/** `notify`: what the daemon does when a profile needs a login or its sign-in ends soon. */
+export type NotifyConfig = Readonly<z.infer<typeof notifySchema>>;
+
 /** The validated, frozen configuration every other module receives. */
 export interface Config {
   readonly file: string;
@@ -61,6 +67,10 @@ export interface Config {
     /** Docker containers on this machine (docs/containers.md); absent: no container listener. */
     readonly containers?: ContainersConfig | undefined;
   };
+  /** Where secrets are kept: the OS keychain, the Linux kernel keyring, or a 0600 file under stateDir. */
+  readonly secretStore: SecretStoreChoice;
   readonly defaultProfile: string;
+  /** Absent: a desktop notification only (the default). */
+  readonly notify?: NotifyConfig | undefined;
   readonly profiles: Readonly<Record<string, ProfileConfig>>;
 }

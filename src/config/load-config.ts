@@ -115,7 +115,9 @@ function freezeConfig(file: string, parsed: ParsedConfig, paths: PlatformPaths):
       allowNonLoopback: parsed.server.allowNonLoopback,
       ...(parsed.server.containers ? { containers: parsed.server.containers } : {}),
     },
+    secretStore: parsed.secretStore,
     defaultProfile,
+    notify: parsed.notify,
     profiles,
   });
 }
@@ -140,8 +142,10 @@ function borrowingProfileConfig(name: string, profile: BorrowingProfile, owner: 
   };
 }
 
-function profileConfig(name: string, profile: OwnProfile): ProfileConfig {
-  const { userPoolId, clientId, ...rest } = profile;
+function profileConfig(name: string, own: OwnProfile): ProfileConfig {
+  const { refreshTokenLifetime, ...profile } = own;
+  const { userPoolId, clientId, ...kept } = profile;
+  const rest = refreshTokenLifetime === undefined ? kept : { ...kept, refreshTokenLifetimeMs: refreshTokenLifetime };
   if (profile.oidc) return { ...rest, name, userPoolId: profile.oidc.issuer, clientId: profile.oidc.clientId };
   return { ...rest, name, userPoolId: userPoolId as string, clientId: clientId as string };
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AsyncEntry } from '@napi-rs/keyring';
-import { KeychainUnavailableError, KeychainEntryCorruptError } from '../errors.js';
+import { KeychainUnavailableError, KeychainEntryCorruptError, type SecretStoreChoice } from '../errors.js';
 import type { SecretStore } from './secret-store.js';
 
 /**
@@ -30,13 +30,16 @@ import type { SecretStore } from './secret-store.js';
  * Account names containing `#` followed by a generation id are reserved for chunks.
  */
 export class KeychainStore implements SecretStore {
-  readonly kind = 'keychain';
+  readonly kind: SecretStoreChoice;
+  readonly description: string;
   readonly #service: string;
   readonly #createEntry: KeyringEntryFactory;
 
-  constructor({ service = DEFAULT_KEYCHAIN_SERVICE, createEntry = createPinnedEntry }: KeychainStoreOptions = {}) {
+  constructor({ service = DEFAULT_KEYCHAIN_SERVICE, createEntry = createPinnedEntry, kind = 'keychain', description = 'the OS keychain' }: KeychainStoreOptions = {}) {
     this.#service = service;
     this.#createEntry = createEntry;
+    this.kind = kind;
+    this.description = description;
   }
 
   async get(account: string): Promise<string | undefined> {
@@ -144,7 +147,7 @@ export class KeychainStore implements SecretStore {
       // example, there is no D-Bus.
       return await op(this.#createEntry(this.#service, account));
     } catch (error) {
-      throw new KeychainUnavailableError(describeKeyringFailure(error), { cause: error });
+      throw new KeychainUnavailableError(describeKeyringFailure(error, this.kind), { cause: error, store: this.kind });
     }
   }
 }
@@ -163,6 +166,10 @@ export interface KeychainStoreOptions {
   service?: string;
   /** Where entries come from; the default is the OS keychain (see createPinnedEntry). */
   createEntry?: KeyringEntryFactory;
+  /** Which keyring the entries are in, for errors and /status (default: the OS keychain). */
+  kind?: Extract<SecretStoreChoice, 'keychain' | 'kernel'>;
+  /** How `login` and `status` name it. */
+  description?: string;
 }
 
 export const DEFAULT_KEYCHAIN_SERVICE = 'cognito-broker';
@@ -265,7 +272,7 @@ function isHighSurrogate(code: number): boolean {
  * @napi-rs/keyring 2.1 against gnome-keyring 42) never contain the secret, but only the
  * message is used, never the password handed in.
  */
-export function describeKeyringFailure(error: unknown): string {
+export function describeKeyringFailure(error: unknown, kind: SecretStoreChoice = 'keychain'): string {
   const message = error instanceof Error ? error.message : String(error);
   // "Secret Service: unlock prompt was dismissed": the collection is locked and the
   // unlock prompt was refused (or there is no prompter, as over SSH).
@@ -275,6 +282,9 @@ export function describeKeyringFailure(error: unknown): string {
   // "Failed to connect to socket ...", "Using X11 for dbus-daemon autolaunch was disabled
   // ..., set your DBUS_SESSION_BUS_ADDRESS instead", "Address does not contain a colon"
   if (/DBus error|D-Bus|DBUS_SESSION_BUS_ADDRESS/i.test(message)) return 'cannot connect to the session D-Bus';
+  // keyutils: "Couldn't access platform storage: AccessDenied" (EACCES) when the key cannot be
+  // linked into the persistent keyring: the calling thread possesses no session keyring.
+  if (kind === 'kernel' && /AccessDenied/.test(message)) return 'the kernel refused access: this process has no session keyring';
   return `keychain call failed: ${firstLine(message)}`;
 }
 

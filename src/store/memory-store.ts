@@ -10,6 +10,7 @@ import type { SecretStore } from './secret-store.js';
  */
 export class MemoryStore implements SecretStore {
   readonly kind = 'memory';
+  readonly description = 'memory (this process only)';
   available = true;
   readonly #entries: Map<string, string>;
 

@@ -35,6 +35,7 @@ async function daemonWith(t: Test, containers: Partial<ContainersConfig> & { add
     file: join(options.stateDir, 'config.json'),
     stateDir: options.stateDir,
     server: { host: '127.0.0.1', port: 0, tokenFile: join(options.stateDir, 'endpoint-token'), containers: { relativeUri: false, ...containers } },
+    secretStore: 'keychain',
     defaultProfile: PROFILE.name,
     profiles: { [PROFILE.name]: PROFILE },
   };

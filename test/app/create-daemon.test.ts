@@ -45,6 +45,7 @@ async function daemonOn(t: Test, port = 0, server: { host?: string; resolveHost?
     file: join(tmpdir(), 'cognito-broker-create-daemon-test.json'),
     stateDir: tmpdir(),
     server: { host: server.host ?? '127.0.0.1', port, tokenFile: join(tmpdir(), 'cognito-broker-create-daemon-unused-token') },
+    secretStore: 'keychain',
     defaultProfile: PROFILE.name,
     profiles: { [PROFILE.name]: PROFILE },
   };
@@ -155,6 +156,7 @@ t.test('close() makes one last attempt to write a rotated refresh token the keyc
     file: join(stateDir, 'config.json'),
     stateDir,
     server: { host: '127.0.0.1', port: 0, tokenFile: join(stateDir, 'token') },
+    secretStore: 'keychain',
     defaultProfile: PROFILE.name,
     profiles: { [PROFILE.name]: PROFILE },
   };

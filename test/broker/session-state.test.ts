@@ -53,3 +53,20 @@ t.test('a failed cycle keeps the ID token it did get', async (t) => {
   const s = nextSessionState(INITIAL_STATE, { type: 'refresh-failed', error: new UpstreamUnavailableError('x'), retryAt: 1, tokens, identityId: 'r:1' });
   t.match(s, { tokens, identityId: 'r:1', credentials: undefined });
 });
+
+t.test('a sign-in that ends soon stays so until a new sign-in (another signedInAt), not through a rotation', async (t) => {
+  let s = nextSessionState(INITIAL_STATE, { type: 'sign-in-ending' });
+  t.notOk(s.endsSoon, 'nothing held, nothing ends');
+  s = nextSessionState(s, { type: 'session-loaded', session });
+  s = nextSessionState(s, { type: 'sign-in-ending' });
+  t.equal(s.endsSoon, true);
+  s = nextSessionState(s, { type: 'session-loaded', session: { ...session, refreshToken: 'rotated' } });
+  t.equal(s.endsSoon, true, 'a rotated refresh token is the same sign-in');
+  s = nextSessionState(s, { type: 'session-replaced', session: { ...session, refreshToken: 'other' }, sameUser: true });
+  t.equal(s.endsSoon, true, 'another process rotated it: the same sign-in');
+  s = nextSessionState(s, { type: 'session-replaced', session: { ...session, signedInAt: 99 }, sameUser: true });
+  t.equal(s.endsSoon, false, 'a new login starts afresh');
+  s = nextSessionState(s, { type: 'sign-in-ending' });
+  s = nextSessionState(s, { type: 'login-required', error: new LoginRequiredError('default', 'x') });
+  t.equal(s.endsSoon, false, 'login required says more than ending soon');
+});

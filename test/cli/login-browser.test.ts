@@ -24,6 +24,8 @@ function capture() {
 t.test('login means the browser with --browser or --no-browser, or for a profile with oidc', async (t) => {
   t.equal(await wantsBrowserLogin(['--browser']), true);
   t.equal(await wantsBrowserLogin(['--no-browser', '--profile', 'work']), true);
+  t.equal(await wantsBrowserLogin(['--remote']), true, '--remote is a browser login');
+  t.equal(await wantsBrowserLogin(['--no-remote']), true);
   t.equal(await wantsBrowserLogin(['--config', config, '--profile', 'okta']), true, 'an OIDC profile has no password flow');
   t.equal(await wantsBrowserLogin([`--config=${config}`, '--profile=work']), false, 'a hostedUi profile still signs in with a password by default');
   t.equal(await wantsBrowserLogin(['--config', config, '--profile']), false, 'a flag without its value is left to login\'s own parser');
@@ -33,7 +35,8 @@ t.test('login means the browser with --browser or --no-browser, or for a profile
 t.test('login --help shows the browser options; logout --help its own', async (t) => {
   const login = capture();
   t.equal(await runCli(['login', '--help'], login.io), 0);
-  t.match(login.out.stdout, /--browser[\s\S]*--no-browser[\s\S]*--timeout SECONDS/);
+  t.match(login.out.stdout, /--browser[\s\S]*--no-browser[\s\S]*--remote[\s\S]*--no-remote[\s\S]*--timeout SECONDS/);
+  t.match(login.out.stdout, /--remote +for a browser that cannot reach this machine[\s\S]*paste that address back here[\s\S]*SSH_CONNECTION[\s\S]*WSL[\s\S]*no display/, 'the help says when --remote is chosen on its own');
   t.match(login.out.stdout, /one-time sign-in URL[\s\S]*no other local user sees the URL[\s\S]*cookie[\s\S]*snap Firefox[\s\S]*refused and the\s+login goes on waiting/, 'the help says how the browser is bound to the login');
   const logout = capture();
   t.equal(await runCli(['logout', '--help'], logout.io), 0);
@@ -49,6 +52,9 @@ t.test('bad browser options are usage errors; a profile without hostedUi has no 
     t.equal(await runCli(['login', '--browser', '--config', config, '--profile', 'work', '--timeout', timeout], bad.io), 2, `--timeout ${timeout}`);
     t.match(bad.out.stderr, timeout === '-1' ? /'--timeout' argument is ambiguous/ : /--timeout takes a number of seconds from 1 to 3600/);
   }
+  const both = capture();
+  t.equal(await runCli(['login', '--browser', '--remote', '--no-remote', '--config', config, '--profile', 'work'], both.io), 2);
+  t.match(both.out.stderr, /--remote and --no-remote cannot go together/);
   const plain = join(dir, 'plain.json');
   writeFileSync(plain, JSON.stringify({ profiles: { default: pool } }));
   const none = capture();

@@ -115,7 +115,7 @@ t.test('Linux: install writes a systemd user unit and enables it', async (t) => 
   const unit = readFileSync(unitFile, 'utf8');
   t.match(unit, `ExecStart=${process.execPath} "/opt/cognito broker/dist/src/cli/main.js" serve --config ${systemdQuote(f.configFile, true)}\n`, 'absolute node, CLI and config');
   t.match(unit, /%%/, 'the % in the path is escaped for systemd');
-  for (const line of ['Restart=on-failure', 'RestartSec=5', 'RestartPreventExitStatus=78', 'StandardOutput=null', 'StandardError=journal', 'WantedBy=default.target']) {
+  for (const line of ['Restart=on-failure', 'RestartSec=5', 'RestartPreventExitStatus=78', 'StandardOutput=null', 'StandardError=journal', 'KeyringMode=private', 'WantedBy=default.target']) {
     t.match(unit, new RegExp(`^${line}$`, 'm'), line);
   }
   t.match(unit, `Environment=${systemdQuote(`XDG_STATE_HOME=${join(f.home, 'state')}`, false)}\n`, 'the state dir, so env and exec find its daemon');

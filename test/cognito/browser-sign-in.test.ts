@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import t from 'tap';
-import { authorizationRequest, type BrowserSignInOptions, codeChallenge, signInWithBrowser } from '../../src/cognito/browser-sign-in.js';
+import { authorizationRequest, type BrowserSignInOptions, codeChallenge, type PastedSignInOptions, signInWithBrowser, signInWithPastedRedirect } from '../../src/cognito/browser-sign-in.js';
 import { listenForRedirect, type RedirectOptions, redirectUriFor } from '../../src/cognito/loopback-redirect.js';
 import type { CodeExchange } from '../../src/cognito/oauth-token-client.js';
 import type { SignInTokens } from '../../src/cognito/types.js';
@@ -303,3 +303,81 @@ async function rawGet(port: number, path: string, host: string, cookie: string):
     req.end();
   });
 }
+
+/** A paste flow's options: the authorization URL it printed, and the answers the "user" pastes. */
+function pasted(port: number, answers: (authorizationUrl: URL) => (string | undefined)[], overrides: Partial<PastedSignInOptions> = {}) {
+  const seen = { authorizationUrl: undefined as URL | undefined, refused: [] as string[], asked: 0, exchanged: undefined as CodeExchange | undefined };
+  let queue: (string | undefined)[] = [];
+  const options: PastedSignInOptions = {
+    authorizationEndpoint: 'https://idp.example.com/authorize',
+    clientId: 'client-1',
+    redirect: { port, path: '/callback' },
+    scopes: ['openid'],
+    exchange: async (exchange) => {
+      seen.exchanged = exchange;
+      return TOKENS;
+    },
+    onAuthorizationUrl: (url) => {
+      seen.authorizationUrl = new URL(url);
+      queue = answers(seen.authorizationUrl);
+    },
+    askRedirect: async () => {
+      seen.asked += 1;
+      return queue.shift();
+    },
+    onRefused: (reason) => void seen.refused.push(reason),
+    ...overrides,
+  };
+  return { options, seen };
+}
+
+t.test('a pasted address: refused with a wrong state and asked again; the right one is exchanged with the verifier; nothing listens', async (t) => {
+  const port = await freePort();
+  const redirectUri = `http://127.0.0.1:${port}/callback`;
+  let listening: Promise<string> | undefined;
+  const { options, seen } = pasted(port, (url) => {
+    listening = fetch(redirectUri).then(() => 'open', () => 'closed');
+    return [
+      `${redirectUri}?code=forged&state=not-ours`,
+      `http://127.0.0.1:1/callback?code=c&state=${url.searchParams.get('state')}`,
+      `${redirectUri}?code=the-code&state=${url.searchParams.get('state')}`,
+    ];
+  });
+  t.same(await signInWithPastedRedirect(options), TOKENS);
+  const url = seen.authorizationUrl as URL;
+  t.same([url.origin + url.pathname, url.searchParams.get('redirect_uri'), url.searchParams.get('code_challenge_method'), url.searchParams.get('response_type')], ['https://idp.example.com/authorize', redirectUri, 'S256', 'code'], 'the same authorization request, to the registered loopback redirect');
+  t.equal(seen.asked, 3);
+  t.equal(seen.refused.length, 2);
+  t.match(seen.refused[0], /that address was refused: its "state" is missing or belongs to another login/);
+  t.match(seen.refused[1], /not the redirect to/);
+  t.equal(seen.exchanged?.code, 'the-code');
+  t.equal(seen.exchanged?.redirectUri, redirectUri);
+  t.equal(url.searchParams.get('code_challenge'), codeChallenge(seen.exchanged?.codeVerifier ?? ''), 'the verifier of the printed challenge');
+  t.notOk(url.toString().includes(seen.exchanged?.codeVerifier ?? '?'), 'the verifier is not in the printed URL');
+  t.equal(await listening, 'closed', 'no listener on the redirect port');
+});
+
+t.test('a pasted error ends the sign-in with its words; the end of input ends it too; no paste within the timeout is the timeout error', async (t) => {
+  const port = await freePort();
+  const redirectUri = `http://127.0.0.1:${port}/callback`;
+  const denied = pasted(port, (url) => [`${redirectUri}?error=access_denied&error_description=no&state=${url.searchParams.get('state')}`]);
+  await t.rejects(signInWithPastedRedirect(denied.options), { name: 'SignInFailedError', message: /refused \(access_denied: no\)/ });
+  t.equal(denied.seen.exchanged, undefined, 'nothing exchanged');
+
+  const ended = pasted(port, () => ['not an address', undefined]);
+  await t.rejects(signInWithPastedRedirect(ended.options), { name: 'SignInFailedError', message: /No address was pasted: the input ended/ });
+  t.equal(ended.seen.refused.length, 1);
+
+  let aborted = false;
+  const started = Date.now();
+  const waiting = pasted(port, () => [], {
+    timeoutMs: 200,
+    askRedirect: (signal) => new Promise((resolve) => signal.addEventListener('abort', () => {
+      aborted = true;
+      resolve(undefined);
+    })),
+  });
+  await t.rejects(signInWithPastedRedirect(waiting.options), { name: 'BrowserLoginTimeoutError', message: new RegExp(`within 0 s.*http://127\\.0\\.0\\.1:${port}/callback`) });
+  t.ok(aborted, 'the pending question was aborted');
+  t.ok(Date.now() - started < 2_000);
+});

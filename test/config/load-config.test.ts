@@ -33,13 +33,23 @@ t.test('a minimal config gets defaults and is frozen', async (t) => {
   t.ok(Object.isFrozen(config) && Object.isFrozen(config.profiles.work));
 });
 
-t.test('config.example.json is a valid config', async (t) => {
+t.test('config.example.json is a valid config without traps: no emulator endpoint, no example path, no example user or role', async (t) => {
   const config = await loadConfig({ flag: 'config.example.json', paths: PATHS });
   t.equal(config.defaultProfile, 'default');
-  t.equal(config.profiles.default?.endpoints?.cognitoIdp, 'http://127.0.0.1:9229');
+  t.equal(config.secretStore, 'keychain');
+  for (const profile of Object.values(config.profiles)) t.equal(profile.endpoints, undefined, `${profile.name}: AWS's own endpoints`);
+  t.equal(config.server.tokenFile, join(PATHS.stateDir, 'endpoint-token'), 'the token file where the platform keeps it');
+  t.equal(config.profiles.default?.username, undefined, 'login asks who');
+  t.equal(config.profiles.default?.customRoleArn, undefined, 'the pool\'s own role');
   t.equal(config.server.allowNonLoopback, false, 'the example keeps the endpoint on loopback');
   const raw = JSON.parse(await readFile('config.example.json', 'utf8')) as { server: Record<string, string> };
   t.match(raw.server['//allowNonLoopback'], /WARNING.*plain HTTP/, 'and warns what allowNonLoopback costs');
+});
+
+t.test('config.local.example.json is a valid config for the emulators on this machine', async (t) => {
+  const config = await loadConfig({ flag: 'config.local.example.json', paths: PATHS });
+  t.same(config.profiles.default?.endpoints, { cognitoIdp: 'http://127.0.0.1:9229', cognitoIdentity: 'http://127.0.0.1:9230' });
+  t.equal(config.secretStore, 'file', 'a test sign-in stays out of the keychain');
 });
 
 t.test('a bad field names the file, the JSON path and what was expected', async (t) => {
@@ -156,4 +166,36 @@ t.test('thousands of problems are cut to the first few and a count; long keys ar
   t.ok(error.problems.length <= 21, `${error.problems.length} lines`);
   t.match(error.problems.at(-1), { expected: /and \d+ more problems/ });
   t.ok(error.message.length < 5_000, `the message stays short (${error.message.length} characters)`);
+});
+
+t.test('secretStore: keychain by default; another value names the choices', async (t) => {
+  t.equal(parseConfig('/cfg.json', JSON.stringify({ profiles: { default: profile } }), PATHS).secretStore, 'keychain');
+  t.equal(parseConfig('/cfg.json', JSON.stringify({ secretStore: 'file', profiles: { default: profile } }), PATHS).secretStore, 'file');
+  t.match(problems(JSON.stringify({ secretStore: 'vault', profiles: { default: profile } })).problems, [
+    { path: '$.secretStore', expected: '"keychain" (the OS keychain), "kernel" (the Linux kernel keyring, kept until reboot) or "file" (a 0600 file under the state directory)' },
+  ]);
+});
+
+t.test('refreshTokenLifetime: a whole number and a unit, in milliseconds for the broker; a borrowing profile takes its owner\'s', async (t) => {
+  const config = parseConfig('/cfg.json', JSON.stringify({ profiles: { work: { ...profile, refreshTokenLifetime: '30d' }, admin: { signInFrom: 'work' }, short: { ...profile, refreshTokenLifetime: '90m' } } }), PATHS);
+  t.equal(config.profiles.work?.refreshTokenLifetimeMs, 30 * 86_400_000);
+  t.equal(config.profiles.admin?.refreshTokenLifetimeMs, 30 * 86_400_000, 'the owner\'s');
+  t.equal(config.profiles.short?.refreshTokenLifetimeMs, 90 * 60_000);
+  t.notOk('refreshTokenLifetime' in (config.profiles.work as object), 'one name for it inside: the milliseconds');
+  t.equal(parseConfig('/cfg.json', JSON.stringify({ profiles: { work: profile } }), PATHS).profiles.work?.refreshTokenLifetimeMs, undefined, 'absent: not known');
+
+  t.match(problems(JSON.stringify({ profiles: { work: { ...profile, refreshTokenLifetime: '30 days' } } })).problems, [{ path: '$.profiles.work.refreshTokenLifetime', expected: /a whole number and a unit, s, m, h or d, such as "30d"/ }]);
+  t.match(problems(JSON.stringify({ profiles: { work: { ...profile, refreshTokenLifetime: 30 } } })).problems, [{ path: '$.profiles.work.refreshTokenLifetime', expected: /a string \(found number 30\)/ }]);
+  t.match(problems(JSON.stringify({ profiles: { work: { ...profile, refreshTokenLifetime: '4000d' } } })).problems, [{ path: '$.profiles.work.refreshTokenLifetime', expected: /at most 3660 days/ }]);
+  t.match(problems(JSON.stringify({ profiles: { work: profile, admin: { signInFrom: 'work', refreshTokenLifetime: '1d' } } })).problems, [{ path: '$.profiles.admin.refreshTokenLifetime', expected: /no "refreshTokenLifetime" in a profile with "signInFrom"/ }]);
+});
+
+t.test('notify: a desktop notification by default; notify.command is an argv array, never a shell line', async (t) => {
+  t.same(parseConfig('/cfg.json', JSON.stringify({ profiles: { work: profile } }), PATHS).notify, { desktop: true });
+  const config = parseConfig('/cfg.json', JSON.stringify({ notify: { command: ['ntfy', 'publish', 'my topic'], desktop: false }, profiles: { work: profile } }), PATHS);
+  t.same(config.notify, { command: ['ntfy', 'publish', 'my topic'], desktop: false });
+  t.match(problems(JSON.stringify({ notify: { command: 'notify-send "$MSG"' }, profiles: { work: profile } })).problems, [{ path: '$.notify.command', expected: /an array \(found string/ }]);
+  t.match(problems(JSON.stringify({ notify: { command: [] }, profiles: { work: profile } })).problems, [{ path: '$.notify.command', expected: /a program and its arguments.*an argv array, not a shell line/ }]);
+  t.match(problems(JSON.stringify({ notify: { command: ['a\nb'] }, profiles: { work: profile } })).problems, [{ path: '$.notify.command[0]', expected: /without control characters/ }]);
+  t.match(problems(JSON.stringify({ notify: { email: 'x' }, profiles: { work: profile } })).problems, [{ path: '$.notify', expected: /no key "email"/ }]);
 });

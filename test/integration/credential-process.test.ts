@@ -4,9 +4,12 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { CognitoIdentityProviderClient, RevokeTokenCommand } from '@aws-sdk/client-cognito-identity-provider';
 import t from 'tap';
-import { requireSecretService, startBrokerEnv, type BrokerEnv } from '../support/broker-env.js';
+import { requireSecretService, startBrokerEnv, TEST_KEYCHAIN_SERVICE, type BrokerEnv } from '../support/broker-env.js';
 import { runCli, startServe } from '../support/cli.js';
+import { onTerminal } from '../support/pty.js';
+import { startKeychainWorker } from '../support/secret-service.js';
 
 const run = promisify(execFile);
 const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
@@ -145,4 +148,37 @@ t.test('credential-process for the AWS CLI, boto3 and the JS SDK, without and wi
   t.comment(`credential-process wall time, spawn to exit (median of 5): without the daemon ${median(without.ms).toFixed(0)} ms [${without.ms.map((m) => m.toFixed(0)).join(', ')}], with it ${median(withDaemon.ms).toFixed(0)} ms [${withDaemon.ms.map((m) => m.toFixed(0)).join(', ')}]`);
   t.ok(median(withDaemon.ms) < median(without.ms), 'faster with the daemon');
   t.equal(await serve.stop(), 0);
+});
+
+t.test('credential-process never prompts, even at a terminal: not signed in, or signed out by the pool, it names login and exits 1 at once', async (t) => {
+  if (!requireSecretService(t)) return;
+  // ID tokens that expire within the test, so that the run after the revocation must refresh.
+  const lifetimeS = 3;
+  const be = await startBrokerEnv({ idTokenLifetimeSeconds: lifetimeS });
+  t.teardown(() => be.stop());
+  const env = { ...be.env, NODE_NO_WARNINGS: '1' };
+  // No steps: nothing is typed, so a prompt would wait until the driver's timeout.
+  const notSignedIn = await onTerminal([process.execPath, MAIN, 'credential-process'], env, [], 20);
+  t.equal(notSignedIn.exit, 1, notSignedIn.output);
+  t.match(notSignedIn.output, /Profile "default" is not signed in\. Run: cognito-broker login.*BRK_ERR_NOT_SIGNED_IN/);
+  t.notMatch(notSignedIn.output, /Password:|Username:|Address the browser/, 'no question asked');
+  const help = await runCli(['credential-process', '--help'], be.env);
+  t.match(help.stdout, /never\s+asks anything, even at a terminal/, 'its help says so');
+
+  t.equal((await runCli(['login', '--password-stdin'], be.env, `${be.stack.password}\n`)).code, 0);
+  const keychain = await startKeychainWorker(be.secretService.env, { service: TEST_KEYCHAIN_SERVICE });
+  const { refreshToken } = JSON.parse((await keychain.get('profile:default')) as string) as { refreshToken: string };
+  await keychain.stop();
+  const admin = new CognitoIdentityProviderClient({ region: be.stack.region, endpoint: be.stack.cognitoIdpUrl, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+  t.teardown(() => admin.destroy());
+  await admin.send(new RevokeTokenCommand({ Token: refreshToken, ClientId: be.stack.clientId }));
+  await new Promise((resolve) => setTimeout(resolve, (lifetimeS + 1) * 1000));
+
+  const started = Date.now();
+  const revoked = await onTerminal([process.execPath, MAIN, 'credential-process'], env, [], 20);
+  t.equal(revoked.exit, 1, revoked.output);
+  t.match(revoked.output, /Profile "default" must sign in again \(.*\)\. Run: cognito-broker login.*BRK_ERR_LOGIN_REQUIRED/s);
+  t.notMatch(revoked.output, /Password:|Username:|Address the browser/, 'no question asked');
+  t.notMatch(revoked.output, /AccessKeyId/, 'no credentials');
+  t.ok(Date.now() - started < 15_000, 'at once, not after a prompt timed out');
 });

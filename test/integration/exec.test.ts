@@ -30,7 +30,7 @@ const { Arn } = await sts.send(new GetCallerIdentityCommand({}));
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('AWS_')));
 const tokenFile = process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE;
 console.log(JSON.stringify({
-  accessKeyId: credentials.accessKeyId, arn: Arn, env, args: process.argv.slice(1),
+  accessKeyId: credentials.accessKeyId, expiration: credentials.expiration?.toISOString(), arn: Arn, env, args: process.argv.slice(1),
   tokenFileContent: tokenFile ? readFileSync(tokenFile, 'utf8') : undefined,
   parentArgv: readFileSync('/proc/' + process.ppid + '/cmdline', 'utf8').split('\\0'),
 }));
@@ -38,6 +38,8 @@ console.log(JSON.stringify({
 
 interface SdkChildReport {
   accessKeyId: string;
+  /** When the credentials the SDK got expire. */
+  expiration?: string;
   arn: string;
   env: Record<string, string>;
   args: string[];
@@ -57,6 +59,8 @@ const STALE = {
   AWS_WEB_IDENTITY_TOKEN_FILE: '/nonexistent/token',
   AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/stale',
 };
+/** Set again by exec for the credentials it serves; the shell's stale value must not get through. */
+const STALE_EXPIRATION = { AWS_CREDENTIAL_EXPIRATION: '2001-01-01T00:00:00Z' };
 
 function sdkChildArgs(extra: string[] = []): string[] {
   // node's own `--` ends its options: what follows is the script's.
@@ -99,7 +103,7 @@ t.test('exec with two profiles, without and with a running daemon: a real SDK ch
   const stateDir = join(be.dir, 'state', 'cognito-broker');
 
   // No daemon: exec serves in-process, with a token of its own.
-  const alone = await execSdkChild(be, sdkChildArgs(['--an-arg', 'two words']), STALE);
+  const alone = await execSdkChild(be, sdkChildArgs(['--an-arg', 'two words']), { ...STALE, ...STALE_EXPIRATION });
   t.equal(alone.code, 0, exited0(alone));
   const a = alone.report as SdkChildReport;
   t.ok(be.stack.emulator.issued.has(a.accessKeyId), 'the child got credentials the identity pool issued');
@@ -110,6 +114,8 @@ t.test('exec with two profiles, without and with a running daemon: a real SDK ch
   t.equal(a.tokenFileContent, a.env.AWS_CONTAINER_AUTHORIZATION_TOKEN, 'the token file holds the same token, no newline');
   t.equal(join(a.env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE ?? '', '..'), stateDir, 'in the state directory');
   for (const name of Object.keys(STALE)) t.notOk(name in a.env, `${name} removed`);
+  t.match(a.env.AWS_CREDENTIAL_EXPIRATION, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'AWS_CREDENTIAL_EXPIRATION: ISO 8601');
+  t.equal(a.env.AWS_CREDENTIAL_EXPIRATION, a.expiration, 'the expiration of the credentials the SDK got, not the stale one of the shell');
   t.notOk(a.parentArgv.some((arg) => arg.includes(a.env.AWS_CONTAINER_AUTHORIZATION_TOKEN as string)), 'the token is not in exec\'s argv');
   t.notOk(existsSync(a.env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE as string), 'its token file is gone once the command ended');
   t.same(readdirSync(stateDir).filter((f) => f.startsWith('exec-')), [], 'no exec token file left');
@@ -127,7 +133,7 @@ t.test('exec with two profiles, without and with a running daemon: a real SDK ch
   t.teardown(() => serve.stop());
   const daemonUri = serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string;
 
-  const viaDaemon = await execSdkChild(be, sdkChildArgs(), STALE);
+  const viaDaemon = await execSdkChild(be, sdkChildArgs(), { ...STALE, ...STALE_EXPIRATION });
   t.equal(viaDaemon.code, 0, exited0(viaDaemon));
   const d = viaDaemon.report as SdkChildReport;
   t.equal(d.env.AWS_CONTAINER_CREDENTIALS_FULL_URI, daemonUri, 'the daemon\'s endpoint');
@@ -136,6 +142,7 @@ t.test('exec with two profiles, without and with a running daemon: a real SDK ch
   t.not(d.env.AWS_CONTAINER_AUTHORIZATION_TOKEN, serve.master(), 'never the master');
   t.equal(d.tokenFileContent, d.env.AWS_CONTAINER_AUTHORIZATION_TOKEN, 'its own token file, holding the same value');
   for (const name of Object.keys(STALE)) t.notOk(name in d.env, `${name} removed`);
+  t.equal(d.env.AWS_CREDENTIAL_EXPIRATION, d.expiration, 'through the daemon too, AWS_CREDENTIAL_EXPIRATION is the served credentials\' expiration');
 
   // The AWS CLI (botocore) as the command: AWS_PROFILE naming a profile that does not exist
   // would stop it (ProfileNotFound) and static keys would win, had exec not removed them.

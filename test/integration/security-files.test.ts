@@ -58,7 +58,8 @@ t.test('serve replaces a token file others could read, tightens the state direct
   t.same(Object.keys(info).sort(), ['config', 'defaultProfile', 'pid', 'profiles', 'startedAt', 'tokenFile', 'url']);
   t.notOk(readFileSync(daemonFile, 'utf8').includes(master), 'daemon.json names the token file, never the token');
   t.equal(info.tokenFile, tokenFile);
-  t.same(readdirSync(stateDir).sort(), ['daemon.json', 'endpoint-token', 'locks', 'tokens'], 'no temp files left behind');
+  t.same(readdirSync(stateDir).sort(), ['daemon.json', 'endpoint-token', 'locks', 'prompt.json', 'tokens'], 'no temp files left behind');
+  t.equal(mode(join(stateDir, 'prompt.json')), 0o600, 'prompt.json (status --prompt\'s) is 0600');
   t.equal(mode(join(stateDir, 'locks')), 0o700, 'the refresh locks\' directory');
   t.equal(mode(join(stateDir, 'tokens')), 0o700);
   t.equal(mode(join(stateDir, 'tokens', 'default')), 0o600, 'the profile token file');

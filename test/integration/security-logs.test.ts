@@ -96,6 +96,7 @@ t.test('no secret in any log line at trace level, in any output, argv, environme
   await keychain.stop();
   const daemonFile = readFileSync(join(be.dir, 'state', 'cognito-broker', 'daemon.json'), 'utf8');
   t.same(Object.keys(JSON.parse(daemonFile) as object).sort(), ['config', 'defaultProfile', 'pid', 'profiles', 'startedAt', 'tokenFile', 'url'], 'daemon.json: where, not what');
+  const promptFile = readFileSync(join(be.dir, 'state', 'cognito-broker', 'prompt.json'), 'utf8');
   t.equal(await serve.stop(), 0, 'SIGTERM: clean exit');
   if (process.env.SHOW_LOG) console.error(serve.stderr());
 
@@ -134,6 +135,7 @@ t.test('no secret in any log line at trace level, in any output, argv, environme
     'serve argv': argv.join(' '),
     'serve environment': environ.join('\n'),
     'daemon.json': daemonFile,
+    'prompt.json': promptFile,
   };
   for (const [where, text] of Object.entries(places)) {
     const found = secrets.filter(([, secret]) => encodings(secret).some((form) => text.includes(form))).map(([what]) => what);

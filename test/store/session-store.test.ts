@@ -27,6 +27,7 @@ t.test('a session for another pool or client, or not ours, is refused with the p
 t.test('a corrupt keychain entry becomes an invalid session for that profile', async (t) => {
   const store = new SessionStore({
     kind: 'test',
+    description: 'a test store',
     get: async () => { throw new KeychainEntryCorruptError('profile:default', 'chunk 2 of 3 is missing'); },
     set: async () => undefined,
     delete: async () => false,

@@ -18,9 +18,15 @@ export interface CliResult {
  * Runs the real CLI, compiled, as its own process, the way a user does. `npm test` builds
  * first; a dist/ older than src/ fails loudly rather than testing old code.
  */
-export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv): ChildProcess {
+export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv, options: CliOptions = {}): ChildProcess {
   assertBuilt();
-  return spawn(process.execPath, [MAIN, ...args], { env: { ...env, NODE_NO_WARNINGS: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const [command, ...rest] = [...(options.prefix ?? []), process.execPath, MAIN, ...args] as [string, ...string[]];
+  return spawn(command, rest, { env: { ...env, NODE_NO_WARNINGS: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+export interface CliOptions {
+  /** A command the CLI runs under, as a user types it before: ['keyctl', 'session', '-']. */
+  readonly prefix?: readonly string[];
 }
 
 let built = false;
@@ -35,8 +41,8 @@ function assertBuilt(): void {
   built = true;
 }
 
-export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv, input?: string): Promise<CliResult> {
-  const child = spawnCli(args, env);
+export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv, input?: string, options: CliOptions = {}): Promise<CliResult> {
+  const child = spawnCli(args, env, options);
   const out = collect(child);
   child.stdin?.end(input ?? '');
   const [code] = (await once(child, 'exit')) as [number | null];
@@ -59,8 +65,8 @@ export interface ServeProcess {
   stop(): Promise<number | null>;
 }
 
-export async function startServe(args: readonly string[], env: NodeJS.ProcessEnv): Promise<ServeProcess> {
-  const child = spawnCli(['serve', ...args], env);
+export async function startServe(args: readonly string[], env: NodeJS.ProcessEnv, options: CliOptions = {}): Promise<ServeProcess> {
+  const child = spawnCli(['serve', ...args], env, options);
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));

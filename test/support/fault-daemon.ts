@@ -86,6 +86,7 @@ export async function startFaultDaemon(fs: FaultStack, options: FaultDaemonOptio
     file: join(dir, 'config.json'),
     stateDir: dir,
     server: { host: '127.0.0.1', port: 0, tokenFile: join(dir, 'endpoint-token') },
+    secretStore: 'keychain',
     defaultProfile: 'default',
     profiles: { default: profile },
   };

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { ProfileSession, type RevokeRefreshToken } from '../../src/broker/profile-session.js';
+import { ProfileSession, type RevokeRefreshToken, type SessionWatcher } from '../../src/broker/profile-session.js';
 import type { ProfileConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/log/create-logger.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
@@ -59,6 +59,8 @@ export interface HarnessOptions {
   readonly lock?: RefreshLock;
   /** As a command without a daemon: tokens shared through the keychain. */
   readonly shareTokens?: boolean;
+  /** Told of the session's changes and notices. */
+  readonly watcher?: SessionWatcher;
 }
 
 /** A ProfileSession on fake time, fake Cognito and an in-memory keychain. */
@@ -87,6 +89,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     revoke,
     ...(options.lock ? { lock: options.lock } : {}),
     ...(options.shareTokens ? { shareTokens: true } : {}),
+    ...(options.watcher ? { watcher: options.watcher } : {}),
   });
   return { clock, upstream, secrets, sessions, session, logs, revoked };
 }

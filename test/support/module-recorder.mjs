@@ -1,0 +1,18 @@
+/**
+ * `node --import ./module-recorder.mjs ...`: appends the URL of every module the process
+ * loads to MODULE_RECORD_FILE: ES modules through a load hook (each module goes through it,
+ * whatever imports it), CommonJS ones from require's cache when the process exits.
+ */
+import { appendFileSync } from 'node:fs';
+import { createRequire, register } from 'node:module';
+import { pathToFileURL } from 'node:url';
+
+const file = process.env.MODULE_RECORD_FILE;
+if (file) {
+  register('./module-recorder-hooks.mjs', import.meta.url, { data: { file } });
+  const require = createRequire(import.meta.url);
+  process.on('exit', () => {
+    const loaded = Object.keys(require.cache).map((path) => pathToFileURL(path).href);
+    if (loaded.length > 0) appendFileSync(file, `${loaded.join('\n')}\n`);
+  });
+}
