@@ -17,7 +17,8 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ChildGroup, startChild, stopChild } from './support/children.js';
+import { ChildGroup, stopChild } from '../testkit/children.js';
+import { startChild } from './support/children.js';
 import { CpuMonitor, loadAverage } from './support/machine.js';
 import { startBrokerStack } from './support/broker-stack.js';
 import { runLoad } from './support/load.js';

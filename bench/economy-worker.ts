@@ -12,12 +12,14 @@
  *
  * Prints `RESULT {json}`: calls per simulated hour, requests, rates.
  */
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { parseArgs } from 'node:util';
 import { runLoad, type LoadResult } from './support/load.js';
-import { FakeClock } from '../scripts/fake-clock.js';
+import { FakeClock } from '../testkit/fake-clock.js';
+import { httpGet } from '../testkit/http.js';
+import { MemoryCognito } from '../testkit/memory-cognito.js';
+import { BENCH_IDENTITY_ID, benchCredentials } from './support/bench-credentials.js';
 import { startMemoryDaemon, waitUntilReady } from './support/memory-daemon.js';
-import { MemoryUpstream } from './support/memory-upstream.js';
 import { sleep } from './support/stats.js';
 
 const HOUR_MS = 3_600_000;
@@ -44,11 +46,17 @@ async function main(): Promise<void> {
   const mode = values.mode === 'max' ? 'max' : 'steady';
   const hours = Number(values.hours ?? 3);
   const clock = new FakeClock();
-  const upstream = new MemoryUpstream({ clock, idTokenLifetimeMs: HOUR_MS, credentialLifetimeMs: HOUR_MS });
+  const upstream = new MemoryCognito({
+    clock,
+    idTokenLifetimeMs: HOUR_MS,
+    credentialLifetimeMs: HOUR_MS,
+    identityId: BENCH_IDENTITY_ID,
+    credentials: benchCredentials,
+  });
   const { daemon, url, masterToken } = await startMemoryDaemon({ upstream, clock });
   await waitUntilReady(daemon);
   const started = performance.now();
-  const snapshots: MemoryUpstream['calls'][] = [];
+  const snapshots: MemoryCognito['calls'][] = [];
   const snapshot = () => snapshots.push({ ...upstream.calls });
   let requests = 0;
   let failures = 0;
@@ -57,7 +65,7 @@ async function main(): Promise<void> {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     for (let hour = 0; hour < hours; hour += 1) {
       for (let s = 0; s < HOUR_MS / TICK_MS; s += 1) {
-        const { status, body } = await get(agent, `${url}/credentials`, masterToken);
+        const { status, body } = await httpGet(`${url}/credentials`, masterToken, { agent });
         requests += 1;
         if (status !== 200 || !(Date.parse((JSON.parse(body) as { Expiration: string }).Expiration) > clock.now())) failures += 1;
         await clock.advance(TICK_MS);
@@ -104,19 +112,6 @@ async function main(): Promise<void> {
     simulatedRps: requests / (hours * 3600),
   };
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
-}
-
-function get(agent: Agent, url: string, token: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent, headers: { authorization: token } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 main().catch((error: unknown) => {

@@ -8,7 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { SERVER_KINDS, type ServerKind } from './servers/server-kinds.js';
-import { ChildGroup, startChild, stopChild } from './support/children.js';
+import { ChildGroup, stopChild } from '../testkit/children.js';
+import { startChild } from './support/children.js';
 import { CpuMonitor } from './support/machine.js';
 import { runLoad, runPacedLoad, type LoadResult, type PacedResult } from './support/load.js';
 import { median } from './support/stats.js';

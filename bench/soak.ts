@@ -13,8 +13,9 @@
  * 30-second windows). Exits 1 when any of these fails.
  */
 import { writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { parseArgs } from 'node:util';
+import { httpGet } from '../testkit/http.js';
 import { startBrokerStack, type BrokerStack, type ServeProcess } from './support/broker-stack.js';
 import { loadAverage, machineInfo, processMemory, sourceVersion } from './support/machine.js';
 import { loadGenerator } from './support/load.js';
@@ -166,7 +167,7 @@ async function drive(serve: ServeProcess, o: SoakOptions, progress: (line: strin
       const isToken = (i % 1000) / 1000 < o.tokenShare;
       c.sent += 1;
       try {
-        const { status, type, body } = await get(agent, isToken ? tokenUrl : credentialsUrl, serve.token);
+        const { status, type, body } = await httpGet(isToken ? tokenUrl : credentialsUrl, serve.token, { agent, timeoutMs: 5000 });
         const now = Date.now();
         const second = Math.floor((performance.now() - t0) / 1000);
         c.perSecond[second] = (c.perSecond[second] ?? 0) + 1;
@@ -217,21 +218,6 @@ function safeRss(pid: number): number {
   } catch {
     return Number.NaN;
   }
-}
-
-function get(agent: Agent, url: string, token: string): Promise<{ status: number; type: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent, headers: { authorization: token }, timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('no answer within 5 s')));
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 /** Counts serve's log lines by level (JSON lines on stderr). */

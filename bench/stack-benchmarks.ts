@@ -10,12 +10,15 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CognitoIdentityProviderClient, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
-import { freePort, type BrokerStack } from './support/broker-stack.js';
+import { httpGet } from '../testkit/http.js';
+import { freePort } from '../testkit/ports.js';
+import { waitFor } from '../testkit/wait.js';
+import type { BrokerStack } from './support/broker-stack.js';
 import { processMemory } from './support/machine.js';
 import { runLoad } from './support/load.js';
 import { median, sleep } from './support/stats.js';
@@ -47,7 +50,7 @@ export async function runBurst(bs: BrokerStack, count: number, upstreamDelayMs: 
     const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
     const started = performance.now();
     const results = await Promise.all(
-      Array.from({ length: count }, () => get(agent, serve.credentialsUrl, serve.token).then((r) => ({ ...r, ms: performance.now() - started }))),
+      Array.from({ length: count }, () => httpGet(serve.credentialsUrl, serve.token, { agent }).then((r) => ({ ...r, ms: performance.now() - started }))),
     );
     agent.destroy();
     const statuses: Record<string, number> = {};
@@ -90,7 +93,7 @@ export async function runNewProcess(bs: BrokerStack, runs: number, upstreamDelay
   const serve = await bs.serve();
   const home = mkdtempSync(join(tmpdir(), 'cognito-broker-bench-home-'));
   try {
-    await waitFor200(serve.credentialsUrl, serve.token, 10_000);
+    await answering200(serve.credentialsUrl, serve.token);
     const refreshToken = await signIn(bs);
     // A clean machine: no ~/.aws, no AWS_* but what each way needs.
     const base = { PATH: process.env.PATH, HOME: home, NODE_NO_WARNINGS: '1' };
@@ -209,7 +212,7 @@ export async function runStartup(bs: BrokerStack, runs: number, upstreamDelayMs:
     try {
       for (;;) {
         if (performance.now() - started > 20_000) throw new Error('serve gave no 200 within 20 s');
-        const answer = await get(undefined, url, token).catch(() => undefined);
+        const answer = await httpGet(url, token).catch(() => undefined);
         if (answer && listening === undefined) listening = performance.now() - started;
         if (answer?.status === 200) break;
         await sleep(2);
@@ -252,7 +255,7 @@ export async function runMemory(bs: BrokerStack, requests: number, log: (line: s
   bs.setServerPort(0);
   const serve = await bs.serve({ cpu: SERVER_CPU });
   try {
-    await waitFor200(serve.credentialsUrl, serve.token, 10_000);
+    await answering200(serve.credentialsUrl, serve.token);
     await sleep(5_000);
     const idle = processMemory(serve.pid).rss;
     let done = 0;
@@ -277,27 +280,8 @@ export async function runMemory(bs: BrokerStack, requests: number, log: (line: s
   }
 }
 
-// --- HTTP helpers ----------------------------------------------------------------------------------------
-
-function get(agent: Agent | undefined, url: string, token: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent: agent ?? false, headers: { authorization: token } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function waitFor200(url: string, token: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const answer = await get(undefined, url, token).catch(() => undefined);
-    if (answer?.status === 200) return;
-    if (Date.now() > deadline) throw new Error(`${url} gave no 200 within ${timeoutMs} ms (last: ${answer?.status ?? 'no answer'})`);
-    await sleep(20);
-  }
+/** Until `url` answers 200: serve's first refresh is done. */
+async function answering200(url: string, token: string): Promise<void> {
+  const status = () => httpGet(url, token).then((answer) => answer.status, () => 0);
+  await waitFor(`a 200 from ${url}`, status, (code) => code === 200, { timeoutMs: 10_000, intervalMs: 20 });
 }

@@ -7,7 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { CREDENTIALS_POLICY, ID_TOKEN_POLICY, refreshAt, type FreshnessPolicy } from '../src/broker/freshness-policy.js';
 import type { EconomyScenarioResult } from './economy-worker.js';
-import { ChildGroup } from './support/children.js';
+import { ChildGroup } from '../testkit/children.js';
 import { pinned } from './support/machine.js';
 
 const HOUR_MS = 3_600_000;

@@ -22,8 +22,9 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { readIdTokenClaims } from '../src/cognito/jwt-claims.js';
-import { startLocalStack, type LocalStack } from './local-stack.js';
-import { INSTALL_HINT, missingSecretServiceTools, startSecretService } from './private-secret-service.js';
+import { stopChild } from '../testkit/children.js';
+import { INSTALL_HINT, missingSecretServiceTools, startSecretService } from '../testkit/secret-service.js';
+import { startLocalStack, type LocalStack } from '../testkit/local-stack.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -264,7 +265,7 @@ async function startServe(env: NodeJS.ProcessEnv, cleanup: Cleanup): Promise<Bro
     detached: true,
     stdio: ['pipe', 'pipe', 'inherit'],
   });
-  cleanup.add('stop serve', () => stopServe(serve));
+  cleanup.add('stop serve', () => stopChild(serve, { timeoutMs: SERVE_STOP_TIMEOUT_MS }));
   const stdout = await readUntil(serve, /^export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=.*$/m, SERVE_READY_TIMEOUT_MS);
   const exportLines = stdout.split('\n').filter((line) => /^(export|unset) /.test(line));
   const exports = Object.fromEntries(
@@ -298,15 +299,6 @@ function readUntil(child: ChildProcess, pattern: RegExp, timeoutMs: number): Pro
       reject(new DemoError(`serve exited (${signal ?? code}) before it was ready; its log is above`));
     });
   });
-}
-
-async function stopServe(serve: ChildProcess): Promise<void> {
-  if (serve.exitCode !== null || serve.signalCode !== null) return;
-  const exited = once(serve, 'exit');
-  serve.kill('SIGTERM');
-  const timer = setTimeout(() => serve.kill('SIGKILL'), SERVE_STOP_TIMEOUT_MS);
-  await exited;
-  clearTimeout(timer);
 }
 
 // --- Step 4: a real SDK client ----------------------------------------------------------

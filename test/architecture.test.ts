@@ -3,13 +3,17 @@
  *   cli → app → server | broker → cognito | store → config → errors, log
  * Arrows point down only; server never loads cognito or store (it may name their data types),
  * broker never imports server; and no file imports itself back through any chain.
+ * Around src/, the trees of the repository point one way too: src/ imports nothing outside
+ * itself; testkit/ (the doubles) only src/; test/, bench/ and scripts/ src/ and testkit/,
+ * never one another.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 
-const SRC = fileURLToPath(new URL('../src', import.meta.url));
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const SRC = join(REPO, 'src');
 
 /** Folder → the folders its files may import at run time. `errors.ts` at the top is "errors". */
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
@@ -34,6 +38,7 @@ interface Edge {
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    if (entry.name === 'node_modules') return [];
     const path = join(dir, entry.name);
     return entry.isDirectory() ? sourceFiles(path) : entry.name.endsWith('.ts') ? [path] : [];
   });
@@ -125,4 +130,38 @@ t.test('the check catches what it should: made-up arrows up and sideways', async
   t.same(violations([edge('cli/x.ts', 'store/y.ts'), edge('app/x.ts', 'cognito/y.ts')]), [], 'down is fine');
   t.same(cyclesIn([edge('cli/a.ts', 'cli/b.ts'), edge('cli/b.ts', 'cli/a.ts')]), ['cli/a.ts → cli/b.ts → cli/a.ts'], 'a cycle inside one folder');
   t.same(cyclesIn([edge('cli/a.ts', 'cli/b.ts', true), edge('cli/b.ts', 'cli/a.ts')]), [], 'a type-only import closes no cycle');
+});
+
+/** Top-level tree → the trees its files may import. */
+const TREES: Readonly<Record<string, readonly string[]>> = {
+  src: [],
+  testkit: ['src'],
+  test: ['testkit', 'src'],
+  bench: ['testkit', 'src'],
+  scripts: ['testkit', 'src'],
+};
+
+function treeOf(file: string): string {
+  return relative(REPO, file).split('/')[0] as string;
+}
+
+function treeViolations(list: readonly Edge[]): string[] {
+  return list
+    .filter((e) => treeOf(e.from) !== treeOf(e.to) && !(TREES[treeOf(e.from)] ?? []).includes(treeOf(e.to)))
+    .map((e) => `${relative(REPO, e.from)} → ${relative(REPO, e.to)}`);
+}
+
+const treeEdges = Object.keys(TREES).flatMap((tree) => sourceFiles(join(REPO, tree))).flatMap(importsOf);
+
+t.test('the trees point one way: src ← testkit ← test, bench, scripts', async (t) => {
+  t.ok(treeEdges.filter((e) => treeOf(e.from) === 'testkit').length > 20, 'testkit/ is read too');
+  t.same(treeViolations(treeEdges), [], 'src/ loads no double, testkit/ no test, test/ and bench/ not each other');
+  t.same(cyclesIn(treeEdges.filter((e) => treeOf(e.from) === 'testkit')), [], 'no import cycle in testkit/');
+  const edge = (from: string, to: string): Edge => ({ from: join(REPO, from), to: join(REPO, to), typeOnly: false });
+  t.same(
+    treeViolations([edge('src/a.ts', 'testkit/b.ts'), edge('testkit/a.ts', 'test/support/b.ts'), edge('bench/a.ts', 'test/support/b.ts'), edge('test/a.ts', 'scripts/b.ts')]),
+    ['src/a.ts → testkit/b.ts', 'testkit/a.ts → test/support/b.ts', 'bench/a.ts → test/support/b.ts', 'test/a.ts → scripts/b.ts'],
+    'the check catches made-up arrows',
+  );
+  t.same(treeViolations([edge('bench/a.ts', 'testkit/b.ts'), edge('testkit/a.ts', 'src/b.ts')]), [], 'and lets the right ones through');
 });

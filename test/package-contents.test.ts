@@ -73,7 +73,7 @@ t.test('npm pack lists the compiled CLI, README, LICENSE, the config example, do
   for (const wanted of ['package.json', 'README.md', 'LICENSE', 'config.example.json', 'config.local.example.json', pkg.bin['cognito-broker'] as string, 'dist/src/errors.js', 'docs/commands.md', 'docker/relay/Dockerfile']) {
     t.ok(files.includes(wanted), `ships ${wanted}`);
   }
-  const unwanted = files.filter((f) => /^(test|bench|scripts|src)\/|^dist\/(?!src\/)|\.(ts|map)$|^\.|^tsconfig|^package-lock/.test(f));
-  t.same(unwanted, [], 'nothing of the tests, benchmarks, emulators (scripts/), sources, maps or dev config');
+  const unwanted = files.filter((f) => /^(test|testkit|bench|scripts|src)\/|^dist\/(?!src\/)|\.(ts|map)$|^\.|^tsconfig|^package-lock/.test(f));
+  t.same(unwanted, [], 'nothing of the tests, the test kit (testkit/), benchmarks, scripts, sources, maps or dev config');
   t.ok(files.every((f) => f.startsWith('dist/src/') || f.startsWith('docs/') || f.startsWith('docker/relay/') || ['package.json', 'README.md', 'LICENSE', 'config.example.json', 'config.local.example.json'].includes(f)), 'only those');
 });

@@ -17,10 +17,10 @@ import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 import { systemClock } from '../../src/broker/clock.js';
 import { EndpointAuth } from '../../src/server/endpoint-auth.js';
-import { listen } from '../../scripts/http-server-kit.js';
-import { benchCredentials, credentialsJson } from '../support/bench-credentials.js';
+import { listen } from '../../testkit/http.js';
+import { MemoryCognito } from '../../testkit/memory-cognito.js';
+import { BENCH_IDENTITY_ID, benchCredentials, credentialsJson } from '../support/bench-credentials.js';
 import { startMemoryDaemon, waitUntilReady } from '../support/memory-daemon.js';
-import { MemoryUpstream } from '../support/memory-upstream.js';
 import { SERVER_KINDS, type ServerKind } from './server-kinds.js';
 
 const JSON_TYPE = 'application/json';
@@ -44,7 +44,13 @@ async function main(): Promise<void> {
 
 async function start(kind: ServerKind, token: string, expiresAt: number): Promise<{ url: string; close(): Promise<void> }> {
   if (kind === 'broker') {
-    const upstream = new MemoryUpstream({ clock: systemClock, credentialsExpireAt: expiresAt });
+    // A fixed expiry and serial: every set byte-identical, as the baselines serve.
+    const upstream = new MemoryCognito({
+      clock: systemClock,
+      credentialsExpireAt: expiresAt,
+      identityId: BENCH_IDENTITY_ID,
+      credentials: (issuedAt, expires) => benchCredentials(issuedAt, expires),
+    });
     const { daemon, url } = await startMemoryDaemon({ upstream, masterToken: token });
     await waitUntilReady(daemon);
     return { url, close: () => daemon.close() };

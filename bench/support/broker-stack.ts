@@ -9,12 +9,12 @@ import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../scripts/local-stack.js';
-import { missingSecretServiceTools, startSecretService, type SecretService } from '../../scripts/private-secret-service.js';
-import { ChildGroup, CLI, startChild, stopChild, type StartedChild } from './children.js';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../testkit/local-stack.js';
+import { ChildGroup, stopChild } from '../../testkit/children.js';
+import { missingSecretServiceTools, startSecretService, type SecretService } from '../../testkit/secret-service.js';
+import { CLI, startChild, type StartedChild } from './children.js';
 import { startDelayProxy, type DelayProxy } from './delay-proxy.js';
 
 export const BENCH_KEYCHAIN_SERVICE = 'cognito-broker-bench';
@@ -146,18 +146,4 @@ async function login(env: NodeJS.ProcessEnv, password: string): Promise<void> {
 
 function unquote(value: string): string {
   return value.startsWith("'") ? value.slice(1, -1).replaceAll("'\\''", "'") : value;
-}
-
-/** A port free right now on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }

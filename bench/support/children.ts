@@ -1,14 +1,12 @@
 /**
  * Starting the processes a benchmark measures, and waiting until they say they are ready.
- * Every child belongs to a ChildGroup (scripts/private-secret-service.ts), which stops
- * them all together and kills any left behind when this process exits.
+ * Every child belongs to a ChildGroup (testkit/children.ts), which stops them all together
+ * and kills any left behind when this process exits.
  */
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ChildGroup } from '../../scripts/private-secret-service.js';
+import type { ChildGroup } from '../../testkit/children.js';
 import { pinned } from './machine.js';
-
-export { ChildGroup };
 
 /** The repository root (dist/bench/support/ → ../../..). */
 export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
@@ -62,15 +60,4 @@ export async function startChild(
     child.once('exit', onExit);
   });
   return { child, pid: child.pid as number, readyLine, stdout: text };
-}
-
-/** SIGTERM, then waits for the exit (SIGKILL after 5 s); resolves with the exit code. */
-export async function stopChild(child: ChildProcess, timeoutMs = 5_000): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const code = await exited;
-  clearTimeout(timer);
-  return code;
 }

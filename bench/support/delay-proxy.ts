@@ -5,7 +5,7 @@
  * how many times the broker went upstream.
  */
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
-import { closeServer, listen, readBody } from '../../scripts/http-server-kit.js';
+import { closeServer, listen, readBody } from '../../testkit/http.js';
 
 export interface DelayProxy {
   readonly url: string;

@@ -12,7 +12,7 @@ import { createLogger } from '../../src/log/create-logger.js';
 import { createDaemon, type Daemon } from '../../src/app/create-daemon.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { SessionStore } from '../../src/store/session-store.js';
-import type { MemoryUpstream } from './memory-upstream.js';
+import type { MemoryCognito } from '../../testkit/memory-cognito.js';
 
 export const BENCH_PROFILE = {
   region: 'us-east-1',
@@ -29,7 +29,7 @@ export interface MemoryDaemon {
 }
 
 export interface MemoryDaemonOptions {
-  readonly upstream: MemoryUpstream;
+  readonly upstream: MemoryCognito;
   readonly clock?: Clock;
   /** Default: what `serve` does, info level, JSON to stderr. */
   readonly logger?: Logger;

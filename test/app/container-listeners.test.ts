@@ -1,19 +1,22 @@
 import { randomInt } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import { createDaemon } from '../../src/app/create-daemon.js';
 import type { Config, ContainersConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/log/create-logger.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { SessionStore } from '../../src/store/session-store.js';
-import { FakeClock } from '../support/fake-clock.js';
-import { FakeUpstream } from '../support/fake-upstream.js';
+import { FakeClock } from '../../testkit/fake-clock.js';
+import { MemoryCognito } from '../../testkit/memory-cognito.js';
+import { freePort } from '../../testkit/ports.js';
 import { LogCapture, PROFILE, storedSession } from '../support/session-harness.js';
+import { waitFor } from '../../testkit/wait.js';
+
+/** How long and how often the checks below look again. */
+const STEP = { timeoutMs: 3_000, intervalMs: 20 };
 
 const MASTER = '3'.repeat(64);
 
@@ -24,7 +27,7 @@ function randomLoopback(): string {
 
 async function daemonWith(t: Test, containers: Partial<ContainersConfig> & { address: string }, options: { stateDir: string; master?: string; present?: () => boolean }) {
   const clock = new FakeClock();
-  const upstream = new FakeUpstream(clock);
+  const upstream = new MemoryCognito({ clock });
   const secrets = new MemoryStore();
   await new SessionStore(secrets).save(PROFILE, storedSession());
   const logs = new LogCapture();
@@ -66,14 +69,6 @@ function get(address: string, port: number, path: string, headers: Record<string
   });
 }
 
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 3_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not within 3 s: ${what}`);
-    await sleep(20);
-  }
-}
-
 t.test('the container listener is bound while the address is there, closed while it is not', async (t) => {
   const stateDir = mkdtempSync(join(tmpdir(), 'cb-container-listeners-'));
   t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
@@ -87,12 +82,12 @@ t.test('the container listener is bound while the address is there, closed while
   t.equal(await get(address, d.port, '/credentials', headers), 'ECONNREFUSED', 'nothing bound yet');
 
   present = true;
-  await until(async () => (await d.state()).listening, 'bound once the address appears');
+  await waitFor('bound once the address appears', async () => (await d.state()).listening, Boolean, STEP);
   t.equal(await get(address, d.port, '/credentials', headers), 200);
   t.equal(await get(address, d.port, '/credentials', { ...headers, host: `127.0.0.1:${d.port}` }), 403, 'its own Host only');
 
   present = false;
-  await until(async () => !(await d.state()).listening, 'closed once it goes');
+  await waitFor('closed once it goes', async () => !(await d.state()).listening, Boolean, STEP);
   t.equal(await get(address, d.port, '/credentials', headers), 'ECONNREFUSED');
   const messages = d.logs.lines.map((l) => l.msg);
   t.ok(messages.includes('listening for containers'), 'logged when bound');
@@ -104,18 +99,18 @@ t.test('long-lived container tokens survive a restart; another master ends them 
   t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
   const address = randomLoopback();
   const first = await daemonWith(t, { address }, { stateDir });
-  await until(async () => (await first.state()).listening, 'the real probe finds a 127.x address');
+  await waitFor('the real probe finds a 127.x address', async () => (await first.state()).listening, Boolean, STEP);
   const { id, token } = await first.create({ profile: 'default', name: 'kept' });
   await first.daemon.close();
 
   const second = await daemonWith(t, { address }, { stateDir });
-  await until(async () => (await second.state()).listening, 'listening');
+  await waitFor('listening', async () => (await second.state()).listening, Boolean, STEP);
   t.same((await second.state()).tokens.map((r) => r.id), [id], 'the registry was read at start');
   t.equal(await get(address, second.port, '/credentials', { authorization: token, host: `${address}:${second.port}` }), 200, 'the token works after a restart');
   await second.daemon.close();
 
   const rotated = await daemonWith(t, { address }, { stateDir, master: '4'.repeat(64) });
-  await until(async () => (await rotated.state()).listening, 'listening');
+  await waitFor('listening', async () => (await rotated.state()).listening, Boolean, STEP);
   t.same((await rotated.state()).tokens, [], 'records of another master are not listed');
   t.equal(await get(address, rotated.port, '/credentials', { authorization: token, host: `${address}:${rotated.port}` }), 401, 'nor honoured');
   await rotated.create({ profile: 'default' });
@@ -127,12 +122,9 @@ t.test('long-lived container tokens survive a restart; another master ends them 
 t.test('relayPort: one listener on 127.0.0.1 for the relay, answering to the container address', async (t) => {
   const stateDir = mkdtempSync(join(tmpdir(), 'cb-container-relay-'));
   t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
-  const free = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => free.once('listening', resolve));
-  const relayPort = (free.address() as { port: number }).port;
-  await new Promise((resolve) => free.close(resolve));
+  const relayPort = await freePort();
   const d = await daemonWith(t, { address: '169.254.170.2', port: 9911, relayPort, relativeUri: true }, { stateDir });
-  await until(async () => (await d.state()).listening, 'bound on 127.0.0.1:relayPort');
+  await waitFor('bound on 127.0.0.1:relayPort', async () => (await d.state()).listening, Boolean, STEP);
   t.match(await d.state(), { port: 9911, relayPort, relativeUri: { listening: true } });
   const full = await d.create({ profile: 'default' });
   const relative = await d.create({ profile: 'default', mode: 'relative-uri' });

@@ -11,8 +11,8 @@ import { createLogger } from '../../src/log/create-logger.js';
 import { createDaemon, type Daemon } from '../../src/app/create-daemon.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { SessionStore } from '../../src/store/session-store.js';
-import { FakeClock } from '../support/fake-clock.js';
-import { FakeUpstream } from '../support/fake-upstream.js';
+import { FakeClock } from '../../testkit/fake-clock.js';
+import { MemoryCognito } from '../../testkit/memory-cognito.js';
 import { LogCapture, PROFILE, storedSession } from '../support/session-harness.js';
 
 const TOKEN = 'd'.repeat(64);
@@ -38,7 +38,7 @@ function appBuilt(daemon: Daemon): boolean {
 
 async function daemonOn(t: Test, port = 0, server: { host?: string; resolveHost?: (host: string) => Promise<string[]> } = {}) {
   const clock = new FakeClock();
-  const upstream = new FakeUpstream(clock);
+  const upstream = new MemoryCognito({ clock });
   const secrets = new WatchedStore();
   await new SessionStore(secrets).save(PROFILE, storedSession());
   const config: Config = {
@@ -145,7 +145,7 @@ t.test('close() makes one last attempt to write a rotated refresh token the keyc
     }
   }
   const clock = new FakeClock();
-  const upstream = new FakeUpstream(clock);
+  const upstream = new MemoryCognito({ clock });
   upstream.rotateRefreshTokens = true;
   const secrets = new RefusingStore();
   const sessions = new SessionStore(secrets);

@@ -5,7 +5,7 @@ import { SessionMirror } from '../../src/store/session-mirror.js';
 import type { ProfileConfig } from '../../src/config/config.js';
 import { UpstreamUnavailableError } from '../../src/errors.js';
 import { createLogger } from '../../src/log/create-logger.js';
-import { FakeUpstream } from '../support/fake-upstream.js';
+import { MemoryCognito } from '../../testkit/memory-cognito.js';
 import { createHarness, LogCapture, PROFILE } from '../support/session-harness.js';
 
 const MINUTE = 60_000;
@@ -14,7 +14,7 @@ const READER: ProfileConfig = { ...PROFILE, name: 'reader', customRoleArn: 'arn:
 async function setup() {
   const h = await createHarness();
   h.upstream.rotateRefreshTokens = true;
-  const identity = new FakeUpstream(h.clock);
+  const identity = new MemoryCognito({ clock: h.clock });
   const logs = new LogCapture();
   const logger = createLogger({ level: 'trace', destination: logs });
   const borrower = new ProfileSession({
@@ -62,7 +62,7 @@ t.test('a borrowing profile of another identity pool reads a kept IdentityId of 
       profile,
       mirror: new SessionMirror({ profile, sessions: new BorrowedSessionStore(h.secrets, PROFILE), clock: h.clock, logger }),
       refresher: new BorrowedTokens(profile.name, h.session, h.clock),
-      identityPool: new FakeUpstream(h.clock),
+      identityPool: new MemoryCognito({ clock: h.clock }),
       clock: h.clock,
       logger,
       random: () => 0.5,

@@ -8,7 +8,7 @@ import { createLogger } from '../../src/log/create-logger.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { SessionMirror } from '../../src/store/session-mirror.js';
 import { SessionStore } from '../../src/store/session-store.js';
-import { FakeClock, settle } from '../support/fake-clock.js';
+import { FakeClock, settle } from '../../testkit/fake-clock.js';
 import { LogCapture } from '../support/session-harness.js';
 
 const POOL = 'eu-west-1:11111111-2222-3333-4444-555555555555';

@@ -5,8 +5,8 @@ import { MemoryStore } from '../../src/store/memory-store.js';
 import { SessionStore, type StoredSession } from '../../src/store/session-store.js';
 import type { AwsCredentials, UserPoolTokens } from '../../src/cognito/types.js';
 import { MemoryLock } from '../support/memory-lock.js';
-import { FakeClock, settle } from '../support/fake-clock.js';
-import { identityOf } from '../support/fake-upstream.js';
+import { FakeClock, settle } from '../../testkit/fake-clock.js';
+import { identityOf } from '../../testkit/memory-cognito.js';
 import { createHarness, PROFILE, storedSession } from '../support/session-harness.js';
 import { IdentityPoolError } from '../../src/errors.js';
 

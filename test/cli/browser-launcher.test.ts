@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import { BrowserLauncher, launcherBaseDir, launcherPage, type Opener } from '../../src/cli/browser-launcher.js';
 import { signInWithBrowser } from '../../src/cognito/browser-sign-in.js';
 import type { SignInTokens } from '../../src/cognito/types.js';
-import { freePort } from '../support/browser-login.js';
+import { freePort } from '../../testkit/ports.js';
 
 const TOKENS: SignInTokens = { idToken: 'id', accessToken: 'access', refreshToken: 'refresh', expiresAt: 2, issuedAt: 1 };
 const posix = process.platform !== 'win32';

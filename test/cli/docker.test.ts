@@ -18,8 +18,8 @@ import { DAEMON_FILE, writeDaemonInfo } from '../../src/store/daemon-file.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { SessionStore } from '../../src/store/session-store.js';
 import { fakeDocker } from '../support/fake-docker.js';
-import { FakeClock } from '../support/fake-clock.js';
-import { FakeUpstream } from '../support/fake-upstream.js';
+import { FakeClock } from '../../testkit/fake-clock.js';
+import { MemoryCognito } from '../../testkit/memory-cognito.js';
 import { LogCapture, PROFILE, storedSession } from '../support/session-harness.js';
 
 const MASTER = '5'.repeat(64);
@@ -98,7 +98,7 @@ t.test('docker env, ls, revoke and run against a running daemon', async (t) => {
   const secrets = new MemoryStore();
   for (const profile of Object.values(config.profiles)) await new SessionStore(secrets).save(profile, storedSession());
   const clock = new FakeClock();
-  const upstream = new FakeUpstream(clock);
+  const upstream = new MemoryCognito({ clock });
   const daemon = createDaemon({
     config, secrets, masterToken: MASTER, clock, containerPollMs: 100,
     logger: createLogger({ level: 'silent', destination: new LogCapture() }),

@@ -6,7 +6,7 @@ import { listenForRedirect, type RedirectOptions, redirectUriFor } from '../../s
 import type { CodeExchange } from '../../src/cognito/oauth-token-client.js';
 import type { SignInTokens } from '../../src/cognito/types.js';
 import { BrowserLoginTimeoutError, RedirectPortInUseError, SignInFailedError, UpstreamRejectedError } from '../../src/errors.js';
-import { freePort } from '../support/browser-login.js';
+import { freePort } from '../../testkit/ports.js';
 
 const TOKENS: SignInTokens = { idToken: 'id', accessToken: 'access', refreshToken: 'refresh', expiresAt: 2, issuedAt: 1 };
 

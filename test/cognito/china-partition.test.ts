@@ -6,7 +6,7 @@ import type { Config, ProfileConfig } from '../../src/config/config.js';
 import { GetIdCommand } from '@aws-sdk/client-cognito-identity';
 import { GetUserCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import { openIdIssuer } from '../../scripts/identity-pool-openid.js';
+import { openIdIssuer } from '../../testkit/emulators/identity-pool-openid.js';
 
 function profile(region: string): ProfileConfig {
   return {

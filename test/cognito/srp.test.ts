@@ -9,7 +9,7 @@ import {
   parseSrpTimestamp,
   signaturesEqual,
   startSrpExchange,
-} from '../../scripts/srp-server.js';
+} from '../../testkit/emulators/user-pool/srp-server.js';
 import { createDeviceSecrets, srpTimestamp, startDeviceSrp, startPasswordSrp } from '../../src/cognito/srp.js';
 
 const POOL_ID = 'eu-west-1_PoolAbc12';

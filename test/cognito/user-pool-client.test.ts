@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import t, { type Test } from 'tap';
-import { closeServer, listen } from '../../scripts/http-server-kit.js';
+import { closeServer, listen } from '../../testkit/http.js';
 import { createCognitoClients } from '../../src/cognito/create-cognito-clients.js';
 import { secretHash } from '../../src/cognito/secret-hash.js';
 import type { UserPoolClient } from '../../src/cognito/user-pool-client.js';

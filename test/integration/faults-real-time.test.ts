@@ -21,7 +21,7 @@ import { startBlackhole } from '../support/fault-blackhole.js';
 import { ShiftedClock } from '../support/fault-clock.js';
 import { startFaultDaemon } from '../support/fault-daemon.js';
 import { keychainControl, type KeychainControl } from '../support/fault-keychain.js';
-import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { startFaultProxy, type FaultProxy } from '../../testkit/fault-proxy.js';
 import { startFaultStack, type FaultStack } from '../support/fault-stack.js';
 import { type KeychainWorker, missingSecretServiceTools, startKeychainWorker } from '../support/secret-service.js';
 

@@ -12,9 +12,9 @@ import t, { type Test } from 'tap';
 import { BACKOFF_BASE_MS, BACKOFF_JITTER_RATIO, BACKOFF_MAX_MS } from '../../src/broker/backoff.js';
 import { CREDENTIALS_POLICY, ID_TOKEN_POLICY } from '../../src/broker/freshness-policy.js';
 import { STORE_POLL_MS } from '../../src/broker/profile-session.js';
-import { FakeClock } from '../support/fake-clock.js';
+import { FakeClock } from '../../testkit/fake-clock.js';
 import { advance, advanceUntil, ENDPOINT_TOKEN, type FaultDaemon, type Reply, signInThrough, startFaultDaemon } from '../support/fault-daemon.js';
-import type { Fault } from '../support/fault-proxy.js';
+import type { Fault } from '../../testkit/fault-proxy.js';
 import { seededRandom } from '../support/seeded-random.js';
 import { startFaultStack } from '../support/fault-stack.js';
 

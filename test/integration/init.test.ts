@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
-import { startLocalStack, type LocalStack } from '../../scripts/local-stack.js';
+import { startLocalStack, type LocalStack } from '../../testkit/local-stack.js';
 import { runCli } from '../support/cli.js';
 import { onTerminal } from '../support/pty.js';
 

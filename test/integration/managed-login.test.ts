@@ -1,13 +1,14 @@
 /**
- * Browser sessions against our user-pool emulator (scripts/user-pool-emulator.ts), which has
+ * Browser sessions against our user-pool emulator (testkit/emulators/user-pool-emulator.ts), which has
  * what cognito-local lacks: a client secret checked at /oauth2/token (HTTP Basic), refresh-
  * token rotation over /oauth2/token, /oauth2/revoke, GlobalSignOut and a correct OpenID
  * Connect discovery document. The compiled CLI, the real Secret Service, a form-filling
  * "browser".
  */
 import t from 'tap';
-import type { UserPoolClientSpec } from '../../scripts/user-pool-emulator.js';
-import { browserLogin, freePort, writeProfiles } from '../support/browser-login.js';
+import type { UserPoolClientSpec } from '../../testkit/emulators/user-pool-emulator.js';
+import { freePort } from '../../testkit/ports.js';
+import { browserLogin, writeProfiles } from '../support/browser-login.js';
 import { type BrokerEnv, requireSecretService, startBrokerEnv, TEST_KEYCHAIN_SERVICE } from '../support/broker-env.js';
 import { runCli, startServe } from '../support/cli.js';
 import { startKeychainWorker } from '../support/secret-service.js';

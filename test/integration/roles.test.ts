@@ -3,20 +3,11 @@ import t from 'tap';
 import { requireSecretService, startBrokerEnv } from '../support/broker-env.js';
 import { runCli, startServe } from '../support/cli.js';
 import { startSigv4Verifier } from '../support/sigv4-verifier.js';
+import { waitFor } from '../../testkit/wait.js';
 
 const ADMIN = 'arn:aws:iam::111122223333:role/admins';
 const READER = 'arn:aws:iam::111122223333:role/readers';
 const TOKEN_SECONDS = 20;
-
-async function waitFor<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 t.test('roles, and one sign-in served under several roles at once (signInFrom), with refresh-token rotation', async (t) => {
   if (!requireSecretService(t)) return;
@@ -109,7 +100,7 @@ t.test('roles, and one sign-in served under several roles at once (signInFrom), 
 
   // logout of the owner: the borrowing profiles follow it.
   t.equal((await runCli(['logout'], be.env)).code, 0);
-  const after = await waitFor('signed out', () => runCli(['status', '--json'], be.env), (r) => r.code === 3 && (JSON.parse(r.stdout) as { profiles: { state: string }[] }).profiles.every((p) => p.state === 'signed-out'), 15_000);
+  const after = await waitFor('signed out', () => runCli(['status', '--json'], be.env), (r) => r.code === 3 && (JSON.parse(r.stdout) as { profiles: { state: string }[] }).profiles.every((p) => p.state === 'signed-out'));
   t.match(JSON.parse(after.stdout), { profiles: [{ state: 'signed-out' }, { state: 'signed-out' }, { state: 'signed-out', signedIn: false }] });
   t.equal(await serve.stop(), 0);
 });

@@ -13,7 +13,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { CognitoIdentityProviderClient, GetTokensFromRefreshTokenCommand, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
 import t, { type Test } from 'tap';
-import { startLocalStack } from '../../scripts/local-stack.js';
+import { startLocalStack } from '../../testkit/local-stack.js';
+import { waitFor } from '../../testkit/wait.js';
 import { createCognitoClients } from '../../src/cognito/create-cognito-clients.js';
 import { signIn } from '../../src/cognito/sign-in.js';
 import type { ProfileConfig } from '../../src/config/config.js';
@@ -21,7 +22,7 @@ import { requireSecretService, TEST_KEYCHAIN_SERVICE } from '../support/broker-e
 import { runCli, spawnCli, startServe } from '../support/cli.js';
 import { waitForStatus } from '../support/wait-for-status.js';
 import { type EmulatorEnv, startEmulatorEnv } from '../support/emulator-env.js';
-import { startFaultProxy } from '../support/fault-proxy.js';
+import { startFaultProxy } from '../../testkit/fault-proxy.js';
 import { keychainControl, type KeychainControl } from '../support/fault-keychain.js';
 import { type KeychainWorker, startKeychainWorker } from '../support/secret-service.js';
 
@@ -126,7 +127,7 @@ t.test('killed (kill -9) after receiving a rotated token and before storing it, 
 
   const daemon = spawnCli(['serve'], env.be.env);
   t.teardown(() => void daemon.kill('SIGKILL'));
-  await until(() => rotated !== undefined, 20_000, 'the daemon to receive a rotated token');
+  await waitFor('the daemon to receive a rotated token', () => rotated !== undefined, Boolean, { timeoutMs: 20_000, intervalMs: 20 });
   t.not(rotated, original, 'the pool rotated the token');
   await sleep(1000);
   t.equal(daemon.exitCode, null, 'the daemon is still waiting on its keychain write');
@@ -173,7 +174,7 @@ t.test('killed (kill -9) after the pool rotated, the new token unstorable: the k
   let log = '';
   daemon.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
   t.teardown(() => void daemon.kill('SIGKILL'));
-  await until(() => /could not be written to the keychain|did not answer the write of the rotated refresh token/.test(log), 20_000, 'the daemon to fail to store the rotated token');
+  await waitFor('the daemon to fail to store the rotated token', () => /could not be written to the keychain|did not answer the write of the rotated refresh token/.test(log), Boolean, { timeoutMs: 20_000, intervalMs: 20 });
   t.equal(sentBefore, original, 'the daemon refreshed with the token from the login');
   t.ok(rotated !== undefined && rotated !== original, 'the pool rotated it');
   await kill9(daemon);
@@ -313,18 +314,9 @@ async function readProfile(name: string): Promise<Record<string, unknown>> {
   return config.profiles[name] as Record<string, unknown>;
 }
 
-async function until(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 async function kill9(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = once(child, 'exit');
   child.kill('SIGKILL');
   await exited;
 }
-

@@ -6,12 +6,15 @@
 import { execFile } from 'node:child_process';
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { requireSecretService, startBrokerEnv, type BrokerEnv } from '../support/broker-env.js';
 import { runCli, startServe } from '../support/cli.js';
 import { startTerminal } from '../support/pty-session.js';
+import { waitFor } from '../../testkit/wait.js';
+
+/** How long and how often the checks below look again. */
+const STEP = { timeoutMs: 8_000, intervalMs: 100 };
 
 const REPO_PACKAGE = fileURLToPath(new URL('../../package.json', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
@@ -23,14 +26,6 @@ function exportsOf(stdout: string): Record<string, string> {
 
 async function status(url: string, token: string): Promise<number> {
   return (await fetch(url, { headers: { authorization: token } })).status;
-}
-
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 8_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(100);
-  }
 }
 
 /** The JS SDK's default chain in a child, with only the variables `env` printed: its AccessKeyId. */
@@ -113,9 +108,9 @@ t.test('profile tokens, child tokens and the master, through real clients', asyn
   await t.test('a master token file others can read is replaced, not just tightened', async (t) => {
     const exposed = readFileSync(masterFile, 'utf8');
     chmodSync(masterFile, 0o644);
-    await until(async () => readFileSync(masterFile, 'utf8') !== exposed, 'the daemon writes a new token');
+    await waitFor('the daemon writes a new token', async () => readFileSync(masterFile, 'utf8') !== exposed, Boolean, STEP);
     t.equal(statSync(masterFile).mode & 0o777, 0o600);
-    await until(async () => (await status(`${base}/status`, exposed)) === 401, 'the exposed token is refused');
+    await waitFor('the exposed token is refused', async () => (await status(`${base}/status`, exposed)) === 401, Boolean, STEP);
     t.equal(await status(`${base}/status`, readFileSync(masterFile, 'utf8')), 200);
     t.match(serve.stderr(), /readable by other users: it holds a new token now/);
   });

@@ -14,8 +14,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
-import { startLocalStack, type LocalStack } from '../../scripts/local-stack.js';
-import type { UserPoolEmulator } from '../../scripts/user-pool-emulator.js';
+import { startLocalStack, type LocalStack } from '../../testkit/local-stack.js';
+import type { UserPoolEmulator } from '../../testkit/emulators/user-pool-emulator.js';
 import { type CliOptions, runCli, startServe } from '../support/cli.js';
 import { requireTool } from '../support/require-tool.js';
 

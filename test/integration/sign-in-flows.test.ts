@@ -1,11 +1,11 @@
 /**
  * Every password sign-in flow, in-process, against the user-pool emulator
- * (scripts/user-pool-emulator.ts: the server side of SRP, SECRET_HASH checks, every
+ * (testkit/emulators/user-pool-emulator.ts: the server side of SRP, SECRET_HASH checks, every
  * challenge, devices, rotation) through the real AWS SDK client. The same flows through the
  * compiled CLI and the real keychain are in login-flows.test.ts.
  */
 import t, { type Test } from 'tap';
-import { startUserPoolEmulator, type UserPoolClientSpec, type UserPoolEmulator, type UserPoolEmulatorOptions, type UserSpec } from '../../scripts/user-pool-emulator.js';
+import { startUserPoolEmulator, type UserPoolClientSpec, type UserPoolEmulator, type UserPoolEmulatorOptions, type UserSpec } from '../../testkit/emulators/user-pool-emulator.js';
 import { createCognitoClients } from '../../src/cognito/create-cognito-clients.js';
 import { readIdTokenClaims } from '../../src/cognito/jwt-claims.js';
 import { confirmNewDevice, type SignInQuestion, type SignInRequest, signIn } from '../../src/cognito/sign-in.js';

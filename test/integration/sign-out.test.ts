@@ -9,12 +9,13 @@
 import { readFileSync } from 'node:fs';
 import { CognitoIdentityProviderClient, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
 import t, { type Test } from 'tap';
-import type { LocalStack } from '../../scripts/local-stack.js';
-import { freePort, writeProfiles } from '../support/browser-login.js';
+import type { LocalStack } from '../../testkit/local-stack.js';
+import { freePort } from '../../testkit/ports.js';
+import { writeProfiles } from '../support/browser-login.js';
 import { type BrokerEnv, requireSecretService, startBrokerEnv, TEST_KEYCHAIN_SERVICE } from '../support/broker-env.js';
 import { runCli, startServe } from '../support/cli.js';
 import { startEmulatorEnv } from '../support/emulator-env.js';
-import { startFaultProxy } from '../support/fault-proxy.js';
+import { startFaultProxy } from '../../testkit/fault-proxy.js';
 import { startKeychainWorker } from '../support/secret-service.js';
 
 /** Short enough that the daemon's next refresh comes within the test. */

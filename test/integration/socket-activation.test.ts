@@ -6,23 +6,15 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { listenerOwner } from '../../src/app/listener-owner.js';
+import { freePort } from '../../testkit/ports.js';
 import { requireSecretService, startBrokerEnv } from '../support/broker-env.js';
 import { runCli } from '../support/cli.js';
 import { requireTool } from '../support/require-tool.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 t.test('serve listens on the socket systemd hands it (LISTEN_FDS), and serves on it', async (t) => {
   if (!requireSecretService(t)) return;

@@ -10,7 +10,7 @@ import { createServer } from 'node:http';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { closeServer, listen } from '../../scripts/http-server-kit.js';
+import { closeServer, listen } from '../../testkit/http.js';
 import { requireSecretService, TEST_KEYCHAIN_SERVICE } from '../support/broker-env.js';
 import { runCli } from '../support/cli.js';
 import { startSecretService, type SecretService } from '../support/secret-service.js';

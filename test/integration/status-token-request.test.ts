@@ -7,6 +7,7 @@ import { runCli, spawnCli, startServe } from '../support/cli.js';
 import { onTerminal } from '../support/pty.js';
 import { startKeychainWorker } from '../support/secret-service.js';
 import { startSigv4Verifier } from '../support/sigv4-verifier.js';
+import { waitFor } from '../../testkit/wait.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const JWT = /^[\w-]+\.[\w-]+\.[\w-]+$/;
@@ -20,16 +21,6 @@ interface StatusJson {
   daemon: { running: boolean; url?: string; pid?: number; reason?: string };
   defaultProfile: string;
   profiles: Record<string, unknown>[];
-}
-
-async function waitFor<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 t.test('status, token and request, without and with the daemon, through the compiled CLI', async (t) => {

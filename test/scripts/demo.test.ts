@@ -66,7 +66,10 @@ function ready(t: Test): boolean {
 function staleBuild(): string | undefined {
   const built = statSync(DEMO, { throwIfNoEntry: false });
   if (!built) return `${DEMO} is missing: run \`npm run build\` first`;
-  if (newestMtime(join(REPO, 'scripts')) > built.mtimeMs) return 'dist/scripts/demo.js is older than scripts/: run `npm run build` first';
+  // The demo runs the emulators of testkit/ as well as scripts/.
+  for (const dir of ['scripts', 'testkit']) {
+    if (newestMtime(join(REPO, dir)) > built.mtimeMs) return `dist/scripts/demo.js is older than ${dir}/: run \`npm run build\` first`;
+  }
   // The demo runs the compiled CLI: an old dist/src would demonstrate old code.
   if (newestMtime(join(REPO, 'src')) > newestMtime(join(REPO, 'dist', 'src'))) return 'dist/src is older than src/: run `npm run build` first';
   return undefined;

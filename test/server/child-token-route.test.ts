@@ -7,6 +7,10 @@ import { createLogger } from '../../src/log/create-logger.js';
 import { buildApp } from '../../src/server/build-app.js';
 import { deriveProfileToken, EndpointAuth } from '../../src/server/endpoint-auth.js';
 import { createHarness, LogCapture, PROFILE } from '../support/session-harness.js';
+import { waitFor } from '../../testkit/wait.js';
+
+/** How long and how often the checks below look again. */
+const STEP = { timeoutMs: 2_000, intervalMs: 20 };
 
 const MASTER = '9'.repeat(64);
 const CHILD = 'b'.repeat(64);
@@ -47,14 +51,6 @@ async function hold(port: number, authorization: string, body: unknown): Promise
   return { request: req, response, firstLine: text.split('\n')[0] ?? '' };
 }
 
-async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 2_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not within 2 s: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 t.test('a child token opens its profile while the registering connection stays open, and not after', async (t) => {
   const { app, port, get, stop } = await setup();
   t.teardown(async () => {
@@ -77,7 +73,7 @@ t.test('a child token opens its profile while the registering connection stays o
   await new Promise((resolve) => setTimeout(resolve, 100));
   t.equal(await get('/profiles/work/credentials', CHILD), 200, 'still held by the second');
   again.request.destroy();
-  await eventually(async () => (await get('/profiles/work/credentials', CHILD)) === 401, 'the token stops working when its last connection closes');
+  await waitFor('the token stops working when its last connection closes', async () => (await get('/profiles/work/credentials', CHILD)) === 401, Boolean, STEP);
   t.pass('refused once the holder is gone');
 });
 

@@ -4,7 +4,7 @@ import { createLogger } from '../../src/log/create-logger.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { KEYCHAIN_TIMEOUT_MS, SessionMirror } from '../../src/store/session-mirror.js';
 import { SessionStore, type StoredSession } from '../../src/store/session-store.js';
-import { FakeClock, settle } from '../support/fake-clock.js';
+import { FakeClock, settle } from '../../testkit/fake-clock.js';
 import { LogCapture, PROFILE, storedSession } from '../support/session-harness.js';
 
 /** A keychain whose writes can be refused or held (reads still answer). */

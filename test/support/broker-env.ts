@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../scripts/local-stack.js';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../testkit/local-stack.js';
 import { missingSecretServiceTools, startSecretService, type SecretService } from './secret-service.js';
 
 export const TEST_KEYCHAIN_SERVICE = 'cognito-broker-test';

@@ -5,22 +5,11 @@
  */
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { CognitoIdentityProviderClient, UpdateUserPoolClientCommand } from '@aws-sdk/client-cognito-identity-provider';
-import type { LocalStack } from '../../scripts/local-stack.js';
+import type { LocalStack } from '../../testkit/local-stack.js';
 import type { BrokerEnv } from './broker-env.js';
 import { type CliResult, spawnCli } from './cli.js';
 import { type BrowserVisit, signInWithForm, startUrlFrom } from './fake-browser.js';
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** cognito-local's app client gets the code flow and our exact callback URL, as an admin would set them. */
 export async function allowCodeFlow(stack: LocalStack, redirectUri: string): Promise<void> {

@@ -7,9 +7,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startIdentityPoolEmulator, type IdentityPoolEmulator } from '../../scripts/identity-pool-emulator.js';
-import { startSecretService, type SecretService } from '../../scripts/private-secret-service.js';
-import { startStsStub, type StsStub } from '../../scripts/sts-stub.js';
+import { startIdentityPoolEmulator, type IdentityPoolEmulator } from '../../testkit/emulators/identity-pool-emulator.js';
+import { startSecretService, type SecretService } from '../../testkit/secret-service.js';
+import { startStsStub, type StsStub } from '../../testkit/emulators/sts-stub.js';
 import { cliEnv } from './broker-env.js';
 
 const BACKEND = fileURLToPath(new URL('../../dist/test/support/developer-backend.js', import.meta.url));

@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { UserPoolClientSpec, UserPoolEmulator } from '../../scripts/user-pool-emulator.js';
+import type { UserPoolClientSpec, UserPoolEmulator } from '../../testkit/emulators/user-pool-emulator.js';
 import { type BrokerEnv, startBrokerEnv } from './broker-env.js';
 import { spawnCli } from './cli.js';
 

@@ -8,7 +8,7 @@
  * process holds it (python3 is needed by the test suite anyway, for boto3).
  */
 import { connect } from 'node:net';
-import { ChildGroup } from '../../scripts/private-secret-service.js';
+import { ChildGroup } from '../../testkit/children.js';
 
 const HOLDER = `
 import socket, sys

@@ -18,9 +18,9 @@ import { createLogger } from '../../src/log/create-logger.js';
 import { createDaemon, type Daemon } from '../../src/app/create-daemon.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { SessionStore, type StoredSession } from '../../src/store/session-store.js';
-import type { FaultProxy } from './fault-proxy.js';
+import type { FaultProxy } from '../../testkit/fault-proxy.js';
 import type { FaultStack } from './fault-stack.js';
-import type { FakeClock } from './fake-clock.js';
+import type { FakeClock } from '../../testkit/fake-clock.js';
 import { LogCapture } from './session-harness.js';
 
 export const ENDPOINT_TOKEN = 'f'.repeat(64);

@@ -1,5 +1,5 @@
 /**
- * Locks and unlocks the private Secret Service of a test (scripts/private-secret-service.ts)
+ * Locks and unlocks the private Secret Service of a test (testkit/secret-service.ts)
  * while a broker uses it.
  *
  * Locking is the Secret Service's own Lock call. Unlocking cannot be done the same way:
@@ -10,7 +10,8 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ChildGroup, type SecretService } from '../../scripts/private-secret-service.js';
+import { ChildGroup } from '../../testkit/children.js';
+import type { SecretService } from '../../testkit/secret-service.js';
 
 const run = promisify(execFile);
 /** startSecretService's default keyring password. */

@@ -15,8 +15,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../scripts/local-stack.js';
-import { startFaultProxy, type FaultProxy, type ProxiedRequest } from './fault-proxy.js';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../testkit/local-stack.js';
+import { startFaultProxy, type FaultProxy, type ProxiedRequest } from '../../testkit/fault-proxy.js';
 
 const PRELOAD = new URL('./fault-clock-preload.mjs', import.meta.url).href;
 export const CLOCK_FILE_ENV = 'COGNITO_BROKER_FAULT_CLOCK_FILE';

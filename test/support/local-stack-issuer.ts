@@ -4,8 +4,8 @@
  * with deliberate faults (wrong key, wrong audience, expired).
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
+import { closeServer, listen } from '../../testkit/http.js';
 
 const KEY_ID = 'test-issuer-key';
 
@@ -46,9 +46,8 @@ export async function startTestIssuer(poolId = 'local_testpool', clientId = 'tes
       res.writeHead(404).end();
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const issuer = `http://127.0.0.1:${port}/${poolId}`;
+  const { url } = await listen(server, '127.0.0.1', 0);
+  const issuer = `${url}/${poolId}`;
 
   const mintIdToken = async (sub: string, claims: JWTPayload = {}, options: MintOptions = {}) => {
     const iat = options.issuedAt ?? Math.floor(Date.now() / 1000);
@@ -69,10 +68,6 @@ export async function startTestIssuer(poolId = 'local_testpool', clientId = 'tes
     jwksUri: `${issuer}/.well-known/jwks.json`,
     clientId,
     mintIdToken,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
 }

@@ -3,8 +3,8 @@
  * records every request (method, path, headers, form) and answers with what `reply`
  * returns. For unit tests of the token client and discovery, over a real socket.
  */
-import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { closeServer, listen } from '../../testkit/http.js';
 
 export interface RecordedRequest {
   readonly method: string;
@@ -47,12 +47,9 @@ export async function startScriptedServer(reply: (request: RecordedRequest) => S
       res.end(text);
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const { url } = await listen(server, '127.0.0.1', 0);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     requests,
     get reply() {
       return state.reply;
@@ -60,10 +57,7 @@ export async function startScriptedServer(reply: (request: RecordedRequest) => S
     set reply(fn) {
       state.reply = fn;
     },
-    async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
+    close: () => closeServer(server),
   };
 }
 

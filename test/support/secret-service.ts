@@ -1,7 +1,6 @@
 /**
- * The private Secret Service for tests (started by scripts/private-secret-service.ts, which
- * the demo and the benchmarks share), and a worker process that runs KeychainStore
- * against it.
+ * The private Secret Service for tests (started by testkit/secret-service.ts, which the demo
+ * and the benchmarks share), and a worker process that runs KeychainStore against it.
  *
  * Why a worker process: @napi-rs/keyring (libdbus) connects to the session bus named by
  * DBUS_SESSION_BUS_ADDRESS once per process and keeps that connection, so changing the
@@ -10,7 +9,8 @@
  * the real src/store/keychain-store.ts, with the session's environment.
  */
 import { fileURLToPath } from 'node:url';
-import { ChildGroup, missingSecretServiceTools } from '../../scripts/private-secret-service.js';
+import { ChildGroup } from '../../testkit/children.js';
+import { missingSecretServiceTools } from '../../testkit/secret-service.js';
 import { WORKER_ENV, type CrashPoint, type WorkerReply, type WorkerRequest } from './secret-service-protocol.js';
 
 export {
@@ -21,7 +21,7 @@ export {
   startSessionBus,
   type SecretService,
   type SessionBus,
-} from '../../scripts/private-secret-service.js';
+} from '../../testkit/secret-service.js';
 export type { CrashPoint } from './secret-service-protocol.js';
 
 /**

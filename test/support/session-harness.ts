@@ -6,8 +6,8 @@ import { MemoryStore } from '../../src/store/memory-store.js';
 import type { RefreshLock } from '../../src/store/refresh-lock.js';
 import { SessionMirror } from '../../src/store/session-mirror.js';
 import { SessionStore, type StoredSession } from '../../src/store/session-store.js';
-import { FakeClock } from './fake-clock.js';
-import { FakeUpstream } from './fake-upstream.js';
+import { FakeClock } from '../../testkit/fake-clock.js';
+import { MemoryCognito } from '../../testkit/memory-cognito.js';
 
 export const PROFILE: ProfileConfig = Object.freeze({
   name: 'default',
@@ -36,7 +36,7 @@ export class LogCapture extends Writable {
 
 export interface Harness {
   readonly clock: FakeClock;
-  readonly upstream: FakeUpstream;
+  readonly upstream: MemoryCognito;
   readonly secrets: MemoryStore;
   readonly sessions: SessionStore;
   readonly session: ProfileSession;
@@ -66,7 +66,7 @@ export interface HarnessOptions {
 /** A ProfileSession on fake time, fake Cognito and an in-memory keychain. */
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const clock = options.like?.clock ?? new FakeClock();
-  const upstream = options.like?.upstream ?? new FakeUpstream(clock, options.idTokenLifetimeMs, options.credentialsLifetimeMs, options.latencyMs);
+  const upstream = options.like?.upstream ?? new MemoryCognito({ clock, idTokenLifetimeMs: options.idTokenLifetimeMs, credentialLifetimeMs: options.credentialsLifetimeMs, latencyMs: options.latencyMs });
   const secrets = options.secrets ?? new MemoryStore();
   const sessions = new SessionStore(secrets);
   const profile = options.profile ?? PROFILE;

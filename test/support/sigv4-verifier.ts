@@ -2,14 +2,14 @@
  * An HTTP API on 127.0.0.1 that stands in for an IAM-authorized API Gateway: it accepts a
  * request only when its SigV4 signature, recomputed with the AWS SDK's own signer
  * (@smithy/signature-v4) from the secret the identity-pool emulator issued for its access
- * key, matches; the approach of scripts/sts-stub.ts. Token requests (Cognito authorizer)
+ * key, matches; the approach of testkit/emulators/sts-stub.ts. Token requests (Cognito authorizer)
  * are accepted when `acceptToken` accepts the Authorization header.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { closeServer, listen } from '../../testkit/http.js';
 
 export interface IssuedLookup {
   lookupCredentials(accessKeyId: string): { secretKey: string; sessionToken: string; expiration: Date; roleArn: string } | undefined;
@@ -46,7 +46,7 @@ export async function startSigv4Verifier(issued: IssuedLookup, expected: { servi
     requests,
     tamper: undefined,
     acceptToken: () => false,
-    close: async () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () => closeServer(server),
   };
   const server: Server = createServer((req, res) => void handle(req, res));
   server.keepAliveTimeout = 100;
@@ -111,8 +111,7 @@ export async function startSigv4Verifier(issued: IssuedLookup, expected: { servi
     return { accessKeyId, roleArn: credentials.roleArn };
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  (verifier as { url: string }).url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  (verifier as { url: string }).url = (await listen(server, '127.0.0.1', 0)).url;
   return verifier;
 }
 

@@ -2,8 +2,8 @@ import { CognitoIdentityClient, GetCredentialsForIdentityCommand, GetOpenIdToken
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { decodeJwt } from 'jose';
 import t from 'tap';
-import { startIdentityPoolEmulator } from '../../scripts/identity-pool-emulator.js';
-import { startStsStub } from '../../scripts/sts-stub.js';
+import { startIdentityPoolEmulator } from '../../../testkit/emulators/identity-pool-emulator.js';
+import { startStsStub } from '../../../testkit/emulators/sts-stub.js';
 
 const developer = { providerName: 'login.example.com', accessKeyId: 'AKIADEVELOPEREXAMPLE', secretKey: 'developer-secret-key-0123456789abcdef' };
 let now = Date.now();

@@ -106,6 +106,11 @@ export function startSrpExchange(verifier: bigint): SrpExchange {
   }
 }
 
+/** Whether SRP_A is a hex number the exchange can start with (not a multiple of N). */
+export function isValidSrpA(hex: string): boolean {
+  return /^[0-9a-fA-F]{1,1024}$/.test(hex) && BigInt(`0x${hex}`) % SRP_N !== 0n;
+}
+
 /**
  * The 16-byte key both sides derive, or undefined for an A the protocol must refuse
  * (A ≡ 0 mod N, or u = 0).
@@ -129,6 +134,25 @@ export function claimSignature(key: Buffer, principalParts: readonly string[], s
   hmac.update(Buffer.from(secretBlockBase64, 'base64'));
   hmac.update(timestamp, 'utf8');
   return hmac.digest('base64');
+}
+
+/**
+ * Whether PASSWORD_CLAIM_SIGNATURE proves the secret behind the exchange's verifier (the
+ * password, or a remembered device's secret): `principalParts` are the pool name and the
+ * USER_ID_FOR_SRP, or the device group key and the device key.
+ */
+export function verifyPasswordClaim(
+  exchange: SrpExchange,
+  srpAHex: string,
+  principalParts: readonly string[],
+  secretBlockBase64: string,
+  timestamp: string,
+  signature: string,
+): boolean {
+  const key = deriveClaimKey(exchange, srpAHex);
+  // The timestamp must be exactly Cognito's format (`Sun Nov 2 14:05:09 UTC 2026`).
+  if (!key || parseSrpTimestamp(timestamp) === undefined) return false;
+  return signaturesEqual(claimSignature(key, principalParts, secretBlockBase64, timestamp), signature);
 }
 
 export function signaturesEqual(expected: string, received: string): boolean {

@@ -4,9 +4,9 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { CognitoIdentityClient, GetCredentialsForIdentityCommand, GetIdCommand } from '@aws-sdk/client-cognito-identity';
 import { GetCallerIdentityCommand, STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
-import { startIdentityPoolEmulator, type IdentityPoolEmulator } from '../../scripts/identity-pool-emulator.js';
-import { startStsStub, type StsStub } from '../../scripts/sts-stub.js';
-import { startTestIssuer, type TestIssuer } from '../support/local-stack-issuer.js';
+import { startIdentityPoolEmulator, type IdentityPoolEmulator } from '../../../testkit/emulators/identity-pool-emulator.js';
+import { startStsStub, type StsStub } from '../../../testkit/emulators/sts-stub.js';
+import { startTestIssuer, type TestIssuer } from '../../support/local-stack-issuer.js';
 
 const REGION = 'us-east-1';
 const PATHED_ROLE = 'arn:aws:iam::210987654321:role/team/app/data-reader';

@@ -14,11 +14,12 @@
  * Errors are `400 {"error": "..."}` as the real token endpoint answers them. The managed
  * login here asks for no MFA and no new password: such users sign in through the API.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JWK } from 'jose';
-import { readBody } from './http-server-kit.js';
-import type { OAuthEndpoint } from './user-pool-emulator.js';
+import { readBody } from '../../http.js';
+import { safeEqual } from './secrets.js';
+import type { OAuthEndpoint } from './types.js';
 
 export interface TokenSet {
   id_token: string;
@@ -325,10 +326,4 @@ function isInjectedFault(error: unknown): error is { type: string; status: numbe
     typeof (error as { type?: unknown }).type === 'string' &&
     typeof (error as { status?: unknown }).status === 'number'
   );
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'utf8');
-  const y = Buffer.from(b, 'utf8');
-  return x.length === y.length && timingSafeEqual(x, y);
 }

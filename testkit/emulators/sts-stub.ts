@@ -14,7 +14,7 @@
  */
 import { createHash, createHmac, randomUUID, timingSafeEqual, type Hash, type Hmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { closeServer, listen, readBody } from './http-server-kit.js';
+import { closeServer, listen, readBody } from '../http.js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { assumeRoleWithWebIdentity, type WebIdentityCredentials, type WebIdentityVerifier, WebIdentityFault, webIdentityResponse } from './sts-web-identity.js';
 

@@ -28,8 +28,8 @@ import {
 } from 'cognito-srp-helper';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { Secret, TOTP } from 'otpauth';
-import { startIdentityPoolEmulator } from '../../scripts/identity-pool-emulator.js';
-import { startLocalStack } from '../../scripts/local-stack.js';
+import { startIdentityPoolEmulator } from '../../../testkit/emulators/identity-pool-emulator.js';
+import { startLocalStack } from '../../../testkit/local-stack.js';
 import {
   claimSignature,
   formatSrpTimestamp,
@@ -40,8 +40,8 @@ import {
   SRP_G,
   SRP_K,
   SRP_N,
-} from '../../scripts/srp-server.js';
-import { secretHash, startUserPoolEmulator, type UserPoolEmulator } from '../../scripts/user-pool-emulator.js';
+} from '../../../testkit/emulators/user-pool/srp-server.js';
+import { secretHash, startUserPoolEmulator, type UserPoolEmulator } from '../../../testkit/emulators/user-pool-emulator.js';
 
 const REGION = 'eu-west-1';
 const PASSWORD = 'Corr3ct-Horse!';

@@ -16,7 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import { type IncomingHttpHeaders, type IncomingMessage, request as httpRequest, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Socket } from 'node:net';
-import { closeServer, listen, readBody } from '../../scripts/http-server-kit.js';
+import { closeServer, listen, readBody } from './http.js';
 
 export type Pool = 'user-pool' | 'identity-pool';
 /** An operation name (`InitiateAuth`, `GetId`, `GetCredentialsForIdentity`, ...), a whole pool, or everything. */

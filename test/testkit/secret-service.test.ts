@@ -1,5 +1,6 @@
 import t from 'tap';
-import { secretServiceToolsOrFailInCI, startKeychainWorker, startSecretService } from '../support/secret-service.js';
+import { startSecretService } from '../../testkit/secret-service.js';
+import { secretServiceToolsOrFailInCI, startKeychainWorker } from '../support/secret-service.js';
 
 const missing = secretServiceToolsOrFailInCI((message) => t.fail(message));
 

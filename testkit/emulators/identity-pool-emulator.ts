@@ -17,9 +17,9 @@
  * cognito-identity.amazonaws.com.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { AwsJsonFault, isPlainObject, parseInput, parseTarget, sendAwsJson } from './aws-json-protocol.js';
-import { closeServer, listen, readBody } from './http-server-kit.js';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { answerAwsJson, AwsJsonFault, FaultQueue, isPlainObject, type AwsJsonService, type EmulatorFault } from './aws-json-protocol.js';
+import { closeServer, listen } from '../http.js';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import {
   COGNITO_IDENTITY_PROVIDER,
@@ -80,15 +80,6 @@ export interface IssuedCredentials {
   issuedAt: Date;
 }
 
-/** An error the emulator answers with instead of running the operation (see failNext). */
-export interface EmulatorFault {
-  /** Default 400. */
-  status?: number;
-  /** The `__type`, e.g. 'TooManyRequestsException', 'InternalErrorException'. */
-  type: string;
-  message?: string;
-}
-
 export interface IdentityPoolEmulator {
   /** `http://host:port`, the endpoint to give the SDK. */
   readonly url: string;
@@ -126,6 +117,10 @@ export class IdentityPoolFault extends AwsJsonFault {
   override readonly name = 'IdentityPoolFault';
 }
 
+function identityPoolFault(type: string, message: string, status: number): IdentityPoolFault {
+  return new IdentityPoolFault(type, message, status);
+}
+
 interface VerifiedLogin {
   providerKey: string;
   sub: string;
@@ -153,7 +148,7 @@ class Emulator implements IdentityPoolEmulator {
   private readonly providers: Map<string, IdentityProviderConfig & { jwks: ReturnType<typeof createRemoteJWKSet> }>;
   private readonly identityBySubject = new Map<string, string>();
   private readonly subjectByIdentity = new Map<string, { providerKey: string; sub: string }>();
-  private readonly faults: { operation: IdentityPoolOperation; fault: EmulatorFault; remaining: number }[] = [];
+  private readonly faults = new FaultQueue<IdentityPoolOperation>(identityPoolFault);
 
   private readonly developer: IdentityPoolEmulatorOptions['developer'];
 
@@ -170,7 +165,22 @@ class Emulator implements IdentityPoolEmulator {
         { ...provider, jwks: createRemoteJWKSet(new URL(provider.jwksUri)) },
       ]),
     );
-    this.server = createServer((req, res) => void this.handle(req, res));
+    const service: AwsJsonService<IdentityPoolOperation> = {
+      targetPrefix: TARGET_PREFIX,
+      operations: IDENTITY_POOL_OPERATIONS,
+      maxBodyBytes: MAX_BODY_BYTES,
+      fault: identityPoolFault,
+      received: (operation) => {
+        this.calls[operation] += 1;
+        this.faults.throwIfDue(operation);
+      },
+      run: (operation, input, { req, body }) => {
+        if (operation === 'GetOpenIdTokenForDeveloperIdentity') return this.developerToken(req, body, input);
+        if (operation === 'GetOpenIdToken') return this.openIdToken(input);
+        return operation === 'GetId' ? this.getId(input) : this.getCredentialsForIdentity(input);
+      },
+    };
+    this.server = createServer((req, res) => void answerAwsJson(req, res, service));
   }
 
   async listen(host: string, port: number): Promise<void> {
@@ -199,46 +209,7 @@ class Emulator implements IdentityPoolEmulator {
   }
 
   failNext(operation: IdentityPoolOperation, fault: EmulatorFault, times = 1): void {
-    this.faults.push({ operation, fault, remaining: times });
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const requestId = randomUUID();
-    try {
-      const output = await this.dispatch(req);
-      sendAwsJson(res, 200, requestId, output);
-    } catch (error) {
-      const fault =
-        error instanceof AwsJsonFault
-          ? error
-          : new IdentityPoolFault('InternalErrorException', 'An internal error occurred.', 500);
-      sendAwsJson(res, fault.status, requestId, { __type: fault.type, message: fault.message });
-    }
-  }
-
-  private async dispatch(req: IncomingMessage): Promise<unknown> {
-    if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/') {
-      req.resume();
-      throw new IdentityPoolFault('UnknownOperationException', `No operation at ${req.method} ${req.url}.`, 404);
-    }
-    const body = (await readBody(req, MAX_BODY_BYTES, () => new IdentityPoolFault('SerializationException', `Request body larger than ${MAX_BODY_BYTES} bytes.`, 413))).toString('utf8');
-    const operation = parseTarget(req.headers['x-amz-target'], TARGET_PREFIX, IDENTITY_POOL_OPERATIONS);
-    this.calls[operation] += 1;
-    this.throwInjectedFault(operation);
-    const input = parseInput(body);
-    if (operation === 'GetOpenIdTokenForDeveloperIdentity') return this.developerToken(req, body, input);
-    if (operation === 'GetOpenIdToken') return this.openIdToken(input);
-    return operation === 'GetId' ? this.getId(input) : this.getCredentialsForIdentity(input);
-  }
-
-  private throwInjectedFault(operation: IdentityPoolOperation): void {
-    const index = this.faults.findIndex((f) => f.operation === operation);
-    const entry = this.faults[index];
-    if (!entry) return;
-    entry.remaining -= 1;
-    if (entry.remaining <= 0) this.faults.splice(index, 1);
-    const { type, status = 400, message = `Injected ${type}.` } = entry.fault;
-    throw new IdentityPoolFault(type, message, status);
+    this.faults.add(operation, fault, times);
   }
 
   private async getId(input: Record<string, unknown>): Promise<{ IdentityId: string }> {

@@ -9,11 +9,12 @@
  * reaps it). Needs, on PATH: dbus-daemon, dbus-send (Debian/Ubuntu package `dbus`) and
  * gnome-keyring-daemon (package `gnome-keyring`).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
+import { ChildGroup, hasExited } from './children.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -22,7 +23,7 @@ export const INSTALL_HINT = 'apt-get install -y --no-install-recommends gnome-ke
 
 const READY_TIMEOUT_MS = 10_000;
 const POLL_INTERVAL_MS = 25;
-const STOP_TIMEOUT_MS = 5_000;
+const DBUS_CALL_TIMEOUT_MS = 5_000;
 const LOGIN_COLLECTION = '/org/freedesktop/secrets/collection/login';
 
 /** Why the real Secret Service cannot run here, or undefined when it can. */
@@ -147,55 +148,6 @@ export async function startSecretService({ password = 'test-keyring-password' } 
   };
 }
 
-/** Child processes started together and stopped together, never left behind. */
-export class ChildGroup {
-  readonly #children: ChildProcess[] = [];
-  readonly #output = new Map<ChildProcess, string>();
-  static readonly #all = new Set<ChildProcess>();
-
-  static {
-    // Last resort when the process exits without calling stop(): a daemon must not outlive it.
-    process.once('exit', () => {
-      for (const child of ChildGroup.#all) child.kill('SIGKILL');
-    });
-  }
-
-  spawn(command: string, args: string[], { env, ipc = false }: { env: NodeJS.ProcessEnv; ipc?: boolean }): ChildProcess {
-    const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe', ...(ipc ? ['ipc' as const] : [])] });
-    this.#children.push(child);
-    ChildGroup.#all.add(child);
-    child.once('exit', () => ChildGroup.#all.delete(child));
-    // Read both pipes (a full pipe would block the child) and keep them for error messages.
-    const record = (data: Buffer | Error) => this.#output.set(child, `${this.#output.get(child) ?? ''}${String(data instanceof Error ? data.message : data)}`);
-    child.stdout?.on('data', record);
-    child.stderr?.on('data', record);
-    child.once('error', record);
-    return child;
-  }
-
-  output(child: ChildProcess): string {
-    return (this.#output.get(child) ?? '').trim().slice(-2000);
-  }
-
-  /** Stops the children, the last started first, and waits until each has exited. */
-  async stopAll(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    for (const child of this.#children.splice(0).reverse()) await stopChild(child, signal);
-  }
-}
-
-async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (hasExited(child)) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill(signal);
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-  await exited;
-  clearTimeout(timer);
-}
-
-function hasExited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null || child.pid === undefined;
-}
-
 /** The first line a child prints on stdout (dbus-daemon's address, once it listens). */
 function firstLine(child: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -245,7 +197,7 @@ async function isLoginLocked(env: Readonly<Record<string, string>>): Promise<boo
 async function dbusSend(env: Readonly<Record<string, string>>, args: string[]): Promise<string> {
   const { stdout } = await execFileAsync('dbus-send', ['--session', '--print-reply', ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
-    timeout: STOP_TIMEOUT_MS,
+    timeout: DBUS_CALL_TIMEOUT_MS,
   });
   return stdout;
 }

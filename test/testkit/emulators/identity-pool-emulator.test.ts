@@ -12,8 +12,8 @@ import {
   DEFAULT_AUTHENTICATED_ROLE_ARN,
   startIdentityPoolEmulator,
   type IdentityPoolEmulator,
-} from '../../scripts/identity-pool-emulator.js';
-import { startTestIssuer, type TestIssuer } from '../support/local-stack-issuer.js';
+} from '../../../testkit/emulators/identity-pool-emulator.js';
+import { startTestIssuer, type TestIssuer } from '../../support/local-stack-issuer.js';
 
 const REGION = 'eu-west-1';
 const ADMIN_ROLE = 'arn:aws:iam::123456789012:role/admins';

@@ -1,4 +1,3 @@
-// Shared by the tests and the benchmarks (bench/ may not import from test/).
 import type { Clock, TimerHandle } from '../src/broker/clock.js';
 
 interface Timer {

@@ -1,1 +1,0 @@
-export { FakeClock, settle } from '../../scripts/fake-clock.js';
