@@ -4,10 +4,12 @@
  *
  * Why a worker process: @napi-rs/keyring (libdbus) connects to the session bus named by
  * DBUS_SESSION_BUS_ADDRESS once per process and keeps that connection, so changing the
- * variable in the test process has no effect after the first call. Each worker is a
- * `node` child started with the test's own execArgv (tap's TypeScript loader), so it runs
- * the real src/store/keychain-store.ts, with the session's environment.
+ * variable in the test process has no effect after the first call. Each worker is a plain
+ * `node` child running the worker as tsc compiled it (dist/test/support/, with the real
+ * dist/src/store/keychain-store.js), with the session's environment: a TypeScript loader
+ * would cost each of them seconds of CPU.
  */
+import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ChildGroup } from '../../testkit/children.js';
 import { missingSecretServiceTools } from '../../testkit/secret-service.js';
@@ -70,14 +72,14 @@ export async function startKeychainWorker(
   env: Readonly<Record<string, string | undefined>>,
   { service }: { service: string },
 ): Promise<KeychainWorker> {
-  const script = fileURLToPath(new URL('./secret-service-worker.ts', import.meta.url));
+  const script = compiledWorker();
   const childEnv: NodeJS.ProcessEnv = { ...process.env, [WORKER_ENV]: '1' };
   for (const [key, value] of Object.entries(env)) {
     if (value === undefined) delete childEnv[key];
     else childEnv[key] = value;
   }
   const children = new ChildGroup();
-  const child = children.spawn(process.execPath, [...process.execArgv, script], { env: childEnv, ipc: true });
+  const child = children.spawn(process.execPath, [script], { env: childEnv, ipc: true });
 
   const pending = new Map<number, { resolve: (reply: WorkerReply) => void; reject: (error: Error) => void }>();
   let nextId = 1;
@@ -130,4 +132,15 @@ export async function startKeychainWorker(
     },
     stop: () => children.stopAll(),
   };
+}
+
+/** The compiled worker; missing or older than its source fails loudly rather than testing old code. */
+function compiledWorker(): string {
+  const source = fileURLToPath(new URL('./secret-service-worker.ts', import.meta.url));
+  const compiled = fileURLToPath(new URL('../../dist/test/support/secret-service-worker.js', import.meta.url));
+  const built = statSync(compiled, { throwIfNoEntry: false });
+  if (!built || built.mtimeMs < statSync(source).mtimeMs) {
+    throw new Error(`${compiled} is missing or older than its source: run \`npx tsc\` (npm test does it)`);
+  }
+  return compiled;
 }
