@@ -15,14 +15,7 @@ export function registerProfileRoutes(app: FastifyInstance, broker: Broker): voi
   // promise turn between the request and its answer. A throw (unknown profile) and a
   // rejection both reach the error handler (fastify routes an Error given to send() there).
   // Fresh credentials (nearly every request) are sent without waiting on any promise.
-  const credentials = (request: FastifyRequest, profile: string, reply: FastifyReply): void => {
-    requireScope(request, { profile, what: 'credentials' });
-    const session = broker.session(profile);
-    const send = (c: AwsCredentials): unknown => sendJson(reply, 200, credentialsJson(c, session.accountId));
-    const fresh = session.freshCredentials();
-    if (fresh) send(fresh);
-    else session.credentials().then(send, (error: unknown) => reply.send(error));
-  };
+  const credentials = (request: FastifyRequest, profile: string, reply: FastifyReply): void => sendCredentials(broker, request, profile, reply);
   const token = (request: FastifyRequest, profile: string, reply: FastifyReply): void => {
     requireScope(request, { profile, what: 'token' });
     const session = broker.session(profile);
@@ -49,13 +42,18 @@ export function registerRelativeUriRoute(app: FastifyInstance, broker: Broker): 
   app.get<{ Params: { token: string } }>('/v2/credentials/:token', { config: { pathToken: true } }, (request, reply) => {
     const profile = request.scope?.profile;
     if (profile === undefined) throw new UnauthorizedError();
-    requireScope(request, { profile, what: 'credentials' });
-    const session = broker.session(profile);
-    const send = (c: AwsCredentials): unknown => sendJson(reply, 200, credentialsJson(c, session.accountId));
-    const fresh = session.freshCredentials();
-    if (fresh) send(fresh);
-    else session.credentials().then(send, (error: unknown) => reply.send(error));
+    sendCredentials(broker, request, profile, reply);
   });
+}
+
+/** One profile's credentials, in scope: fresh ones at once, else when the session has them. */
+function sendCredentials(broker: Broker, request: FastifyRequest, profile: string, reply: FastifyReply): void {
+  requireScope(request, { profile, what: 'credentials' });
+  const session = broker.session(profile);
+  const send = (c: AwsCredentials): unknown => sendJson(reply, 200, credentialsJson(c, session.accountId));
+  const fresh = session.freshCredentials();
+  if (fresh) send(fresh);
+  else session.credentials().then(send, (error: unknown) => reply.send(error));
 }
 
 // Serialized once per token set, not once per request.
