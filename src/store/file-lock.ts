@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { RefreshLockTimeoutError } from '../errors.js';
-import type { RefreshLock } from './refresh-lock.js';
+import { holdLock, type RefreshLock } from './refresh-lock.js';
 
 /**
  * A lock file not touched for this long is taken over: its holder touches it every
@@ -94,13 +94,8 @@ export class FileLock implements RefreshLock {
     return this.#acquire(options.waitMs ?? this.#waitMs);
   }
 
-  async hold<T>(work: () => Promise<T>, options: { readonly waitMs?: number } = {}): Promise<T> {
-    const release = await this.acquire(options);
-    try {
-      return await work();
-    } finally {
-      release();
-    }
+  hold<T>(work: () => Promise<T>, options: { readonly waitMs?: number } = {}): Promise<T> {
+    return holdLock(this, work, options);
   }
 
   async #acquire(waitMs: number): Promise<() => void> {

@@ -16,6 +16,16 @@ export interface RefreshLock {
   hold<T>(work: () => Promise<T>, options?: { readonly waitMs?: number }): Promise<T>;
 }
 
+/** `hold` in terms of `acquire`, for every lock that has no cheaper way. */
+export async function holdLock<T>(lock: Pick<RefreshLock, 'acquire'>, work: () => Promise<T>, options: { readonly waitMs?: number } = {}): Promise<T> {
+  const release = await lock.acquire(options);
+  try {
+    return await work();
+  } finally {
+    release();
+  }
+}
+
 /** No lock: for profiles that never send a refresh token (signInFrom) and for tests of one process. */
 export const NO_REFRESH_LOCK: RefreshLock = {
   acquire: async () => () => undefined,

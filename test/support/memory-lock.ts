@@ -1,5 +1,5 @@
 import { RefreshLockTimeoutError } from '../../src/errors.js';
-import type { RefreshLock } from '../../src/store/refresh-lock.js';
+import { holdLock, type RefreshLock } from '../../src/store/refresh-lock.js';
 
 /**
  * A RefreshLock in memory, shared by the harnesses that play separate processes in one
@@ -31,12 +31,7 @@ export class MemoryLock implements RefreshLock {
     };
   }
 
-  async hold<T>(work: () => Promise<T>, options: { readonly waitMs?: number } = {}): Promise<T> {
-    const release = await this.acquire(options);
-    try {
-      return await work();
-    } finally {
-      release();
-    }
+  hold<T>(work: () => Promise<T>, options: { readonly waitMs?: number } = {}): Promise<T> {
+    return holdLock(this, work, options);
   }
 }
