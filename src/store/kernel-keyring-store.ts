@@ -21,7 +21,8 @@ import type { SecretStore } from './secret-store.js';
  * KeychainUnavailableError that says to run under `keyctl session`.
  *
  * Values are laid out as in the OS keychain (KeychainStore: an envelope, chunks for long
- * values); a "user" key holds at most 32,767 bytes, well above one chunk.
+ * values); a "user" key holds at most 32,767 bytes, above one chunk (8,000 chars, at most
+ * 24 KB of UTF-8).
  */
 export class KernelKeyringStore implements SecretStore {
   readonly kind = 'kernel';

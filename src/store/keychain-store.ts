@@ -16,8 +16,11 @@ import type { SecretStore } from './secret-store.js';
  * Why chunks: Windows Credential Manager caps one credential at 2,560 bytes and keyring-rs
  * stores the password there as UTF-16 (2 bytes per JS char), while a session with its
  * ID, access and refresh tokens is several KB. So no entry ever holds more than
- * MAX_ENTRY_CHARS UTF-16 code units (2,000 bytes on Windows). macOS and Linux have no
- * such limit but get the same layout, so one code path is tested everywhere.
+ * maxEntryChars(platform) UTF-16 code units: 1,000 on Windows (2,000 bytes). Elsewhere
+ * the limit is 8,000 (at most 24 KB of UTF-8, under the kernel keyring's 32 KB per key),
+ * so a session fits in one entry: every chunk costs a keychain call, and every call on
+ * Linux a D-Bus session (see "one call at a time" below). The layout and the code path
+ * are the same everywhere; only the size differs.
  *
  * Why generations: a write must never leave a half-written value behind, even when the
  * process is killed (kill -9, laptop power loss) in the middle of it. `set` writes the new
@@ -27,6 +30,15 @@ import type { SecretStore } from './secret-store.js';
  * at any point leaves the old or the new value complete and readable; at worst it leaves
  * unreferenced chunks behind (never read again; a few KB in the same keychain).
  *
+ * Why one call at a time: each call of keyring-rs opens its own D-Bus connection and
+ * Secret Service session and drops it when done. gnome-keyring-daemon aborts (GLib-ERROR
+ * "g_variant_new: expected GVariant of type 'v' but received value has type '(null)'",
+ * an upstream race on clients that come and go) when a burst of such sessions arrives at
+ * once, which parallel chunk reads and deletes were: reproduced with gnome-keyring 42 under
+ * load, and reported against gnome-keyring 50 by other tools. The user's keyring dies with
+ * every secret in it, not just ours, so calls are queued, and the cost (a few ms per chunk)
+ * is paid only by values too big for one entry.
+ *
  * Account names containing `#` followed by a generation id are reserved for chunks.
  */
 export class KeychainStore implements SecretStore {
@@ -34,10 +46,20 @@ export class KeychainStore implements SecretStore {
   readonly description: string;
   readonly #service: string;
   readonly #createEntry: KeyringEntryFactory;
+  readonly #maxEntryChars: number;
+  /** The tail of the queue of native calls (see "one call at a time" above). */
+  #lastCall: Promise<unknown> = Promise.resolve();
 
-  constructor({ service = DEFAULT_KEYCHAIN_SERVICE, createEntry = createPinnedEntry, kind = 'keychain', description = 'the OS keychain' }: KeychainStoreOptions = {}) {
+  constructor({
+    service = DEFAULT_KEYCHAIN_SERVICE,
+    createEntry = createPinnedEntry,
+    kind = 'keychain',
+    description = 'the OS keychain',
+    maxEntryChars: max = maxEntryChars(process.platform),
+  }: KeychainStoreOptions = {}) {
     this.#service = service;
     this.#createEntry = createEntry;
+    this.#maxEntryChars = max;
     this.kind = kind;
     this.description = description;
   }
@@ -67,10 +89,10 @@ export class KeychainStore implements SecretStore {
     const previous = await this.#readChunkedHead(account);
 
     const inline = JSON.stringify({ v: HEAD_VERSION, value } satisfies InlineHead);
-    if (inline.length <= MAX_ENTRY_CHARS) {
+    if (inline.length <= this.#maxEntryChars) {
       await this.#write(account, inline);
     } else {
-      const chunks = splitValue(value, MAX_ENTRY_CHARS);
+      const chunks = splitValue(value, this.#maxEntryChars);
       const head: ChunkedHead = { v: HEAD_VERSION, gen: newGeneration(), n: chunks.length };
       await this.#writeChunks(account, head, chunks);
       await this.#write(account, JSON.stringify(head)).catch(async (error: unknown) => {
@@ -140,8 +162,14 @@ export class KeychainStore implements SecretStore {
     return this.#call(account, (entry) => entry.deleteCredential());
   }
 
-  /** Runs one native call; any failure of the native layer becomes KeychainUnavailableError. */
-  async #call<T>(account: string, op: (entry: KeyringEntry) => Promise<T>): Promise<T> {
+  /** Runs one native call after the ones before it; a failure becomes KeychainUnavailableError. */
+  #call<T>(account: string, op: (entry: KeyringEntry) => Promise<T>): Promise<T> {
+    const call = this.#lastCall.then(() => this.#callNow(account, op));
+    this.#lastCall = call.catch(() => undefined);
+    return call;
+  }
+
+  async #callNow<T>(account: string, op: (entry: KeyringEntry) => Promise<T>): Promise<T> {
     try {
       // Inside the try: the constructor already talks to the store and throws when, for
       // example, there is no D-Bus.
@@ -170,16 +198,21 @@ export interface KeychainStoreOptions {
   kind?: Extract<SecretStoreChoice, 'keychain' | 'kernel'>;
   /** How `login` and `status` name it. */
   description?: string;
+  /** Most UTF-16 code units in one entry (default: maxEntryChars of this platform). */
+  maxEntryChars?: number;
 }
 
 export const DEFAULT_KEYCHAIN_SERVICE = 'cognito-broker';
 
 /**
- * Most UTF-16 code units in one keychain entry. Windows Credential Manager's limit is
- * 2,560 bytes per credential (CRED_MAX_CREDENTIAL_BLOB_SIZE) and keyring-rs stores UTF-16
- * there: 1,000 units are 2,000 bytes, which leaves room for any overhead.
+ * Most UTF-16 code units in one keychain entry on `platform`. Windows Credential Manager's
+ * limit is 2,560 bytes per credential (CRED_MAX_CREDENTIAL_BLOB_SIZE) and keyring-rs stores
+ * UTF-16 there: 1,000 units are 2,000 bytes, which leaves room for any overhead. Elsewhere
+ * (see the class comment) 8,000.
  */
-export const MAX_ENTRY_CHARS = 1000;
+export function maxEntryChars(platform: NodeJS.Platform): number {
+  return platform === 'win32' ? 1000 : 8000;
+}
 
 /**
  * An entry in the OS keychain. On Linux it is pinned to the Secret Service: unpinned,

@@ -29,8 +29,8 @@ t.test('the first call probes once with an entry of its own, then works as a key
   const keyring = fakeKeyring();
   const store = new KernelKeyringStore({ createEntry: keyring.createEntry });
   t.equal(await store.get('profile:default'), undefined);
-  await store.set('profile:default', 'x'.repeat(5000));
-  t.equal(await store.get('profile:default'), 'x'.repeat(5000), 'a long value, chunked as in the keychain');
+  await store.set('profile:default', 'x'.repeat(20_000));
+  t.equal(await store.get('profile:default'), 'x'.repeat(20_000), 'a long value, chunked as in the keychain');
   t.equal(await store.delete('profile:default'), true);
   const probes = keyring.calls.filter((c) => c.startsWith(`set ${PROBE_ACCOUNT_PREFIX}`));
   t.equal(probes.length, 1, 'one probe for the store');

@@ -6,7 +6,7 @@ import { KeychainUnavailableError, KeychainEntryCorruptError } from '../../src/e
 import {
   DEFAULT_KEYCHAIN_SERVICE,
   KeychainStore,
-  MAX_ENTRY_CHARS,
+  maxEntryChars,
   splitValue,
   type KeyringEntry,
 } from '../../src/store/keychain-store.js';
@@ -48,8 +48,9 @@ class FakeKeyring {
     };
   };
 
+  /** A store with Windows' entry size, the smallest: most chunks, most to go wrong. */
   store(): KeychainStore {
-    return new KeychainStore({ service: 'test', createEntry: this.createEntry });
+    return new KeychainStore({ service: 'test', createEntry: this.createEntry, maxEntryChars: MAX_ENTRY_CHARS });
   }
 
   accounts(): string[] {
@@ -57,6 +58,7 @@ class FakeKeyring {
   }
 }
 
+const MAX_ENTRY_CHARS = maxEntryChars('win32');
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const ONE_CHUNK_SESSION = JSON.stringify({ refreshToken: 'r'.repeat(400) });
 /** 16 KB of tokens, with non-ASCII and astral characters to catch bad splits. */
@@ -83,6 +85,46 @@ t.test('a 16 KB value is split into entries of at most 1,000 chars and reads bac
   t.ok(BIG_SESSION.length >= 16 * 1024, `${BIG_SESSION.length} chars`);
   t.match(head, { v: 1, gen: /^[0-9a-f]{16}$/, n: BIG_CHUNKS });
   t.equal(keyring.entries.size, 1 + head.n);
+});
+
+t.test('entries hold 1,000 chars on Windows and 8,000 elsewhere: a whole session fits in one outside Windows', async (t) => {
+  t.equal(maxEntryChars('win32'), 1000);
+  for (const platform of ['linux', 'darwin', 'freebsd'] as const) t.equal(maxEntryChars(platform), 8000, platform);
+  // The size of a Cognito session: a 1.2 KB ID token, a 1.1 KB access token, a 1.8 KB refresh token (JWE).
+  const session = JSON.stringify({ idToken: 'i'.repeat(1200), accessToken: 'a'.repeat(1100), refreshToken: 'r'.repeat(1800), identityId: 'us-east-1:x' });
+  for (const [platform, entries] of [['linux', 1], ['win32', 6]] as const) {
+    const keyring = new FakeKeyring();
+    await new KeychainStore({ service: 'test', createEntry: keyring.createEntry, maxEntryChars: maxEntryChars(platform) }).set('default', session);
+    t.equal(keyring.entries.size, entries, `${platform}: ${entries} entries`);
+  }
+});
+
+t.test('one keychain call at a time, even when reads, writes and deletes overlap', async (t) => {
+  const keyring = new FakeKeyring();
+  let inFlight = 0;
+  let most = 0;
+  keyring.before = async () => {
+    most = Math.max(most, ++inFlight);
+    await new Promise((resolve) => setImmediate(resolve));
+    inFlight--;
+  };
+  const store = keyring.store();
+  await store.set('a', BIG_SESSION);
+  await Promise.all([store.get('a'), store.set('a', BIG_SESSION_2), store.set('b', BIG_SESSION), store.delete('c'), store.get('a')]);
+  t.equal(most, 1, 'never two calls in flight');
+  t.equal(await store.get('a'), BIG_SESSION_2);
+  t.equal(await store.get('b'), BIG_SESSION);
+});
+
+t.test('a failed call does not stop the calls queued after it', async (t) => {
+  const keyring = new FakeKeyring();
+  const store = keyring.store();
+  keyring.before = (op) => {
+    if (op === 'set') throw new Error('Platform failure: DBus error: Connection reset');
+  };
+  const [failed, read] = await Promise.allSettled([store.set('a', 'x'), store.get('a')]);
+  t.equal(failed.status, 'rejected');
+  t.same(read, { status: 'fulfilled', value: undefined });
 });
 
 t.test('a value whose JSON escaping would pass the limit is split, not inlined', async (t) => {
@@ -321,19 +363,22 @@ t.test('against a real gnome-keyring Secret Service', { skip: missing ?? false }
   const worker = await startKeychainWorker(secretService.env, { service: SERVICE });
   t.teardown(() => worker.stop());
   const chunksOf = async (account: string) => (await worker.accounts()).filter((a) => a.startsWith(`${account}#`));
+  const LINUX_MAX = maxEntryChars('linux');
+  const LINUX_CHUNKS = splitValue(BIG_SESSION, LINUX_MAX).length;
 
-  t.test('round-trips a 16 KB value intact, in entries of at most 1,000 chars', async (t) => {
+  t.test(`round-trips a 16 KB value intact, in entries of at most ${LINUX_MAX} chars`, async (t) => {
     await worker.set('roundtrip', BIG_SESSION);
     t.equal(await worker.get('roundtrip'), BIG_SESSION);
     const chunks = await chunksOf('roundtrip');
     t.match(JSON.parse((await worker.raw('roundtrip')) ?? ''), { v: 1, n: chunks.length });
-    for (const chunk of chunks) t.ok(((await worker.raw(chunk)) ?? '').length <= MAX_ENTRY_CHARS, chunk);
+    t.equal(chunks.length, LINUX_CHUNKS);
+    for (const chunk of chunks) t.ok(((await worker.raw(chunk)) ?? '').length <= LINUX_MAX, chunk);
   });
 
   t.test('overwriting large with small and small with large leaves no old chunk behind', async (t) => {
     await worker.set('overwrite', BIG_SESSION);
     const first = await chunksOf('overwrite');
-    t.equal(first.length, BIG_CHUNKS);
+    t.equal(first.length, LINUX_CHUNKS);
     await worker.set('overwrite', 'small');
     t.equal(await worker.get('overwrite'), 'small');
     t.same(await chunksOf('overwrite'), [], 'large → small');
@@ -341,7 +386,7 @@ t.test('against a real gnome-keyring Secret Service', { skip: missing ?? false }
     await worker.set('overwrite', BIG_SESSION_2);
     t.equal(await worker.get('overwrite'), BIG_SESSION_2);
     const last = await chunksOf('overwrite');
-    t.equal(last.length, BIG_CHUNKS, 'large → large: only the current generation');
+    t.equal(last.length, LINUX_CHUNKS, 'large → large: only the current generation');
     t.notOk(last.some((a) => first.includes(a)));
     for (const old of first) t.equal(await worker.raw(old), undefined, `${old} is gone`);
   });
