@@ -1,4 +1,3 @@
-import { SignJWT } from 'jose';
 import t from 'tap';
 import { ProfileSession } from '../../src/broker/profile-session.js';
 import { DeveloperIdentity, DeveloperIdentityPool, type IdentityCommandResult } from '../../src/cognito/developer-identity.js';
@@ -9,6 +8,7 @@ import { MemoryStore } from '../../src/store/memory-store.js';
 import { SessionMirror } from '../../src/store/session-mirror.js';
 import { SessionStore } from '../../src/store/session-store.js';
 import { FakeClock, settle } from '../../testkit/fake-clock.js';
+import { fakeJwt } from '../support/scripted-oauth-server.js';
 import { LogCapture } from '../support/session-harness.js';
 
 const POOL = 'eu-west-1:11111111-2222-3333-4444-555555555555';
@@ -34,7 +34,8 @@ class FakeCommand {
     if (this.outcome === 'not-signed-in') return { exitCode: 77, signal: null, stdout: '' };
     if (this.outcome === 'crash') return { exitCode: 1, signal: null, stdout: '' };
     const now = Math.floor(this.clock.now() / 1000);
-    const token = await new SignJWT({ n: this.runs.length }).setProtectedHeader({ alg: 'HS256' }).setSubject(IDENTITY).setIssuedAt(now).setExpirationTime(now + TOKEN_SECONDS).sign(new TextEncoder().encode('k'.repeat(32)));
+    // Built synchronously: signing on the thread pool could outlast settle() on a loaded machine.
+    const token = fakeJwt({ n: this.runs.length, sub: IDENTITY, iat: now, exp: now + TOKEN_SECONDS });
     this.tokens.push(token);
     return { exitCode: 0, signal: null, stdout: JSON.stringify({ IdentityId: IDENTITY, Token: token }) };
   }
