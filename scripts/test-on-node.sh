@@ -2,7 +2,7 @@
 # Runs the tests under another Node major, against the build in dist/ (npm run test:node -- 22
 # type-checks and builds first):
 #   scripts/test-on-node.sh 22                        the whole suite on Node 22 (~10 minutes)
-#   scripts/test-on-node.sh 24 test/server/*.test.ts  some files
+#   scripts/test-on-node.sh 24 test/server/*.test.ts  some files (run compiled, from dist/test)
 # The npm package "node" brings the binary (npx caches it). tap starts each test file with the
 # node that runs it, and the tests spawn the CLI with that node too. .ci/run uses this for its
 # Node 22 and 24 runs.
@@ -16,4 +16,11 @@ if [ -z "$node_bin" ] || [ ! -x "$node_bin" ]; then
   exit 1
 fi
 echo "== Node $("$node_bin" --version): $([ $# -gt 0 ] && echo "$# test files" || echo "the whole suite")"
-exec "$node_bin" node_modules/.bin/tap --disable-coverage "$@"
+files=()
+for file in "$@"; do
+  case $file in
+    test/*.ts) file="dist/${file%.ts}.js" ;;
+  esac
+  files+=("$file")
+done
+exec "$node_bin" node_modules/.bin/tap --disable-coverage "${files[@]}"

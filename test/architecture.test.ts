@@ -9,10 +9,9 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { REPO } from './support/paths.js';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
 const SRC = join(REPO, 'src');
 
 /** Folder → the folders its files may import at run time. `errors.ts` at the top is "errors". */

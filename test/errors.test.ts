@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import t from 'tap';
 import * as errors from '../src/errors.js';
+import { repoPath } from './support/paths.js';
 
 /**
  * One instance of every error class with a code of its own (a direct subclass of
@@ -18,7 +19,7 @@ function everyError(): errors.BrokerError[] {
 }
 
 t.test('every error code is listed in docs/errors.md, and every listed code exists', async (t) => {
-  const doc = await readFile(new URL('../docs/errors.md', import.meta.url), 'utf8');
+  const doc = await readFile(repoPath('docs/errors.md'), 'utf8');
   const listed = new Set([...doc.matchAll(/`(BRK_ERR_[A-Z_]+)`/g)].map((m) => m[1]));
   const codes = new Set(everyError().map((e) => e.code));
   t.ok(codes.size >= 20, `found ${codes.size} error classes`);

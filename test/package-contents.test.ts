@@ -7,12 +7,11 @@
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { REPO } from './support/paths.js';
 
 const run = promisify(execFile);
-const REPO = fileURLToPath(new URL('..', import.meta.url));
 
 interface PackageJson {
   readonly name: string;

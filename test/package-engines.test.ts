@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import semver from 'semver';
 import t from 'tap';
+import { repoPath } from './support/paths.js';
 
 /** The Node majors we support and CI tests (README "Platforms", .ci/run). */
 const SUPPORTED_MAJORS = [20, 22, 24] as const;
@@ -58,15 +59,15 @@ function refusals(ours: string, packages: readonly [string, string, string][]): 
   return found;
 }
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { engines: { node: string } };
-const lock = JSON.parse(readFileSync(new URL('../package-lock.json', import.meta.url), 'utf8')) as { packages: Record<string, LockPackage> };
+const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { engines: { node: string } };
+const lock = JSON.parse(readFileSync(repoPath('package-lock.json'), 'utf8')) as { packages: Record<string, LockPackage> };
 const ours = pkg.engines.node;
 const packages = runtimeEngines(lock);
 
 t.test('engines admits every Node major we support, and the lock file and README say the same', async (t) => {
   for (const major of SUPPORTED_MAJORS) t.ok(semver.intersects(ours, `^${major}`), `Node ${major} is admitted by ${ours}`);
   t.same(lock.packages['']?.engines, pkg.engines, 'package-lock.json records the same engines (npm install writes it there)');
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const readme = readFileSync(repoPath('README.md'), 'utf8');
   const platforms = /^## Platforms\n([^]*?)^## /m.exec(readme)?.[1] ?? '';
   t.ok(platforms.includes(`\`${ours}\``), 'README "Platforms" states the engines range');
 });

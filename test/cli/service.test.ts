@@ -2,7 +2,6 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import { type CommandResult, service, type ServiceDeps } from '../../src/cli/service.js';
@@ -10,9 +9,9 @@ import { LAUNCHD_LABEL, systemdQuote } from '../../src/cli/service-files.js';
 import { listenAddresses } from '../../src/app/listen-addresses.js';
 import { isBrokerError } from '../../src/errors.js';
 import { runCli } from '../support/cli.js';
+import { CLI_MAIN as MAIN } from '../support/cli.js';
 
 const run = promisify(execFile);
-const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const PROFILE = {
   region: 'eu-west-1',
   userPoolId: 'eu-west-1_AbCdEf123',

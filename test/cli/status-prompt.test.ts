@@ -2,15 +2,15 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { promptLine, timeLeft } from '../../src/cli/status-prompt.js';
 import type { PromptFile } from '../../src/store/prompt-file.js';
+import { REPO } from '../support/paths.js';
+import { repoPath } from '../support/paths.js';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = join(REPO, 'dist', 'src', 'cli', 'main.js');
-const RECORDER = fileURLToPath(new URL('../support/module-recorder.mjs', import.meta.url));
+const RECORDER = repoPath('test/support/module-recorder.mjs');
 const NOW = Date.UTC(2026, 11, 2, 12, 0, 0);
 const HOUR = 3_600_000;
 

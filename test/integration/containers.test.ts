@@ -12,14 +12,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { requireSecretService, startBrokerEnv } from '../support/broker-env.js';
 import { runCli, startServe } from '../support/cli.js';
 import { CONTAINER_ADDRESS, createContainerNet, requireContainerNet } from '../support/container-net.js';
 import { fakeDocker } from '../support/fake-docker.js';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const DEBIAN_AWS_CLI = '/usr/bin/aws';
 const RUBY = '/usr/bin/ruby';
 
@@ -56,6 +54,7 @@ session = boto3.Session(region_name=os.environ['REGION'])
 credentials = session.get_credentials()
 arn = session.client('sts', endpoint_url=os.environ['STS_URL']).get_caller_identity()['Arn']
 print(json.dumps({'accessKeyId': credentials.get_frozen_credentials().access_key, 'method': credentials.method, 'arn': arn}))`;
+import { REPO } from '../support/paths.js';
 
 const RUBY_CLIENT = `
 require 'aws-sdk-core'

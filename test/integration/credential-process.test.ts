@@ -2,7 +2,6 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CognitoIdentityProviderClient, RevokeTokenCommand } from '@aws-sdk/client-cognito-identity-provider';
 import t from 'tap';
@@ -10,10 +9,10 @@ import { requireSecretService, startBrokerEnv, TEST_KEYCHAIN_SERVICE, type Broke
 import { runCli, startServe } from '../support/cli.js';
 import { onTerminal } from '../support/pty.js';
 import { startKeychainWorker } from '../support/secret-service.js';
+import { CLI_MAIN as MAIN } from '../support/cli.js';
+import { REPO } from '../support/paths.js';
 
 const run = promisify(execFile);
-const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 interface ProcessCredentials {
   Version: number;

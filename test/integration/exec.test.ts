@@ -3,14 +3,14 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { requireSecretService, startBrokerEnv, type BrokerEnv } from '../support/broker-env.js';
 import { runCli, spawnCli, startServe } from '../support/cli.js';
 import { onTerminal } from '../support/pty.js';
+import { CLI_MAIN as MAIN } from '../support/cli.js';
+import { repoPath } from '../support/paths.js';
 
-const REPO_PACKAGE = fileURLToPath(new URL('../../package.json', import.meta.url));
-const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+const REPO_PACKAGE = repoPath('package.json');
 
 /**
  * What a user's program run by exec sees: the AWS SDK for JavaScript's default chain

@@ -8,13 +8,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { startLocalStack, type LocalStack } from '../../testkit/local-stack.js';
 import { runCli } from '../support/cli.js';
 import { onTerminal } from '../support/pty.js';
+import { CLI_MAIN as MAIN } from '../support/cli.js';
 
-const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const NO_DBUS = 'unix:path=/nonexistent/cognito-broker-test-bus';
 
 let stack: LocalStack;

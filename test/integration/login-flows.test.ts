@@ -5,7 +5,6 @@
  * COGNITO_BROKER_CLIENT_SECRET; interactive ones a real pseudo-terminal.
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { requireSecretService, TEST_KEYCHAIN_SERVICE } from '../support/broker-env.js';
 import { runCli, startServe } from '../support/cli.js';
@@ -13,8 +12,8 @@ import { waitForStatus } from '../support/wait-for-status.js';
 import { converse, type EmulatorEnv, secretsIn, startEmulatorEnv } from '../support/emulator-env.js';
 import { startTerminal } from '../support/pty-session.js';
 import { type KeychainWorker, startKeychainWorker } from '../support/secret-service.js';
+import { CLI_MAIN as MAIN } from '../support/cli.js';
 
-const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const PASSWORD = 'Corr3ct-horse-battery';
 
 if (!requireSecretService(t)) process.exit(0);

@@ -1,10 +1,9 @@
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { requireSecretService, startBrokerEnv, TEST_KEYCHAIN_SERVICE } from '../support/broker-env.js';
 import { onTerminal } from '../support/pty.js';
 import { startKeychainWorker } from '../support/secret-service.js';
+import { CLI_MAIN as MAIN } from '../support/cli.js';
 
-const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 
 t.test('on a terminal, login asks for the password and a new one when the pool requires it, masked', async (t) => {
   if (!requireSecretService(t)) return;

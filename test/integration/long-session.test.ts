@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { clientEnv } from '../support/aws-clients.js';
@@ -7,7 +6,6 @@ import { requireSecretService, startBrokerEnv } from '../support/broker-env.js';
 import { runCli, startServe } from '../support/cli.js';
 
 const run = promisify(execFile);
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 const LIFETIME_S = 60;
 /** Three lifetimes: every token and credential set is replaced at least three times. */
@@ -42,6 +40,7 @@ while time.time() < until:
     time.sleep(1)
 print(json.dumps({'ok': ok, 'failed': failed, 'errors': errors[:5]}))
 `;
+import { REPO } from '../support/paths.js';
 
 t.test('with 60-second lifetimes, credentials change before they expire and no client ever gets an expired one', async (t) => {
   if (!requireSecretService(t)) return;

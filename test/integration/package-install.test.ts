@@ -9,14 +9,13 @@ import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { clientEnv, jsSdkClient } from '../support/aws-clients.js';
 import { requireSecretService, startBrokerEnv } from '../support/broker-env.js';
+import { REPO } from '../support/paths.js';
 
 const run = promisify(execFile);
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 /** npm pack and the install together, on a loaded 2-core machine with a warm cache. */
 const INSTALL_BUDGET_MS = 90_000;

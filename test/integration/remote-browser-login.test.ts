@@ -7,7 +7,6 @@
  */
 import { type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import type { LocalStack } from '../../testkit/local-stack.js';
 import { freePort } from '../../testkit/ports.js';
@@ -16,8 +15,8 @@ import { type BrokerEnv, requireSecretService, startBrokerEnv } from '../support
 import { runCli, spawnCli } from '../support/cli.js';
 import { FakeBrowser, parseForm, startUrlFrom } from '../support/fake-browser.js';
 import { startTerminal } from '../support/pty-session.js';
+import { CLI_MAIN as MAIN } from '../support/cli.js';
 
-const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 
 /**
  * A browser on another machine: the authorization URL, the sign-in form, and the redirect

@@ -1,3 +1,5 @@
+import { CLI_MAIN as MAIN } from '../support/cli.js';
+import { repoPath } from '../support/paths.js';
 /**
  * What each token opens, through the compiled CLI, a running serve, the local stack and the
  * real Secret Service: env's profile tokens, exec's child tokens (gone with the child), the
@@ -6,7 +8,6 @@
 import { execFile } from 'node:child_process';
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { requireSecretService, startBrokerEnv, type BrokerEnv } from '../support/broker-env.js';
 import { runCli, startServe } from '../support/cli.js';
@@ -16,8 +17,7 @@ import { waitFor } from '../../testkit/wait.js';
 /** How long and how often the checks below look again. */
 const STEP = { timeoutMs: 8_000, intervalMs: 100 };
 
-const REPO_PACKAGE = fileURLToPath(new URL('../../package.json', import.meta.url));
-const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+const REPO_PACKAGE = repoPath('package.json');
 
 /** The shell variables from `env`'s output. */
 function exportsOf(stdout: string): Record<string, string> {

@@ -11,16 +11,16 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import { startLocalStack, type LocalStack } from '../../testkit/local-stack.js';
 import type { UserPoolEmulator } from '../../testkit/emulators/user-pool-emulator.js';
 import { type CliOptions, runCli, startServe } from '../support/cli.js';
 import { requireTool } from '../support/require-tool.js';
+import { REPO } from '../support/paths.js';
 
 const run = promisify(execFile);
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const KERNEL_STORE = pathToFileURL(join(REPO, 'dist', 'src', 'store', 'kernel-keyring-store.js')).href;
 /** Short ID/access tokens: the broker renews at about half the lifetime. */
 const LIFETIME_S = 12;

@@ -1,3 +1,4 @@
+import { repoPath } from '../support/paths.js';
 /**
  * The files serve writes: the endpoint token (0600, in a 0700 directory, written whole or
  * not at all) and daemon.json (no secret). Through the compiled CLI, on a real Secret
@@ -8,7 +9,7 @@ import { once } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import { requireSecretService, TEST_KEYCHAIN_SERVICE } from '../support/broker-env.js';
 import { runCli, startServe } from '../support/cli.js';
@@ -79,7 +80,7 @@ t.test('serve replaces a token file others could read, tightens the state direct
 });
 
 const WRITER = `
-import { writePrivateFile } from ${JSON.stringify(new URL('../../dist/src/store/atomic-file.js', import.meta.url).href)};
+import { writePrivateFile } from ${JSON.stringify(pathToFileURL(repoPath('dist/src/store/atomic-file.js')).href)};
 const [file, size] = [process.argv[1], Number(process.argv[2])];
 const contents = ['A', 'B'].map((c) => c.repeat(size));
 process.send?.('ready');
@@ -87,7 +88,7 @@ for (let i = 0; ; i++) await writePrivateFile(file, contents[i % 2]);
 `;
 
 t.test('a writer killed with SIGKILL mid-write leaves the old file or the new one, whole, and no readable temp file', async (t) => {
-  if (!existsSync(fileURLToPath(new URL('../../dist/src/store/atomic-file.js', import.meta.url)))) {
+  if (!existsSync(repoPath('dist/src/store/atomic-file.js'))) {
     t.fail('dist/ is missing: run `npx tsc` (npm test does)');
     return;
   }

@@ -6,15 +6,14 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { listenerOwner } from '../../src/app/listener-owner.js';
 import { freePort } from '../../testkit/ports.js';
 import { requireSecretService, startBrokerEnv } from '../support/broker-env.js';
 import { runCli } from '../support/cli.js';
 import { requireTool } from '../support/require-tool.js';
+import { CLI_MAIN as MAIN } from '../support/cli.js';
 
-const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 
 t.test('serve listens on the socket systemd hands it (LISTEN_FDS), and serves on it', async (t) => {
   if (!requireSecretService(t)) return;

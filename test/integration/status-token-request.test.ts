@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { decodeJwt } from 'jose';
 import { requireSecretService, startBrokerEnv, TEST_KEYCHAIN_SERVICE } from '../support/broker-env.js';
@@ -8,8 +7,8 @@ import { onTerminal } from '../support/pty.js';
 import { startKeychainWorker } from '../support/secret-service.js';
 import { startSigv4Verifier } from '../support/sigv4-verifier.js';
 import { waitFor } from '../../testkit/wait.js';
+import { CLI_MAIN as MAIN } from '../support/cli.js';
 
-const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const JWT = /^[\w-]+\.[\w-]+\.[\w-]+$/;
 
 const STATUS_KEYS = [

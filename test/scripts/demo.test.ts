@@ -3,12 +3,11 @@ import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { requireSecretService } from '../support/broker-env.js';
 import { startKeychainWorker, startSecretService } from '../support/secret-service.js';
+import { REPO } from '../support/paths.js';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const DEMO = join(REPO, 'dist', 'scripts', 'demo.js');
 const DEMO_TIMEOUT_MS = 90_000;
 const POLL_INTERVAL_MS = 50;

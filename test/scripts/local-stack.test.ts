@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { compiledPath } from '../support/paths.js';
+
+const SCRIPT = compiledPath('scripts/local-stack.ts');
 
 t.test('running the script prints the profile and stops on SIGINT without leaving cognito-local', async (t) => {
-  const script = fileURLToPath(new URL('../../scripts/local-stack.ts', import.meta.url));
-  // process.execArgv carries tap's TypeScript loader.
-  const child = spawn(process.execPath, [...process.execArgv, script, '--id-token-seconds', '30'], {
+  const child = spawn(process.execPath, [SCRIPT, '--id-token-seconds', '30'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // A failed check must not leave the stack running.
@@ -37,8 +37,7 @@ t.test('running the script prints the profile and stops on SIGINT without leavin
 });
 
 t.test('an unknown option is named, and nothing is started', async (t) => {
-  const script = fileURLToPath(new URL('../../scripts/local-stack.ts', import.meta.url));
-  const child = spawn(process.execPath, [...process.execArgv, script, '--colour', 'red'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [SCRIPT, '--colour', 'red'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const [code] = await once(child, 'exit');

@@ -8,13 +8,13 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '../../src/server/build-app.js';
 import type { FuzzServerReport } from '../support/fuzz-server.js';
 import { TOKEN } from '../support/listening-app.js';
 import { seededRandom } from '../support/seeded-random.js';
 import { rawRequest, type RawResponse } from '../support/raw-http.js';
+import { compiledPath } from '../support/paths.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261122);
 const ROUNDS = 2;
@@ -196,7 +196,7 @@ async function healthz(port: number): Promise<RawResponse> {
 }
 
 async function startServer(t: Test): Promise<{ child: ChildProcess; port: number; report: () => Promise<FuzzServerReport> }> {
-  const script = fileURLToPath(new URL('../support/fuzz-server.ts', import.meta.url));
+  const script = compiledPath('test/support/fuzz-server.ts');
   const child = fork(script, [], { execArgv: [...process.execArgv, '--expose-gc'], env: { ...process.env, COGNITO_BROKER_FUZZ_SERVER: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL');

@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import t from 'tap';
 import type { KeyringEntry } from '../../src/store/keychain-store.js';
 import { KernelKeyringStore, PROBE_ACCOUNT_PREFIX } from '../../src/store/kernel-keyring-store.js';
 import { requireTool } from '../support/require-tool.js';
+import { compiledPath } from '../support/paths.js';
 
 const run = promisify(execFile);
 
@@ -51,7 +51,7 @@ t.test('without a session keyring: every call fails with the advice, never "noth
 
 t.test('the real kernel keyring, in a session keyring (keyctl session), kept across sessions', { skip: process.platform !== 'linux' && 'Linux only' }, async (t) => {
   if (!requireTool(t, 'keyctl', 'apt-get install keyutils')) return;
-  const module = pathToFileURL(join(fileURLToPath(new URL('../..', import.meta.url)), 'dist', 'src', 'store', 'kernel-keyring-store.js')).href;
+  const module = pathToFileURL(compiledPath('src/store/kernel-keyring-store.ts')).href;
   const service = `cognito-broker-unit-${process.pid}`;
   const inSession = async (code: string) => {
     const script = `const { KernelKeyringStore } = await import(${JSON.stringify(module)}); const s = new KernelKeyringStore({ service: ${JSON.stringify(service)} }); ${code}`;

@@ -2,11 +2,9 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Debian's awscli package: AWS CLI 2.9, the older behaviour (token from the env only). */
 export const DEBIAN_AWS_CLI = '/usr/bin/aws';
@@ -58,6 +56,7 @@ frozen = credentials.get_frozen_credentials()
 arn = session.client('sts', endpoint_url=os.environ['STS_URL']).get_caller_identity()['Arn']
 print(json.dumps({'accessKeyId': frozen.access_key, 'method': credentials.method, 'arn': arn}))
 `;
+import { REPO } from './paths.js';
 
 export async function boto3Client(c: ClientEnv): Promise<ClientReport> {
   const { stdout } = await run('python3', ['-c', BOTO3_CLIENT], { env: { ...c.env, REGION: c.region, STS_URL: c.stsUrl } });

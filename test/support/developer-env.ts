@@ -6,13 +6,13 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startIdentityPoolEmulator, type IdentityPoolEmulator } from '../../testkit/emulators/identity-pool-emulator.js';
 import { startSecretService, type SecretService } from '../../testkit/secret-service.js';
 import { startStsStub, type StsStub } from '../../testkit/emulators/sts-stub.js';
 import { cliEnv } from './broker-env.js';
+import { compiledPath } from './paths.js';
 
-const BACKEND = fileURLToPath(new URL('../../dist/test/support/developer-backend.js', import.meta.url));
+const BACKEND = compiledPath('test/support/developer-backend.ts');
 export const DEVELOPER_PROVIDER_NAME = 'login.example.com';
 export const DEVELOPER_ROLE_ARN = 'arn:aws:iam::123456789012:role/developer-users';
 

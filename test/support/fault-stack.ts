@@ -15,10 +15,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../testkit/local-stack.js';
 import { startFaultProxy, type FaultProxy, type ProxiedRequest } from '../../testkit/fault-proxy.js';
+import { repoPath } from './paths.js';
 
-const PRELOAD = new URL('./fault-clock-preload.mjs', import.meta.url).href;
+const PRELOAD = pathToFileURL(repoPath('test/support/fault-clock-preload.mjs')).href;
 export const CLOCK_FILE_ENV = 'COGNITO_BROKER_FAULT_CLOCK_FILE';
 
 export interface TimeSource {

@@ -6,11 +6,11 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
+import { repoPath } from './paths.js';
 
 export const RECEIVER_INSTALL_HINT = 'apt-get install -y --no-install-recommends python3-dbus python3-gi libglib2.0-bin';
-const SCRIPT = fileURLToPath(new URL('./fake-notifications.py', import.meta.url));
+const SCRIPT = repoPath('test/support/fake-notifications.py');
 const READY_TIMEOUT_MS = 10_000;
 
 /** Debian's python (pyenv's has no dbus module). */

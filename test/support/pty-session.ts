@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { repoPath } from './paths.js';
 
-const DRIVER = fileURLToPath(new URL('./pty-session.py', import.meta.url));
+const DRIVER = repoPath('test/support/pty-session.py');
 
 /** A command on a pseudo-terminal that a test types into as it runs. */
 export interface TerminalSession {

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { repoPath } from './paths.js';
 
 const run = promisify(execFile);
-const DRIVER = fileURLToPath(new URL('./pty-drive.py', import.meta.url));
+const DRIVER = repoPath('test/support/pty-drive.py');
 
 export interface PtyResult {
   readonly exit: number | null;

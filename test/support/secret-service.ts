@@ -10,10 +10,10 @@
  * would cost each of them seconds of CPU.
  */
 import { statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { ChildGroup } from '../../testkit/children.js';
 import { missingSecretServiceTools } from '../../testkit/secret-service.js';
 import { WORKER_ENV, type CrashPoint, type WorkerReply, type WorkerRequest } from './secret-service-protocol.js';
+import { compiledPath, repoPath } from './paths.js';
 
 export {
   INSTALL_HINT,
@@ -136,8 +136,8 @@ export async function startKeychainWorker(
 
 /** The compiled worker; missing or older than its source fails loudly rather than testing old code. */
 function compiledWorker(): string {
-  const source = fileURLToPath(new URL('./secret-service-worker.ts', import.meta.url));
-  const compiled = fileURLToPath(new URL('../../dist/test/support/secret-service-worker.js', import.meta.url));
+  const source = repoPath('test/support/secret-service-worker.ts');
+  const compiled = compiledPath('test/support/secret-service-worker.ts');
   const built = statSync(compiled, { throwIfNoEntry: false });
   if (!built || built.mtimeMs < statSync(source).mtimeMs) {
     throw new Error(`${compiled} is missing or older than its source: run \`npx tsc\` (npm test does it)`);
