@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { REPO } from './support/paths.js';
+import { withoutTapHooks } from '../testkit/children.js';
 
 const run = promisify(execFile);
 
@@ -66,7 +67,7 @@ t.test('every package src/ imports is a runtime dependency, not a development on
 
 t.test('npm pack lists the compiled CLI, README, LICENSE, the config example, docs and the relay; no tests, benchmarks, emulators, sources or maps', async (t) => {
   // --ignore-scripts: list what is built now, without rebuilding under other tests' feet.
-  const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO, maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run(...withoutTapHooks('npm', ['pack', '--dry-run', '--json', '--ignore-scripts']), { cwd: REPO, maxBuffer: 16 * 1024 * 1024 });
   const [report] = JSON.parse(stdout) as [{ files: { path: string }[] }];
   const files = report.files.map((f) => f.path).sort();
   for (const wanted of ['package.json', 'README.md', 'LICENSE', 'config.example.json', 'config.local.example.json', pkg.bin['cognito-broker'] as string, 'dist/src/errors.js', 'docs/commands.md', 'docker/relay/Dockerfile']) {

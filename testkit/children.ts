@@ -63,3 +63,22 @@ export async function stopChild(
 export function hasExited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null || child.pid === undefined;
 }
+
+const TAP_HOOKS = /"?--(?:import|loader|require)=\S*@tapjs[/\\]processinfo\S*?"?(?=\s|$)/g;
+
+/**
+ * `command args`, started without tap's process-info hooks when a test starts it. tap puts its
+ * loader in NODE_OPTIONS, and its child_process wrapper puts it back into any env a test
+ * passes; on Node 20 the loader runs on a thread of its own, and in a Node child that runs none
+ * of our code (cognito-local, npm, an AWS SDK) it only doubles the CPU the child takes to start.
+ * Other NODE_OPTIONS (a test's preload) are kept and `extraNodeOptions` added to them. Outside
+ * tap this is `command args` unchanged.
+ */
+export function withoutTapHooks(command: string, args: readonly string[], extraNodeOptions: readonly string[] = []): [string, string[]] {
+  const options = (process.env.NODE_OPTIONS ?? '').trim();
+  const withoutHooks = options.replace(TAP_HOOKS, '').trim();
+  if (withoutHooks === options && extraNodeOptions.length === 0) return [command, [...args]];
+  const kept = [withoutHooks, ...extraNodeOptions].filter(Boolean).join(' ');
+  // env(1) sets NODE_OPTIONS after the wrapper has done its work.
+  return ['env', [`NODE_OPTIONS=${kept}`, command, ...args]];
+}

@@ -29,7 +29,7 @@ import {
   CreateUserPoolClientCommand,
   CreateUserPoolCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { stopChild } from './children.js';
+import { stopChild, withoutTapHooks } from './children.js';
 import { startIdentityPoolEmulator, type IdentityPoolEmulator, type IdentityProviderConfig } from './emulators/identity-pool-emulator.js';
 import { startStsStub, type StsStub } from './emulators/sts-stub.js';
 import {
@@ -367,7 +367,8 @@ async function spawnCognitoLocal(dataDir: string, port: number, onOutput?: (line
     join(dataDir, '.cognito', 'config.json'),
     JSON.stringify({ UserPoolDefaults: { UsernameAttributes: [] }, TokenConfig: { IssuerDomain: url } }, null, 2),
   );
-  const child = spawn(process.execPath, ['--import', EXIT_WITH_PARENT, cognitoLocalBin()], {
+  const [command, args] = withoutTapHooks(process.execPath, ['--import', EXIT_WITH_PARENT, cognitoLocalBin()]);
+  const child = spawn(command, args, {
     cwd: dataDir,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', COGNITO_LOCAL_DEVMODE: '', DEBUG: '' },
     stdio: ['pipe', 'pipe', 'pipe'],

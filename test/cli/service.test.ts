@@ -8,8 +8,7 @@ import { type CommandResult, service, type ServiceDeps } from '../../src/cli/ser
 import { LAUNCHD_LABEL, systemdQuote } from '../../src/cli/service-files.js';
 import { listenAddresses } from '../../src/app/listen-addresses.js';
 import { isBrokerError } from '../../src/errors.js';
-import { runCli } from '../support/cli.js';
-import { CLI_MAIN as MAIN } from '../support/cli.js';
+import { CLI_MAIN as MAIN, runCli } from '../support/cli.js';
 
 const run = promisify(execFile);
 const PROFILE = {

@@ -4,6 +4,7 @@ import t from 'tap';
 import { clientEnv } from '../support/aws-clients.js';
 import { requireSecretService, startBrokerEnv } from '../support/broker-env.js';
 import { runCli, startServe } from '../support/cli.js';
+import { withoutTapHooks } from '../../testkit/children.js';
 
 const run = promisify(execFile);
 
@@ -54,7 +55,7 @@ t.test('with 60-second lifetimes, credentials change before they expire and no c
   const { exports } = serve;
 
   const env = { ...clientEnv(be.env, exports, ['AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE']), REGION: stack.region, STS_URL: stack.stsUrl, DURATION_MS: String(DURATION_MS) };
-  const js = run(process.execPath, ['--input-type=module', '-e', JS_LOOP], { cwd: REPO, env: { ...env, NODE_NO_WARNINGS: '1' } });
+  const js = run(...withoutTapHooks(process.execPath, ['--input-type=module', '-e', JS_LOOP]), { cwd: REPO, env: { ...env, NODE_NO_WARNINGS: '1' } });
   const boto = run('python3', ['-c', BOTO3_LOOP], { env });
 
   // Meanwhile, poll the endpoint itself twice a second.

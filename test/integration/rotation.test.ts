@@ -115,7 +115,10 @@ t.test('killed (kill -9) after receiving a rotated token and before storing it, 
   // the daemon holds the new token in memory, its keychain write hangs.
   const pid = await keyringPid();
   let rotated: string | undefined;
-  t.teardown(() => void process.kill(pid, 'SIGCONT'));
+  t.teardown(() => {
+    // Gone already if the keyring died while stopped: the failure above says so, not ESRCH here.
+    if (isAlive(pid)) process.kill(pid, 'SIGCONT');
+  });
   proxy.inject('GetTokensFromRefreshToken', {
     kind: 'rewrite',
     rewrite: (body) => {
@@ -312,6 +315,15 @@ async function readProfile(name: string): Promise<Record<string, unknown>> {
   const { readFile } = await import('node:fs/promises');
   const config = JSON.parse(await readFile(env.be.configFile, 'utf8')) as { profiles: Record<string, Record<string, unknown>> };
   return config.profiles[name] as Record<string, unknown>;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function kill9(child: ChildProcess): Promise<void> {

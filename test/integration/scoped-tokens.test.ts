@@ -1,5 +1,3 @@
-import { CLI_MAIN as MAIN } from '../support/cli.js';
-import { repoPath } from '../support/paths.js';
 /**
  * What each token opens, through the compiled CLI, a running serve, the local stack and the
  * real Secret Service: env's profile tokens, exec's child tokens (gone with the child), the
@@ -10,9 +8,11 @@ import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { requireSecretService, startBrokerEnv, type BrokerEnv } from '../support/broker-env.js';
-import { runCli, startServe } from '../support/cli.js';
+import { CLI_MAIN as MAIN, runCli, startServe } from '../support/cli.js';
 import { startTerminal } from '../support/pty-session.js';
 import { waitFor } from '../../testkit/wait.js';
+import { repoPath } from '../support/paths.js';
+import { withoutTapHooks } from '../../testkit/children.js';
 
 /** How long and how often the checks below look again. */
 const STEP = { timeoutMs: 8_000, intervalMs: 100 };
@@ -37,7 +37,7 @@ try { console.log((await fromNodeProviderChain()()).accessKeyId); } catch (e) { 
 
 async function sdkWith(be: BrokerEnv, variables: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--input-type=module', '-e', SDK_CHILD], { env: { PATH: process.env.PATH, HOME: be.dir, REPO_PACKAGE, ...variables } }, (error, stdout) => (error ? reject(error) : resolve(stdout.trim())));
+    execFile(...withoutTapHooks(process.execPath, ['--input-type=module', '-e', SDK_CHILD]), { env: { PATH: process.env.PATH, HOME: be.dir, REPO_PACKAGE, ...variables } }, (error, stdout) => (error ? reject(error) : resolve(stdout.trim())));
   });
 }
 

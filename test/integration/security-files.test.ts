@@ -1,4 +1,3 @@
-import { repoPath } from '../support/paths.js';
 /**
  * The files serve writes: the endpoint token (0600, in a 0700 directory, written whole or
  * not at all) and daemon.json (no secret). Through the compiled CLI, on a real Secret
@@ -15,6 +14,7 @@ import { requireSecretService, TEST_KEYCHAIN_SERVICE } from '../support/broker-e
 import { runCli, startServe } from '../support/cli.js';
 import { startSecretService } from '../support/secret-service.js';
 import { deriveProfileToken } from '../../src/server/endpoint-auth.js';
+import { repoPath } from '../support/paths.js';
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 const PROFILE = {

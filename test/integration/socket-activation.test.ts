@@ -10,9 +10,8 @@ import t from 'tap';
 import { listenerOwner } from '../../src/app/listener-owner.js';
 import { freePort } from '../../testkit/ports.js';
 import { requireSecretService, startBrokerEnv } from '../support/broker-env.js';
-import { runCli } from '../support/cli.js';
+import { CLI_MAIN as MAIN, runCli } from '../support/cli.js';
 import { requireTool } from '../support/require-tool.js';
-import { CLI_MAIN as MAIN } from '../support/cli.js';
 
 
 t.test('serve listens on the socket systemd hands it (LISTEN_FDS), and serves on it', async (t) => {
