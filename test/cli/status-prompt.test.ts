@@ -6,8 +6,8 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { promptLine, timeLeft } from '../../src/cli/status-prompt.js';
 import type { PromptFile } from '../../src/store/prompt-file.js';
-import { REPO } from '../support/paths.js';
-import { repoPath } from '../support/paths.js';
+import { withoutTapHooks } from '../../testkit/children.js';
+import { REPO, repoPath } from '../support/paths.js';
 
 const MAIN = join(REPO, 'dist', 'src', 'cli', 'main.js');
 const RECORDER = repoPath('test/support/module-recorder.mjs');
@@ -52,8 +52,8 @@ async function modulesLoaded(args: string[], env: NodeJS.ProcessEnv): Promise<{ 
   try {
     const record = join(dir, 'modules.txt');
     writeFileSync(record, '');
-    // Through env(1) without NODE_OPTIONS: tap puts its own process-info hooks there for every node it sees spawned.
-    const run = await promisify(execFile)('env', ['-u', 'NODE_OPTIONS', process.execPath, '--import', RECORDER, MAIN, ...args], { env: { ...env, MODULE_RECORD_FILE: record, NODE_NO_WARNINGS: '1' } }).catch((error: { stdout: string }) => error);
+    // Without tap's process-info hooks, whose modules would be recorded too.
+    const run = await promisify(execFile)(...withoutTapHooks(process.execPath, ['--import', RECORDER, MAIN, ...args]), { env: { ...env, MODULE_RECORD_FILE: record, NODE_NO_WARNINGS: '1' } }).catch((error: { stdout: string }) => error);
     return { urls: [...new Set(readFileSync(record, 'utf8').split('\n').filter(Boolean))], stdout: run.stdout };
   } finally {
     rmSync(dir, { recursive: true, force: true });
