@@ -15,6 +15,7 @@ import { CognitoIdentityProviderClient, GetTokensFromRefreshTokenCommand, Initia
 import t, { type Test } from 'tap';
 import { startLocalStack } from '../../testkit/local-stack.js';
 import { waitFor } from '../../testkit/wait.js';
+import { isAlive } from '../../src/cli/daemon-client.js';
 import { createCognitoClients } from '../../src/cognito/create-cognito-clients.js';
 import { signIn } from '../../src/cognito/sign-in.js';
 import type { ProfileConfig } from '../../src/config/config.js';
@@ -315,15 +316,6 @@ async function readProfile(name: string): Promise<Record<string, unknown>> {
   const { readFile } = await import('node:fs/promises');
   const config = JSON.parse(await readFile(env.be.configFile, 'utf8')) as { profiles: Record<string, Record<string, unknown>> };
   return config.profiles[name] as Record<string, unknown>;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function kill9(child: ChildProcess): Promise<void> {
