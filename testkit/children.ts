@@ -67,18 +67,17 @@ export function hasExited(child: ChildProcess): boolean {
 const TAP_HOOKS = /"?--(?:import|loader|require)=\S*@tapjs[/\\]processinfo\S*?"?(?=\s|$)/g;
 
 /**
- * `command args`, started without tap's process-info hooks when a test starts it. tap puts its
- * loader in NODE_OPTIONS, and its child_process wrapper puts it back into any env a test
- * passes; on Node 20 the loader runs on a thread of its own, and in a Node child that runs none
- * of our code (cognito-local, npm, an AWS SDK) it only doubles the CPU the child takes to start.
- * Other NODE_OPTIONS (a test's preload) are kept and `extraNodeOptions` added to them. Outside
- * tap this is `command args` unchanged.
+ * `command args`, started with no test-harness hooks at all when a test under tap starts it.
+ * tap puts its process-info loader in NODE_OPTIONS and adds it to every child's env; in tests,
+ * test/support/tap-children.mjs swaps it for a light coverage preload. This is for the children
+ * that must start with neither: those that run none of our code (cognito-local, npm, the SDK
+ * loops), and a process whose loaded modules a test records. Other NODE_OPTIONS (a test's
+ * preload) are kept. Outside tap this is `command args` unchanged.
  */
-export function withoutTapHooks(command: string, args: readonly string[], extraNodeOptions: readonly string[] = []): [string, string[]] {
+export function withoutTapHooks(command: string, args: readonly string[]): [string, string[]] {
   const options = (process.env.NODE_OPTIONS ?? '').trim();
   const withoutHooks = options.replace(TAP_HOOKS, '').trim();
-  if (withoutHooks === options && extraNodeOptions.length === 0) return [command, [...args]];
-  const kept = [withoutHooks, ...extraNodeOptions].filter(Boolean).join(' ');
-  // env(1) sets NODE_OPTIONS after the wrapper has done its work.
-  return ['env', [`NODE_OPTIONS=${kept}`, command, ...args]];
+  if (withoutHooks === options) return [command, [...args]];
+  // env(1) sets NODE_OPTIONS after the spawn hooks have done their work.
+  return ['env', [`NODE_OPTIONS=${withoutHooks}`, command, ...args]];
 }

@@ -1,6 +1,3 @@
-import input from '@inquirer/input';
-import password from '@inquirer/password';
-import QRCode from 'qrcode';
 import type { AskUser, MfaMethod, SignInQuestion } from '../cognito/sign-in.js';
 import { MfaCodeMismatchError, NoTerminalError } from '../errors.js';
 import type { CliIo } from './cli-io.js';
@@ -11,6 +8,18 @@ function requireTerminal(what: string, alternative?: string): void {
 }
 
 const output = { output: process.stderr };
+
+// The prompt and QR-code libraries are loaded when a prompt is shown: most logins (a password
+// on stdin, a stored device) never show one, and loading them was a fifth of login's start-up.
+async function input(...args: Parameters<typeof import('@inquirer/input').default>): Promise<string> {
+  const { default: ask } = await import('@inquirer/input');
+  return ask(...args);
+}
+
+async function password(...args: Parameters<typeof import('@inquirer/password').default>): Promise<string> {
+  const { default: ask } = await import('@inquirer/password');
+  return ask(...args);
+}
 
 export async function askUsername(): Promise<string> {
   requireTerminal('the username', 'pass --username U');
@@ -205,6 +214,7 @@ async function chooseMfaMethod(offered: readonly MfaMethod[], options: Challenge
  * the otpauth:// URI and key to type in. It is shown, not stored: the app keeps it.
  */
 async function showTotpSetup(uri: string, secretCode: string, io: CliIo): Promise<void> {
+  const { default: QRCode } = await import('qrcode');
   const qr = await QRCode.toString(uri, { type: 'terminal', small: true });
   io.stderr(
     [

@@ -2,14 +2,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { withoutTapHooks } from '../../testkit/children.js';
-import { REPO, repoPath } from './paths.js';
+import { REPO } from './paths.js';
 
 /** The compiled CLI, as `npm test` builds it. */
 export const CLI_MAIN = join(REPO, 'dist', 'src', 'cli', 'main.js');
-// tap's coverage for the CLI processes, without its process-info loader (child-coverage.mjs).
-const CHILD_COVERAGE = `--import=${pathToFileURL(repoPath('test/support/child-coverage.mjs')).href}`;
 const SERVE_READY_TIMEOUT_MS = 20_000;
 
 export interface CliResult {
@@ -20,12 +16,12 @@ export interface CliResult {
 
 /**
  * Runs the real CLI, compiled, as its own process, the way a user does. `npm test` builds
- * first; a dist/ older than src/ fails loudly rather than testing old code.
+ * first; a dist/ older than src/ fails loudly rather than testing old code. Under tap, the
+ * process reports coverage through test/support/tap-children.mjs.
  */
 export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv, options: CliOptions = {}): ChildProcess {
   assertBuilt();
-  const [node, nodeArgs] = withoutTapHooks(process.execPath, [CLI_MAIN, ...args], process.env._TAPJS_PROCESSINFO_COVERAGE_ === '1' ? [CHILD_COVERAGE] : []);
-  const [command, ...rest] = [...(options.prefix ?? []), node, ...nodeArgs] as [string, ...string[]];
+  const [command, ...rest] = [...(options.prefix ?? []), process.execPath, CLI_MAIN, ...args] as [string, ...string[]];
   return spawn(command, rest, { env: { ...env, NODE_NO_WARNINGS: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 

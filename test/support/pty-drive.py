@@ -7,9 +7,11 @@ Prints one JSON line: {"exit": code, "output": everything the terminal showed}.
 import json, os, pty, re, select, sys, time
 
 spec = json.loads(sys.argv[1])
+# The test harness's coverage preload, in our environment, goes on to the command.
+env = {**{k: v for k, v in os.environ.items() if k == "NODE_OPTIONS" or k.startswith("_TAPJS_PROCESSINFO_")}, **spec["env"]}
 pid, fd = pty.fork()
 if pid == 0:
-    os.execvpe(spec["argv"][0], spec["argv"], spec["env"])
+    os.execvpe(spec["argv"][0], spec["argv"], env)
 
 deadline = time.time() + spec.get("timeout", 20)
 output = b""

@@ -8,9 +8,11 @@ has just sent, the authenticator app's current code).
 import json, os, pty, select, sys
 
 spec = json.loads(sys.argv[1])
+# The test harness's coverage preload, in our environment, goes on to the command.
+env = {**{k: v for k, v in os.environ.items() if k == "NODE_OPTIONS" or k.startswith("_TAPJS_PROCESSINFO_")}, **spec["env"]}
 pid, fd = pty.fork()
 if pid == 0:
-    os.execvpe(spec["argv"][0], spec["argv"], spec["env"])
+    os.execvpe(spec["argv"][0], spec["argv"], env)
 
 stdin_open = True
 out = sys.stdout.buffer

@@ -10,21 +10,35 @@ import { repoPath } from '../support/paths.js';
 
 const run = promisify(execFile);
 
-t.test('withoutTapHooks drops tap\'s loader from NODE_OPTIONS, keeps the rest, and adds what it is given', async (t) => {
+t.test('withoutTapHooks drops tap\'s loader from NODE_OPTIONS and keeps the rest', async (t) => {
   const saved = process.env.NODE_OPTIONS;
   t.teardown(() => {
     process.env.NODE_OPTIONS = saved;
   });
   process.env.NODE_OPTIONS = '--import=file:///x/node_modules/@tapjs/processinfo/dist/esm/import.mjs "--import=file:///repo/preload.mjs" --max-old-space-size=100';
-  t.same(withoutTapHooks('node', ['a.js'], ['--import=file:///c.mjs']), ['env', ['NODE_OPTIONS="--import=file:///repo/preload.mjs" --max-old-space-size=100 --import=file:///c.mjs', 'node', 'a.js']]);
+  t.same(withoutTapHooks('node', ['a.js']), ['env', ['NODE_OPTIONS="--import=file:///repo/preload.mjs" --max-old-space-size=100', 'node', 'a.js']]);
   process.env.NODE_OPTIONS = '--max-old-space-size=100';
-  t.same(withoutTapHooks('npm', ['pack']), ['npm', ['pack']], 'nothing to drop or add: the command as it was');
+  t.same(withoutTapHooks('npm', ['pack']), ['npm', ['pack']], 'nothing to drop: the command as it was');
 
-  // Under tap (as now, unless someone runs this file with plain node) the child really runs without the loader.
+  // Under tap (as now, unless someone runs this file with plain node) the child really runs with neither preload.
   process.env.NODE_OPTIONS = saved;
   const [command, args] = withoutTapHooks(process.execPath, ['-p', 'process.env.NODE_OPTIONS ?? ""']);
   const { stdout } = await run(command, args);
-  t.notMatch(stdout, /processinfo/, 'the child\'s NODE_OPTIONS has no tap loader');
+  t.notMatch(stdout, /processinfo|child-coverage/, 'the child\'s NODE_OPTIONS has no tap loader and no coverage preload');
+});
+
+const underTap = process.env.TAP === '1';
+t.test('under tap, a child started with any env runs without tap\'s loader and reports coverage through child-coverage.mjs', { skip: underTap ? false : 'only under tap, which imports tap-children.mjs into each test process' }, async (t) => {
+  const printOptions = ['-p', 'process.env.NODE_OPTIONS ?? ""'];
+  const explicitEnv = (await run(process.execPath, printOptions, { env: { PATH: process.env.PATH } })).stdout;
+  const inheritedEnv = (await run(process.execPath, printOptions)).stdout;
+  for (const [how, options] of [['an env of its own', explicitEnv], ['the test\'s env', inheritedEnv]] as const) {
+    t.notMatch(options, /processinfo/, `${how}: no tap loader`);
+    if (process.env._TAPJS_PROCESSINFO_COVERAGE_ === '1') t.match(options, /child-coverage\.mjs/, `${how}: the coverage preload instead`);
+  }
+  // A grandchild (through a shell, as python, the AWS CLI or a pty start one) inherits the same.
+  const grandchild = (await run('sh', ['-c', `"${process.execPath}" -p 'process.env.NODE_OPTIONS ?? ""'`])).stdout;
+  t.notMatch(grandchild, /processinfo/, 'a grandchild: no tap loader either');
 });
 
 t.test('child-coverage.mjs writes V8 coverage of the repository\'s files where tap\'s report reads it, on exit and on a signal', async (t) => {
