@@ -1,6 +1,8 @@
 /**
- * What `status --prompt` costs a shell prompt: spawn to exit of the compiled CLI, with the
- * real `serve` running (it keeps the prompt file), against a bare `node -e 0`, alternating.
+ * What the commands other tools run often cost: spawn to exit of the compiled CLI's
+ * `status --prompt` (a shell prompt), `token` (a script's bearer token) and `credential-process`
+ * (an AWS profile's credential_process), with the real `serve` running, each against a bare
+ * `node -e 0` started alternately with it.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -13,15 +15,26 @@ const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 /** The target: within this multiple of a bare node start. */
 export const PROMPT_VS_NODE_TARGET = 1.5;
 
+/** The commands measured, as a user (or a tool) types them. */
+export const SPAWN_COMMANDS = [['status', '--prompt'], ['token'], ['credential-process']] as const;
+
+export interface CommandSpawn {
+  /** The command line after `cognito-broker`. */
+  readonly command: string;
+  /** How long its output was (the last run): an answer, not an error. */
+  readonly outputChars: number;
+  readonly commandMs: number[];
+  readonly nodeMs: number[];
+  readonly medians: { readonly command: number; readonly node: number };
+  /** median(command) ÷ median(node). */
+  readonly ratio: number;
+}
+
 export interface PromptSpawnResult {
   readonly runs: number;
-  /** What the command printed (the last run). */
+  /** What `status --prompt` printed (the last run). */
   readonly line: string;
-  readonly promptMs: number[];
-  readonly nodeMs: number[];
-  readonly medians: { readonly prompt: number; readonly node: number };
-  /** median(prompt) ÷ median(node). */
-  readonly ratio: number;
+  readonly commands: CommandSpawn[];
 }
 
 export async function runPromptSpawn(bs: BrokerStack, runs: number): Promise<PromptSpawnResult> {
@@ -30,27 +43,37 @@ export async function runPromptSpawn(bs: BrokerStack, runs: number): Promise<Pro
   try {
     await untilReady(join(bs.env.XDG_STATE_HOME as string, 'cognito-broker', 'prompt.json'));
     const env = { ...bs.env, NODE_NO_WARNINGS: '1' };
-    const prompt = () => timeSpawn([CLI, 'status', '--prompt'], env);
-    const bare = () => timeSpawn(['-e', '0'], env);
-    // One untimed run of each first: the OS file cache (and Node's compile cache), as in a shell in use.
-    await prompt();
-    await bare();
-    const promptMs: number[] = [];
-    const nodeMs: number[] = [];
+    const commands: CommandSpawn[] = [];
     let line = '';
-    for (let i = 0; i < runs; i += 1) {
-      const pair = [async () => {
-        const r = await prompt();
-        promptMs.push(r.ms);
-        line = r.stdout.trim();
-      }, async () => nodeMs.push((await bare()).ms)];
-      for (const run of i % 2 === 0 ? pair : pair.reverse()) await run();
+    for (const args of SPAWN_COMMANDS) {
+      const measured = await alternate(() => timeSpawn([CLI, ...args], env), () => timeSpawn(['-e', '0'], env), runs);
+      if (args[0] === 'status') line = measured.stdout.trim();
+      commands.push({ command: args.join(' '), ...measured.figures, outputChars: measured.stdout.trim().length });
     }
-    const medians = { prompt: median(promptMs), node: median(nodeMs) };
-    return { runs, line, promptMs: promptMs.map((v) => round(v, 1)), nodeMs: nodeMs.map((v) => round(v, 1)), medians, ratio: round(medians.prompt / medians.node, 2) };
+    return { runs, line, commands };
   } finally {
     await serve.stop();
   }
+}
+
+/** `runs` timings of each, alternating which goes first, after one untimed run of each. */
+async function alternate(command: () => Promise<{ ms: number; stdout: string }>, bare: () => Promise<{ ms: number }>, runs: number) {
+  // The OS file cache (and Node's compile cache) warm, as in a shell in use.
+  await command();
+  await bare();
+  const commandMs: number[] = [];
+  const nodeMs: number[] = [];
+  let stdout = '';
+  for (let i = 0; i < runs; i += 1) {
+    const pair = [async () => {
+      const r = await command();
+      commandMs.push(r.ms);
+      stdout = r.stdout;
+    }, async () => nodeMs.push((await bare()).ms)];
+    for (const run of i % 2 === 0 ? pair : pair.reverse()) await run();
+  }
+  const medians = { command: median(commandMs), node: median(nodeMs) };
+  return { stdout, figures: { commandMs: commandMs.map((v) => round(v, 1)), nodeMs: nodeMs.map((v) => round(v, 1)), medians, ratio: round(medians.command / medians.node, 2) } };
 }
 
 async function untilReady(file: string): Promise<void> {

@@ -23,4 +23,6 @@ for file in "$@"; do
   esac
   files+=("$file")
 done
+# tap's plugin set as .taprc has it, before the runner loads (see the file).
+node test/support/tap-plugins.mjs
 exec "$node_bin" node_modules/.bin/tap --disable-coverage "${files[@]}"

@@ -1,5 +1,6 @@
-import { AssumeRoleWithWebIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
+import type { STSClient } from '@aws-sdk/client-sts';
 import { UpstreamMalformedError } from '../errors.js';
+import { stsSdk } from './sts-sdk.js';
 import { translateAwsError } from './translate-aws-error.js';
 import type { AwsCredentials, CredentialExchanger } from './types.js';
 
@@ -46,7 +47,7 @@ export class BasicFlowExchanger implements CredentialExchanger {
     const { profile, roleArn, durationSeconds } = this.options;
     let response;
     try {
-      response = await this.sts.send(new AssumeRoleWithWebIdentityCommand({
+      response = await this.sts.send(new (stsSdk().AssumeRoleWithWebIdentityCommand)({
         RoleArn: roleArn,
         RoleSessionName: this.options.roleSessionName ?? `cognito-broker-${profile}`.slice(0, 64),
         WebIdentityToken: token,

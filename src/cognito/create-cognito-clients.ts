@@ -1,6 +1,6 @@
 import { CognitoIdentityClient } from '@aws-sdk/client-cognito-identity';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
-import { STSClient } from '@aws-sdk/client-sts';
+import type { STSClient } from '@aws-sdk/client-sts';
 import { BasicFlowExchanger } from './basic-flow.js';
 import { DEVELOPER_PROVIDER, type ProfileConfig } from '../config/config.js';
 import { DeveloperIdentity, DeveloperIdentityPool, type IdentityCommand } from './developer-identity.js';
@@ -9,6 +9,7 @@ import type { HttpFetch } from './oauth-http.js';
 import { OAuthTokenClient } from './oauth-token-client.js';
 import { createEndpointResolver, oidcLoginsKey } from './oidc-discovery.js';
 import { SessionRefresher } from './session-refresher.js';
+import { stsSdk } from './sts-sdk.js';
 import type { SignOutClients } from './sign-out.js';
 import type { CredentialExchanger, TokenRefresher } from './types.js';
 import { UserPoolClient } from './user-pool-client.js';
@@ -64,7 +65,7 @@ export function createSdkClients(profile: ProfileConfig): SdkClients {
   return {
     idp: new CognitoIdentityProviderClient({ ...common, ...endpoint(profile.endpoints?.cognitoIdp) }),
     identity: new CognitoIdentityClient({ ...common, ...endpoint(profile.endpoints?.cognitoIdentity) }),
-    sts: profile.flow === 'basic' ? new STSClient({ ...common, ...endpoint(profile.endpoints?.sts) }) : undefined,
+    sts: profile.flow === 'basic' ? new (stsSdk().STSClient)({ ...common, ...endpoint(profile.endpoints?.sts) }) : undefined,
   };
 }
 

@@ -74,6 +74,10 @@ export const CONNECTIONS_CHECKING_INTERVAL_MS = 250;
 /** An SDK's request headers are a few hundred bytes; Node's default is 16 KiB. */
 export const MAX_HEADER_SIZE_BYTES = 8 * 1024;
 
+function noSchemas(): never {
+  throw new Error('cognito-broker routes declare no schemas: fastify\'s schema compilers are not loaded');
+}
+
 /**
  * The HTTP face of the broker: the container-credentials endpoint the AWS SDKs know, and
  * /token. Built apart from listen() so tests can drive it with inject().
@@ -107,6 +111,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     frameworkErrors: (error, _request, reply) => {
       sendError(reply as FastifyReply, new BadRequestError(`Bad request: ${error.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid percent-encoding' : 'malformed request'}`));
     },
+    // No route declares a schema (bodies are built and checked by hand), so fastify's default
+    // compilers, ajv and fast-json-stringify (about 130 modules), are never loaded: a route
+    // that declares one fails when it is added.
+    schemaController: { compilersFactory: { buildValidator: noSchemas, buildSerializer: noSchemas } },
   });
   const throttle = new AuthFailureThrottle();
   const policy = deps.listener ?? LOOPBACK_LISTENER;
