@@ -1,16 +1,11 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
 import { promptLine, timeLeft } from '../../src/cli/status-prompt.js';
 import type { PromptFile } from '../../src/store/prompt-file.js';
-import { withoutTapHooks } from '../../testkit/children.js';
-import { REPO, repoPath } from '../support/paths.js';
+import { modulesLoaded } from '../support/modules-loaded.js';
 
-const MAIN = join(REPO, 'dist', 'src', 'cli', 'main.js');
-const RECORDER = repoPath('test/support/module-recorder.mjs');
 const NOW = Date.UTC(2026, 11, 2, 12, 0, 0);
 const HOUR = 3_600_000;
 
@@ -45,20 +40,6 @@ t.test('time left', async (t) => {
   t.equal(timeLeft(HOUR + 5 * 60_000), '1h05m');
   t.equal(timeLeft(30 * 24 * HOUR), '30d0h');
 });
-
-/** Every module a run of the compiled CLI loads, as URLs. */
-async function modulesLoaded(args: string[], env: NodeJS.ProcessEnv): Promise<{ urls: string[]; stdout: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'cognito-broker-modules-'));
-  try {
-    const record = join(dir, 'modules.txt');
-    writeFileSync(record, '');
-    // Without tap's process-info hooks, whose modules would be recorded too.
-    const run = await promisify(execFile)(...withoutTapHooks(process.execPath, ['--import', RECORDER, MAIN, ...args]), { env: { ...env, MODULE_RECORD_FILE: record, NODE_NO_WARNINGS: '1' } }).catch((error: { stdout: string }) => error);
-    return { urls: [...new Set(readFileSync(record, 'utf8').split('\n').filter(Boolean))], stdout: run.stdout };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 t.test('status --prompt loads none of the AWS SDK, zod, fastify or pino: only a few of our modules and Node\'s own', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cognito-broker-prompt-'));
