@@ -34,8 +34,10 @@ export const TARGETS = {
   vsFastify: 0.9,
   vsNodeHttp: 0.75,
   p99At50Ms: 2,
-  startupMs: 1000,
-  rssBytes: 120 * 1024 * 1024,
+  /** Spawn → first 200 with 60 ms Cognito round trips (issue 15: light enough to leave running). */
+  startupMs: 300,
+  idleRssBytes: 60 * 1024 * 1024,
+  peakRssBytes: 90 * 1024 * 1024,
 } as const;
 
 const mark = (ok: boolean) => (ok ? 'met' : '**missed**');
@@ -159,17 +161,16 @@ export function renderReport(r: BenchResults): { markdown: string; failures: str
   if (s || mem) out.push('### 4. Start-up and memory of `serve`', '');
   if (s) {
     out.push('Spawning the compiled CLI\'s `serve` (refresh token in the keychain) → the first 200 on /credentials, polled every 2 ms from the moment of spawn.', '');
-    out.push('| Cognito round trip | First answer of any kind (median) | First 200 (median) | First 200, each run | Target < 1 s |', '|---:|---:|---:|---|---|');
+    out.push(`| Cognito round trip | First answer of any kind (median) | First 200 (median) | First 200, each run | Target ≤ ${TARGETS.startupMs} ms at 60 ms |`, '|---:|---:|---:|---|---|');
     for (const x of [s.withDelay, s.noDelay]) {
-      out.push(`| ${x.upstreamDelayMs} ms | ${ms(x.medians.listening)} | ${ms(x.medians.first200)} | ${list(x.first200Ms, ms)} | ${mark(x.medians.first200 < TARGETS.startupMs)} |`);
+      out.push(`| ${x.upstreamDelayMs} ms | ${ms(x.medians.listening)} | ${ms(x.medians.first200)} | ${list(x.first200Ms, ms)} | ${x.upstreamDelayMs > 0 ? mark(x.medians.first200 <= TARGETS.startupMs) : ''} |`);
     }
     out.push('');
   }
   if (mem) {
     out.push(`RSS of \`serve\` (VmRSS from /proc), idle and after ${thousands(mem.requests)} requests (${thousands(mem.rps)} req/s, 50 connections, ${mem.failures} failed):`, '');
-    out.push('| Idle | Right after the load | 10 s later | Peak (VmHWM) | Target < 120 MB |', '|---:|---:|---:|---:|---|');
-    const worst = Math.max(mem.idleRssBytes, mem.afterLoadRssBytes, mem.settledRssBytes);
-    out.push(`| ${mb(mem.idleRssBytes)} | ${mb(mem.afterLoadRssBytes)} | ${mb(mem.settledRssBytes)} | ${mb(mem.peakRssBytes)} | ${mark(worst < TARGETS.rssBytes)} (peak: ${mark(mem.peakRssBytes < TARGETS.rssBytes)}) |`, '');
+    out.push(`| Idle | Right after the load | 10 s later | Peak (VmHWM) | Targets: idle ≤ ${mb(TARGETS.idleRssBytes)}, peak ≤ ${mb(TARGETS.peakRssBytes)} |`, '|---:|---:|---:|---:|---|');
+    out.push(`| ${mb(mem.idleRssBytes)} | ${mb(mem.afterLoadRssBytes)} | ${mb(mem.settledRssBytes)} | ${mb(mem.peakRssBytes)} | idle ${mark(mem.idleRssBytes <= TARGETS.idleRssBytes)}, peak ${mark(mem.peakRssBytes <= TARGETS.peakRssBytes)} |`, '');
     if (mem.failures > 0) failures.push(`memory: ${mem.failures} failed requests under load`);
   }
   const p = r.sections.prompt;
