@@ -75,7 +75,15 @@ function filesHolding(dir: string, secret: string): string[] {
   return (readdirSync(dir, { recursive: true, withFileTypes: true }) as import('node:fs').Dirent[])
     .filter((e) => e.isFile())
     .map((e) => join(e.parentPath, e.name))
-    .filter((file) => readFileSync(file, 'utf8').includes(secret))
+    .filter((file) => {
+      try {
+        return readFileSync(file, 'utf8').includes(secret);
+      } catch (error) {
+        // Renamed or removed since the listing: an atomic write finishing.
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw error;
+      }
+    })
     .map((file) => file.slice(dir.length + 1))
     .sort();
 }
@@ -153,9 +161,14 @@ t.test('"secretStore": "file": login, status, serve, refreshes with rotation and
       return undefined;
     }
     modes.push(`${(statSync(secretsDir).mode & 0o777).toString(8)} ${(statSync(fileOf(account)).mode & 0o777).toString(8)}`);
-    // While signed in, the refresh token is in the store's file and nowhere else.
+    // While signed in, the refresh token is in the store's file and nowhere else. While serve
+    // writes a rotated token, the store's atomic write has it in a temporary file beside that
+    // file (same directory, same mode) until the rename: that file being replaced, not a copy.
+    // What is left after logout is checked below, temporary files included.
     const session = JSON.parse((JSON.parse(text) as { value: string }).value) as { refreshToken?: string };
-    if (session.refreshToken) t.same(filesHolding(se.dir, session.refreshToken), [`state/cognito-broker/secrets/profile%3adefault.json`], 'the refresh token is only in its file');
+    const storeFile = 'state/cognito-broker/secrets/profile%3adefault.json';
+    const inFlight = (file: string) => /^\.[0-9a-f]+\.tmp$/.test(file.slice(storeFile.length)) && file.startsWith(storeFile);
+    if (session.refreshToken) t.same(filesHolding(se.dir, session.refreshToken).filter((file) => !inFlight(file)), [storeFile], 'the refresh token is only in its file');
     return (JSON.parse(text) as { value: string }).value;
   };
   await endToEnd(t, 'file', se, read, {});
