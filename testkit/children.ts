@@ -66,6 +66,11 @@ export function hasExited(child: ChildProcess): boolean {
 
 const TAP_HOOKS = /"?--(?:import|loader|require)=\S*@tapjs[/\\]processinfo\S*?"?(?=\s|$)/g;
 
+/** NODE_OPTIONS without tap's process-info loader (test/support/tap-children.mjs uses it too). */
+export function withoutTapLoader(nodeOptions: string): string {
+  return nodeOptions.replace(TAP_HOOKS, '').trim();
+}
+
 /**
  * `command args`, started with no test-harness hooks at all when a test under tap starts it.
  * tap puts its process-info loader in NODE_OPTIONS and adds it to every child's env; in tests,
@@ -76,7 +81,7 @@ const TAP_HOOKS = /"?--(?:import|loader|require)=\S*@tapjs[/\\]processinfo\S*?"?
  */
 export function withoutTapHooks(command: string, args: readonly string[]): [string, string[]] {
   const options = (process.env.NODE_OPTIONS ?? '').trim();
-  const withoutHooks = options.replace(TAP_HOOKS, '').trim();
+  const withoutHooks = withoutTapLoader(options);
   if (withoutHooks === options) return [command, [...args]];
   // env(1) sets NODE_OPTIONS after the spawn hooks have done their work.
   return ['env', [`NODE_OPTIONS=${withoutHooks}`, command, ...args]];

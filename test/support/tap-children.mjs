@@ -11,8 +11,9 @@
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+// Compiled, as the tests are: npm test builds dist/ before tap starts.
+import { withoutTapLoader } from '../../dist/testkit/children.js';
 
-const TAP_HOOKS = /"?--(?:import|loader|require)=\S*@tapjs[/\\]processinfo\S*?"?(?=\s|$)/g;
 const CHILD_COVERAGE = `--import=${fileURLToPath(new URL('./child-coverage.mjs', import.meta.url))}`;
 
 const fromProcessInfo = createRequire(fileURLToPath(import.meta.resolve('@tapjs/processinfo')));
@@ -21,7 +22,7 @@ const processOnSpawn = fromProcessInfo('process-on-spawn');
 processOnSpawn.addListener((options) => {
   const env = options.env ?? {};
   const before = env.NODE_OPTIONS ?? '';
-  const without = before.replace(TAP_HOOKS, '').trim();
+  const without = withoutTapLoader(before);
   if (without === before.trim()) return options;
   const coverage = env._TAPJS_PROCESSINFO_COVERAGE_ === '1' && !without.includes(CHILD_COVERAGE) ? CHILD_COVERAGE : '';
   options.env = { ...env, NODE_OPTIONS: [without, coverage].filter(Boolean).join(' ') };
