@@ -7,11 +7,9 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { BrokerStack } from './support/broker-stack.js';
 import { median, round, sleep } from './support/stats.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 /** The target: within this multiple of a bare node start. */
 export const PROMPT_VS_NODE_TARGET = 1.5;
 
@@ -46,7 +44,7 @@ export async function runPromptSpawn(bs: BrokerStack, runs: number): Promise<Pro
     const commands: CommandSpawn[] = [];
     let line = '';
     for (const args of SPAWN_COMMANDS) {
-      const measured = await alternate(() => timeSpawn([CLI, ...args], env), () => timeSpawn(['-e', '0'], env), runs);
+      const measured = await alternate(() => timeSpawn([bs.cli, ...args], env), () => timeSpawn(['-e', '0'], env), runs);
       if (args[0] === 'status') line = measured.stdout.trim();
       commands.push({ command: args.join(' '), ...measured.figures, outputChars: measured.stdout.trim().length });
     }

@@ -12,7 +12,7 @@
  * startup, memory, prompt.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runThroughput, type ThroughputResult } from './endpoint-throughput.js';
 import { renderReport, type BenchResults } from './report.js';
@@ -49,6 +49,7 @@ async function main(): Promise<number> {
       'wait-quiet': { type: 'string' },
       out: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      cli: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -114,7 +115,7 @@ async function main(): Promise<number> {
   const stackSections = (['burst', 'new-process', 'startup', 'memory', 'prompt'] as const).filter((s) => only.has(s));
   if (stackSections.length > 0) {
     log('\n== starting the local stack (cognito-local, identity-pool emulator, proxies, private Secret Service)');
-    const bs: BrokerStack = await startBrokerStack();
+    const bs: BrokerStack = await startBrokerStack(values.cli ? { cli: resolve(values.cli) } : {});
     const stopStack = () => bs.stop();
     interrupts.add(stopStack);
     try {
@@ -161,6 +162,8 @@ const USAGE = `Usage: node dist/bench/run.js [options]      (npm run build first
   --wait-quiet M       first wait up to M minutes for the 1-minute load average to fall below ${QUIET_LOAD}
   --out DIR            also write DIR/report.md and DIR/results.json
   --cpu-prof DIR       run the broker under test with node --cpu-prof, profiles into DIR
+  --cli PATH           measure another build's CLI (its dist/src/cli/main.js) in the start-up,
+                       memory and prompt sections, for a before/after on the same machine
 `;
 
 // Ctrl-C: stop what was started (the stack, the keychain daemons), then exit.

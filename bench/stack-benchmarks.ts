@@ -238,7 +238,10 @@ async function endpointToken(bs: BrokerStack): Promise<string> {
 // --- memory ------------------------------------------------------------------------------------------
 
 export interface MemoryResult {
+  /** 5 s after the first 200. */
   readonly idleRssBytes: number;
+  /** 30 s after it: V8 gives memory back to the system some seconds into a quiet spell. */
+  readonly idleLaterRssBytes?: number;
   readonly requests: number;
   readonly loadSeconds: number;
   readonly rps: number;
@@ -258,6 +261,8 @@ export async function runMemory(bs: BrokerStack, requests: number, log: (line: s
     await answering200(serve.credentialsUrl, serve.token);
     await sleep(5_000);
     const idle = processMemory(serve.pid).rss;
+    await sleep(25_000);
+    const idleLater = processMemory(serve.pid).rss;
     let done = 0;
     let failures = 0;
     let seconds = 0;
@@ -274,7 +279,7 @@ export async function runMemory(bs: BrokerStack, requests: number, log: (line: s
     const afterLoad = processMemory(serve.pid).rss;
     await sleep(10_000);
     const { rss: settled, peak } = processMemory(serve.pid);
-    return { idleRssBytes: idle, requests: done, loadSeconds: seconds, rps: done / seconds, afterLoadRssBytes: afterLoad, settledRssBytes: settled, peakRssBytes: peak, failures };
+    return { idleRssBytes: idle, idleLaterRssBytes: idleLater, requests: done, loadSeconds: seconds, rps: done / seconds, afterLoadRssBytes: afterLoad, settledRssBytes: settled, peakRssBytes: peak, failures };
   } finally {
     await serve.stop();
   }

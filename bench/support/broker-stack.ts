@@ -29,6 +29,8 @@ export interface BrokerStack {
   readonly configFile: string;
   /** The environment `login` and `serve` run in. */
   readonly env: NodeJS.ProcessEnv;
+  /** The CLI that `login`, `serve` and the timed commands run: this build's, or another's. */
+  readonly cli: string;
   /** Sets both proxies' delay (ms per Cognito round trip). */
   setUpstreamDelay(ms: number): void;
   /** Upstream calls counted by both proxies since the last reset. */
@@ -54,6 +56,8 @@ export interface ServeProcess extends StartedChild {
 export interface BrokerStackOptions extends LocalStackOptions {
   /** Initial delay of both proxies. */
   readonly upstreamDelayMs?: number;
+  /** Another build's dist/src/cli/main.js, to measure it (default: this build's). */
+  readonly cli?: string;
 }
 
 export async function startBrokerStack(options: BrokerStackOptions = {}): Promise<BrokerStack> {
@@ -107,6 +111,7 @@ export async function startBrokerStack(options: BrokerStackOptions = {}): Promis
       dir,
       configFile,
       env,
+      cli: options.cli ?? CLI,
       setUpstreamDelay(ms) {
         userPoolProxy.delayMs = ms;
         identityPoolProxy.delayMs = ms;
@@ -117,8 +122,8 @@ export async function startBrokerStack(options: BrokerStackOptions = {}): Promis
         identityPoolProxy.resetCounts();
       },
       setServerPort: writeConfig,
-      login: () => login(env, stack.password),
-      async serve({ cpu, nodeFlags = [], cli = CLI } = {}) {
+      login: () => login(options.cli ?? CLI, env, stack.password),
+      async serve({ cpu, nodeFlags = [], cli = options.cli ?? CLI } = {}) {
         // serve prints the token's value only to a terminal: the file it names holds it.
         const started = await startChild(group, process.execPath, [...nodeFlags, cli, 'serve'], { env, readyPrefix: 'export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=', ...(cpu === undefined ? {} : { cpu }) });
         const credentialsUrl = /AWS_CONTAINER_CREDENTIALS_FULL_URI=(\S+)/.exec(started.stdout)?.[1];
@@ -134,8 +139,8 @@ export async function startBrokerStack(options: BrokerStackOptions = {}): Promis
   }
 }
 
-async function login(env: NodeJS.ProcessEnv, password: string): Promise<void> {
-  const child = spawn(process.execPath, [CLI, 'login', '--password-stdin'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+async function login(cli: string, env: NodeJS.ProcessEnv, password: string): Promise<void> {
+  const child = spawn(process.execPath, [cli, 'login', '--password-stdin'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));

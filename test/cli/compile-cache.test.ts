@@ -1,8 +1,10 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import nodeModule from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { enableCompileCache } from '../../src/cli/compile-cache.js';
+import { runCli } from '../support/cli.js';
 
 function scratch(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'cognito-broker-compile-cache-'));
@@ -43,4 +45,15 @@ t.test('errors are ignored: no cache is only slower', async (t) => {
     throw new Error('cannot');
   }));
   t.ok(existsSync(join(base, 'c')));
+});
+
+// The bin loads this module only where Node can keep compiled code (src/cli/main.ts): what a
+// user of each Node major gets, checked with the node that runs this file (Node 20 here, 22
+// and 24 in CI's subsets).
+t.test('the CLI enables the cache where Node has it, and only there', async (t) => {
+  const home = scratch(t);
+  const result = await runCli(['--version'], { ...process.env, HOME: home, XDG_CACHE_HOME: join(home, 'cache') });
+  t.equal(result.code, 0);
+  const nodeHasIt = typeof (nodeModule as { enableCompileCache?: unknown }).enableCompileCache === 'function';
+  t.equal(existsSync(join(home, 'cache', 'cognito-broker', 'compile-cache')), nodeHasIt, nodeHasIt ? 'Node has a compile cache: the CLI made its directory' : 'Node has none: the CLI did not even set one up');
 });

@@ -1,0 +1,46 @@
+import t, { type Test } from 'tap';
+import { type BrokerEnv, requireSecretService, startBrokerEnv } from '../support/broker-env.js';
+import { freshNewSpaceBytes, heapSpacesAtExit, modulesLoaded, packagesIn } from '../support/recorded-runs.js';
+import { CLI_MAIN } from '../support/cli.js';
+
+// What a command loads and keeps is start-up time and memory for every user of it. Each check
+// is paired with one that shows the recorder saw the command's real work, so that an empty
+// record cannot pass.
+t.test('what login and serve load and keep', async (t) => {
+  if (!requireSecretService(t)) return;
+  const be = await startBrokerEnv();
+  t.teardown(() => be.stop());
+  await t.test('login with the password on stdin and serve load no prompt, QR-code, schema-compiler or STS package', (t) => packagesLoaded(t, be));
+  await t.test("serve keeps V8's young generation within twice a fresh process's size", (t) => youngGeneration(t, be));
+});
+
+// These packages are loaded by the commands that need them, not by login with a password on
+// stdin or by a daemon whose profile does not use them.
+async function packagesLoaded(t: Test, be: BrokerEnv): Promise<void> {
+  const login = await modulesLoaded(['login', '--password-stdin'], be.env, { input: `${be.stack.password}\n` });
+  t.equal(login.code, 0, 'login signed in');
+  const loginPackages = packagesIn(login.urls);
+  t.ok(loginPackages.has('cognito-srp-helper') && loginPackages.has('@aws-sdk/client-cognito-identity-provider'), 'login loaded SRP and the user-pool client', { loaded: [...loginPackages] });
+  for (const name of ['@inquirer/input', '@inquirer/password', 'qrcode']) t.notOk(loginPackages.has(name), `login did not load ${name}: it showed no prompt`);
+
+  const serve = await modulesLoaded(['serve'], be.env, { stopWhen: /AWS_CONTAINER_CREDENTIALS_FULL_URI=/ });
+  const servePackages = packagesIn(serve.urls);
+  t.ok(servePackages.has('fastify') && servePackages.has('@aws-sdk/client-cognito-identity'), 'serve loaded fastify and the identity-pool client', { loaded: [...servePackages] });
+  // (fast-json-stringify's runtime and the SDK's default credential chain stay: fastify's error
+  // serializer and the identity-pool client's own configuration load them.)
+  for (const name of ['ajv', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler', '@aws-sdk/client-sts', '@inquirer/input', 'qrcode']) {
+    t.notOk(servePackages.has(name), `serve did not load ${name}`);
+  }
+}
+
+// serve runs for days; by default V8 grows a process's young generation from 1 to 32 MB when it
+// allocates much (serve under load), most of the daemon's peak memory (src/cli/daemon-heap.ts).
+// The recorder allocates as a busy server does, in serve's own process, before it exits.
+async function youngGeneration(t: Test, be: BrokerEnv): Promise<void> {
+  const freshSize = freshNewSpaceBytes();
+  const plain = await heapSpacesAtExit(['-e', '0'], be.env);
+  t.ok((plain.new_space ?? 0) > 2 * freshSize, "the same allocation grows a plain node's new space beyond twice (so the check below can fail)", { newSpace: plain.new_space, freshSize });
+  const serve = await heapSpacesAtExit([CLI_MAIN, 'serve'], be.env, { stopWhen: /AWS_CONTAINER_CREDENTIALS_FULL_URI=/ });
+  t.ok((serve.old_space ?? 0) > 4 * 2 ** 20, "the record is serve's, after loading its modules", { oldSpace: serve.old_space });
+  t.ok((serve.new_space ?? Infinity) <= 2 * freshSize, "serve's does not grow beyond twice", { newSpace: serve.new_space, freshSize });
+}

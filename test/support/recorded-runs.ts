@@ -1,0 +1,92 @@
+/**
+ * Runs of node or the compiled CLI under a recorder preload (test/support/*-recorder.mjs),
+ * without the harness's own hooks: which modules a command loads, how its heap is configured.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { withoutTapHooks } from '../../testkit/children.js';
+import { CLI_MAIN } from './cli.js';
+import { repoPath } from './paths.js';
+
+const MODULE_RECORDER = repoPath('test/support/module-recorder.mjs');
+const HEAP_RECORDER = repoPath('test/support/heap-recorder.mjs');
+const READY_TIMEOUT_MS = 20_000;
+
+export interface ModulesLoaded {
+  /** Every module the process loaded, as URLs, each once. */
+  readonly urls: string[];
+  readonly stdout: string;
+  readonly code: number | null;
+}
+
+interface RunOptions {
+  /** Written to the CLI's stdin. */
+  readonly input?: string;
+  /** The process is a daemon: once its stdout matches, it gets SIGTERM. */
+  readonly stopWhen?: RegExp;
+}
+
+/**
+ * Runs the compiled CLI with test/support/module-recorder.mjs and returns what it loaded.
+ * `input` goes to its stdin. With `stopWhen`, the process is a daemon: once its stdout matches,
+ * it gets SIGTERM and what it loaded until it exited is returned.
+ */
+export async function modulesLoaded(args: readonly string[], env: NodeJS.ProcessEnv, options: RunOptions = {}): Promise<ModulesLoaded> {
+  const run = await recordedRun(MODULE_RECORDER, 'MODULE_RECORD_FILE', [CLI_MAIN, ...args], env, options);
+  return { urls: [...new Set(run.record.split('\n').filter(Boolean))], stdout: run.stdout, code: run.code };
+}
+
+/**
+ * Runs node with test/support/heap-recorder.mjs (the compiled CLI if `nodeArgs` starts with
+ * CLI_MAIN): V8's heap spaces (name → bytes) after the recorder's allocation at exit.
+ */
+export async function heapSpacesAtExit(nodeArgs: readonly string[], env: NodeJS.ProcessEnv, options: RunOptions = {}): Promise<Record<string, number>> {
+  const run = await recordedRun(HEAP_RECORDER, 'HEAP_RECORD_FILE', nodeArgs, env, options);
+  if (!run.record) throw new Error(`node exited (${run.code}) without recording its heap`);
+  return JSON.parse(run.record) as Record<string, number>;
+}
+
+/** The size of V8's new space in a node process that has just started. */
+export function freshNewSpaceBytes(): number {
+  const fresh = spawnSync(process.execPath, ['-p', "require('node:v8').getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size"], { encoding: 'utf8' });
+  const size = Number(fresh.stdout.trim());
+  if (!(size > 0)) throw new Error(`a fresh node reported no new space: ${fresh.stderr}`);
+  return size;
+}
+
+async function recordedRun(recorder: string, recordVariable: string, nodeArgs: readonly string[], env: NodeJS.ProcessEnv, options: RunOptions): Promise<{ record: string; stdout: string; code: number | null }> {
+  const dir = mkdtempSync(join(tmpdir(), 'cognito-broker-record-'));
+  try {
+    const record = join(dir, 'record');
+    writeFileSync(record, '');
+    // Without the harness's hooks (tap's, or the coverage preload), which would be recorded too.
+    const [command, commandArgs] = withoutTapHooks(process.execPath, ['--import', recorder, ...nodeArgs]);
+    const child = spawn(command, commandArgs, { env: { ...env, [recordVariable]: record, NODE_NO_WARNINGS: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = once(child, 'exit') as Promise<[number | null]>;
+    const stop = options.stopWhen;
+    const timer = stop ? setTimeout(() => child.kill('SIGKILL'), READY_TIMEOUT_MS) : undefined;
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (stop?.test(stdout)) child.kill('SIGTERM');
+    });
+    child.stdin.end(options.input ?? '');
+    const [code] = await exited;
+    clearTimeout(timer);
+    if (stop && !stop.test(stdout)) throw new Error(`the CLI never printed ${stop}: ${stderr.slice(-2000)}`);
+    return { record: readFileSync(record, 'utf8'), stdout, code };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The package names among `urls` (node_modules/<name>/ or node_modules/@scope/<name>/). */
+export function packagesIn(urls: readonly string[]): Set<string> {
+  const names = urls.map((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1]).filter((name): name is string => name !== undefined);
+  return new Set(names);
+}
