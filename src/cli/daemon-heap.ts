@@ -2,14 +2,14 @@ import { setFlagsFromString } from 'node:v8';
 
 /**
  * Keeps a long-running process's young generation (V8's new space) near its starting size
- * (1-2 MB on Node 20) instead of letting it grow to 32 MB. Node's default trades memory for fewer
- * scavenges; `serve` allocates little per request and runs for days, and the grown young
- * generation was most of its peak RSS under load, for no gain in requests per second
- * (BENCHMARKS.md, "Light enough to leave running"). `--max-semi-space-size=1` would do it from
- * the command line, which a bin started as `cognito-broker serve` cannot portably pass (a
- * shebang's `env -S` is missing from BusyBox). V8 reads the growth factor each time it would
- * grow the space, so setting it at run time takes effect; it must come before the daemon loads
- * its modules, whose loading would grow the space first.
+ * (1-2 MB on Node 20) instead of letting it grow to 32 MB. Node's default trades memory for
+ * fewer scavenges; `serve` allocates little per request and runs for days, and the grown young
+ * generation was most of its peak RSS under load, for no gain in requests per second.
+ * `--max-semi-space-size=1` would do it from the command line, which a bin started as
+ * `cognito-broker serve` cannot portably pass (a shebang's `env -S` is missing from BusyBox).
+ * V8 reads the growth factor each time it would grow the space, so setting it at run time
+ * takes effect; it must come before the daemon loads its modules, whose loading would grow the
+ * space first.
  */
 export function limitYoungGeneration(setFlags: (flags: string) => void = setFlagsFromString): void {
   // 1 means "grow by a factor of one": never. (0 would crash V8.)
