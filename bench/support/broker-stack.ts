@@ -63,6 +63,7 @@ export interface BrokerStackOptions extends LocalStackOptions {
 export async function startBrokerStack(options: BrokerStackOptions = {}): Promise<BrokerStack> {
   const missing = missingSecretServiceTools();
   if (missing) throw new Error(`the benchmarks need a private Secret Service for the keychain: ${missing}`);
+  const cli = options.cli ?? CLI;
   const cleanups: (() => Promise<void>)[] = [];
   const cleanup = async () => {
     for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);
@@ -111,7 +112,7 @@ export async function startBrokerStack(options: BrokerStackOptions = {}): Promis
       dir,
       configFile,
       env,
-      cli: options.cli ?? CLI,
+      cli,
       setUpstreamDelay(ms) {
         userPoolProxy.delayMs = ms;
         identityPoolProxy.delayMs = ms;
@@ -122,10 +123,10 @@ export async function startBrokerStack(options: BrokerStackOptions = {}): Promis
         identityPoolProxy.resetCounts();
       },
       setServerPort: writeConfig,
-      login: () => login(options.cli ?? CLI, env, stack.password),
-      async serve({ cpu, nodeFlags = [], cli = options.cli ?? CLI } = {}) {
+      login: () => login(cli, env, stack.password),
+      async serve({ cpu, nodeFlags = [], cli: serveCli = cli } = {}) {
         // serve prints the token's value only to a terminal: the file it names holds it.
-        const started = await startChild(group, process.execPath, [...nodeFlags, cli, 'serve'], { env, readyPrefix: 'export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=', ...(cpu === undefined ? {} : { cpu }) });
+        const started = await startChild(group, process.execPath, [...nodeFlags, serveCli, 'serve'], { env, readyPrefix: 'export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=', ...(cpu === undefined ? {} : { cpu }) });
         const credentialsUrl = /AWS_CONTAINER_CREDENTIALS_FULL_URI=(\S+)/.exec(started.stdout)?.[1];
         if (!credentialsUrl) throw new Error(`serve printed no credentials URL: ${started.stdout}`);
         const tokenFile = unquote(started.readyLine);
