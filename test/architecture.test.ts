@@ -1,6 +1,6 @@
 /**
  * The layering rule, kept by a test rather than by memory (ARCHITECTURE.md):
- *   cli → app → server | broker → cognito | store → config → errors, log
+ *   cli → app → server | broker → cognito | store → config → errors, log, require-commonjs
  * Arrows point down only; server never loads cognito or store (it may name their data types),
  * broker never imports server; and no file imports itself back through any chain.
  * Around src/, the trees of the repository point one way too: src/ imports nothing outside
@@ -14,17 +14,22 @@ import { REPO } from './support/paths.js';
 
 const SRC = join(REPO, 'src');
 
-/** Folder → the folders its files may import at run time. `errors.ts` at the top is "errors". */
+/**
+ * Folder → the folders its files may import at run time. `errors.ts` at the top is "errors",
+ * `require-commonjs.ts` "require-commonjs": like errors, a bottom every layer may use.
+ */
+const BOTTOM = ['errors', 'require-commonjs'];
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
-  cli: ['app', 'server', 'broker', 'cognito', 'store', 'config', 'log', 'errors'],
-  app: ['server', 'broker', 'cognito', 'store', 'config', 'log', 'errors'],
-  server: ['broker', 'config', 'log', 'errors'],
-  broker: ['cognito', 'store', 'config', 'log', 'errors'],
-  cognito: ['config', 'log', 'errors'],
-  store: ['config', 'log', 'errors'],
-  config: ['errors'],
-  log: ['errors'],
+  cli: ['app', 'server', 'broker', 'cognito', 'store', 'config', 'log', ...BOTTOM],
+  app: ['server', 'broker', 'cognito', 'store', 'config', 'log', ...BOTTOM],
+  server: ['broker', 'config', 'log', ...BOTTOM],
+  broker: ['cognito', 'store', 'config', 'log', ...BOTTOM],
+  cognito: ['config', 'log', ...BOTTOM],
+  store: ['config', 'log', ...BOTTOM],
+  config: BOTTOM,
+  log: BOTTOM,
   errors: [],
+  'require-commonjs': [],
 };
 /** Type-only imports load nothing: server may name the shapes cognito and store define. */
 const ALLOWED_TYPES: Readonly<Record<string, readonly string[]>> = { server: ['cognito', 'store'] };

@@ -1,6 +1,9 @@
 /**
- * A reverse proxy on 127.0.0.1 that holds every request for `delayMs` before passing it on:
- * one simulated network round trip per Cognito call, in front of the local stack. It also
+ * A reverse proxy on 127.0.0.1 that holds every answer for `delayMs` before passing it on:
+ * one simulated network round trip per Cognito call, in front of the local stack. An answer
+ * that the operation is unknown to the emulator goes back at once: cognito-local lacks
+ * GetTokensFromRefreshToken, which Cognito has, so the broker's fallback to InitiateAuth
+ * (once per process) is a round trip that Cognito users never wait for. It also
  * counts the calls by operation (the X-Amz-Target header), so a benchmark can say exactly
  * how many times the broker went upstream.
  */
@@ -31,20 +34,22 @@ export async function startDelayProxy(target: string, delayMs: number): Promise<
       const amzTarget = req.headers['x-amz-target'];
       const op = typeof amzTarget === 'string' ? (amzTarget.split('.').pop() ?? amzTarget) : `${req.method} ${req.url?.split('?')[0]}`;
       calls.set(op, (calls.get(op) ?? 0) + 1);
-      if (state.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, state.delayMs));
       const headers = { ...req.headers, host: upstream.host };
       const out = request(
         { protocol: upstream.protocol, hostname: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, agent },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
+        (answer) => void relay(answer, res).catch((error: unknown) => fail(res, error)),
       );
       out.on('error', (error) => fail(res, error));
       out.end(body);
     } catch (error) {
       fail(res, error);
     }
+  }
+
+  async function relay(answer: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(answer, MAX_BODY_BYTES, () => new Error('answer body too large'));
+    if (state.delayMs > 0 && !isUnknownOperation(answer.statusCode, body.toString('utf8'))) await new Promise((resolve) => setTimeout(resolve, state.delayMs));
+    res.writeHead(answer.statusCode ?? 502, answer.headers).end(body);
   }
 
   const { url } = await listen(server, '127.0.0.1', 0);
@@ -72,4 +77,9 @@ function fail(res: ServerResponse, error: unknown): void {
   }
   const text = JSON.stringify({ __type: 'InternalErrorException', message: `delay proxy: ${(error as Error).message}` });
   res.writeHead(502, { 'content-type': 'application/x-amz-json-1.1', 'content-length': Buffer.byteLength(text) }).end(text);
+}
+
+/** cognito-local's answer to an operation it lacks: 500, "Unsupported x-amz-target header". */
+function isUnknownOperation(status: number | undefined, body: string): boolean {
+  return status === 500 && /unsupported x-amz-target/i.test(body);
 }

@@ -32,10 +32,9 @@ export async function serve(argv: string[], io: CliIo = processIo, stdoutIsTermi
   const level = (values['log-level'] ?? process.env.COGNITO_BROKER_LOG_LEVEL ?? 'info') as LevelWithSilent;
   const logger = createLogger({ level, pretty: process.stderr.isTTY === true });
   const started = await startDaemon(config, logger, { inheritedFds: takeInheritedSockets() });
-  // The token's value only to a terminal: a log or the journal would keep it.
-  io.stdout(`${shellExports(profileUrl(started.url, config.defaultProfile, config.defaultProfile, 'credentials'), stdoutIsTerminal ? started.defaultToken : undefined, started.defaultTokenFile)}\n`);
-
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  // Listening for the signals before the exports are printed: whatever reads them may stop
+  // serve at once, and a SIGTERM before the listener is there would end it without cleaning up.
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
     const stop = (received: NodeJS.Signals) => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -44,6 +43,9 @@ export async function serve(argv: string[], io: CliIo = processIo, stdoutIsTermi
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  // The token's value only to a terminal: a log or the journal would keep it.
+  io.stdout(`${shellExports(profileUrl(started.url, config.defaultProfile, config.defaultProfile, 'credentials'), stdoutIsTerminal ? started.defaultToken : undefined, started.defaultTokenFile)}\n`);
+  const signal = await stopped;
   logger.info({ signal }, 'shutting down');
   await started.close();
   logger.flush();

@@ -1,6 +1,6 @@
 import type { STSClient } from '@aws-sdk/client-sts';
 import { UpstreamMalformedError } from '../errors.js';
-import { stsSdk } from './sts-sdk.js';
+import { stsSdk } from './aws-sdk.js';
 import { translateAwsError } from './translate-aws-error.js';
 import type { AwsCredentials, CredentialExchanger } from './types.js';
 

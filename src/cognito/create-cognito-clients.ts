@@ -1,5 +1,5 @@
-import { CognitoIdentityClient } from '@aws-sdk/client-cognito-identity';
-import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+import type { CognitoIdentityClient } from '@aws-sdk/client-cognito-identity';
+import type { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { BasicFlowExchanger } from './basic-flow.js';
 import { DEVELOPER_PROVIDER, type ProfileConfig } from '../config/config.js';
@@ -9,7 +9,7 @@ import type { HttpFetch } from './oauth-http.js';
 import { OAuthTokenClient } from './oauth-token-client.js';
 import { createEndpointResolver, oidcLoginsKey } from './oidc-discovery.js';
 import { SessionRefresher } from './session-refresher.js';
-import { stsSdk } from './sts-sdk.js';
+import { cognitoIdentityProviderSdk, cognitoIdentitySdk, stsSdk } from './aws-sdk.js';
 import type { SignOutClients } from './sign-out.js';
 import type { CredentialExchanger, TokenRefresher } from './types.js';
 import { UserPoolClient } from './user-pool-client.js';
@@ -63,8 +63,8 @@ export function createSdkClients(profile: ProfileConfig): SdkClients {
     credentials: { accessKeyId: 'unused', secretAccessKey: 'unused' },
   };
   return {
-    idp: new CognitoIdentityProviderClient({ ...common, ...endpoint(profile.endpoints?.cognitoIdp) }),
-    identity: new CognitoIdentityClient({ ...common, ...endpoint(profile.endpoints?.cognitoIdentity) }),
+    idp: new (cognitoIdentityProviderSdk().CognitoIdentityProviderClient)({ ...common, ...endpoint(profile.endpoints?.cognitoIdp) }),
+    identity: new (cognitoIdentitySdk().CognitoIdentityClient)({ ...common, ...endpoint(profile.endpoints?.cognitoIdentity) }),
     sts: profile.flow === 'basic' ? new (stsSdk().STSClient)({ ...common, ...endpoint(profile.endpoints?.sts) }) : undefined,
   };
 }

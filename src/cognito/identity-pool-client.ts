@@ -1,13 +1,11 @@
-import {
-  type CognitoIdentityClient,
-  GetCredentialsForIdentityCommand,
-  GetIdCommand,
-  GetOpenIdTokenCommand,
-} from '@aws-sdk/client-cognito-identity';
+import type { CognitoIdentityClient } from '@aws-sdk/client-cognito-identity';
 import { UpstreamMalformedError } from '../errors.js';
+import { cognitoIdentitySdk } from './aws-sdk.js';
 import { loginsKey, readIdTokenClaims } from './jwt-claims.js';
 import { translateAwsError } from './translate-aws-error.js';
 import type { AwsCredentials, CredentialExchanger } from './types.js';
+
+const { GetCredentialsForIdentityCommand, GetIdCommand, GetOpenIdTokenCommand } = cognitoIdentitySdk();
 
 export interface IdentityPoolClientOptions {
   readonly identityPoolId: string;

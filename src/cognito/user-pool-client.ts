@@ -1,8 +1,13 @@
-import {
+import type { AuthenticationResultType, ChallengeNameType, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+import { LoginRequiredError, UpstreamMalformedError } from '../errors.js';
+import { cognitoIdentityProviderSdk } from './aws-sdk.js';
+import { readIdTokenClaims } from './jwt-claims.js';
+import { secretHash } from './secret-hash.js';
+import { type CognitoOperation, isUnknownOperation, translateAwsError } from './translate-aws-error.js';
+import type { RefreshedTokens, RefreshRequest, SignInTokens, TokenRefresher, UserPoolTokens } from './types.js';
+
+const {
   AssociateSoftwareTokenCommand,
-  type AuthenticationResultType,
-  type ChallengeNameType,
-  type CognitoIdentityProviderClient,
   ConfirmDeviceCommand,
   GetTokensFromRefreshTokenCommand,
   GlobalSignOutCommand,
@@ -11,12 +16,7 @@ import {
   RevokeTokenCommand,
   UpdateDeviceStatusCommand,
   VerifySoftwareTokenCommand,
-} from '@aws-sdk/client-cognito-identity-provider';
-import { LoginRequiredError, UpstreamMalformedError } from '../errors.js';
-import { readIdTokenClaims } from './jwt-claims.js';
-import { secretHash } from './secret-hash.js';
-import { type CognitoOperation, isUnknownOperation, translateAwsError } from './translate-aws-error.js';
-import type { RefreshedTokens, RefreshRequest, SignInTokens, TokenRefresher, UserPoolTokens } from './types.js';
+} = cognitoIdentityProviderSdk();
 
 /** A challenge the user pool asked us to answer before it hands out tokens. */
 export interface AuthChallenge {

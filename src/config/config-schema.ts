@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod-subset.js';
 import { isLoopbackHost, isLoopbackUrl, isSecureUrl } from './loopback.js';
 import { partitionOf } from './partition.js';
 

@@ -1,11 +1,13 @@
-import { createRequire } from 'node:module';
-import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import type * as Pino from 'pino';
+import type { DestinationStream, Logger, LevelWithSilent } from 'pino';
 import type PinoPretty from 'pino-pretty';
+import { requireCommonJs } from '../require-commonjs.js';
+
+const { pino } = requireCommonJs<typeof Pino>('pino');
 
 // pino-pretty (and its colorette, dateformat, ...) costs ~55 ms of start-up and is used only
 // when stderr is a terminal; `serve` under a supervisor or a bench never needs it. It is
-// CommonJS, so a require() on use keeps createLogger synchronous.
-const requireOnUse = createRequire(import.meta.url);
+// required on use, which keeps createLogger synchronous.
 
 /**
  * Field names that would hold a secret if one were ever passed to the logger: tokens and
@@ -63,7 +65,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   };
   if (options.destination) return pino(base, options.destination);
   if (options.pretty) {
-    const pretty = requireOnUse('pino-pretty') as typeof PinoPretty;
+    const pretty = requireCommonJs<typeof PinoPretty>('pino-pretty');
     return pino(base, pretty({ destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' }));
   }
   return pino(base, pino.destination({ fd: 2, sync: false }));

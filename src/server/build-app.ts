@@ -1,8 +1,10 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type * as FastifyModule from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
+import { requireCommonJs } from '../require-commonjs.js';
 import { BadRequestError, type BrokerError, InternalError, isBrokerError, RouteNotFoundError, UnauthorizedError } from '../errors.js';
 import { AuthFailureThrottle } from './auth-failure-throttle.js';
 import { registerChildTokenRoute } from './child-token-route.js';
@@ -13,6 +15,8 @@ import { registerPublicRoutes } from './public-routes.js';
 import { createRequestGuard } from './request-guard.js';
 import { JSON_TYPE, sendJson } from './send-json.js';
 import { registerStatusRoute } from './status-route.js';
+
+const Fastify = requireCommonJs<typeof FastifyModule>('fastify').default;
 
 export interface AppDeps {
   readonly broker: Broker;

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { AsyncEntry } from '@napi-rs/keyring';
+import type * as Keyring from '@napi-rs/keyring';
 import { KeychainUnavailableError } from '../errors.js';
 import { DEFAULT_KEYCHAIN_SERVICE, KeychainStore, type KeyringEntryFactory } from './keychain-store.js';
 import type { SecretStore } from './secret-store.js';
+import { requireCommonJs } from '../require-commonjs.js';
+
+const { AsyncEntry } = requireCommonJs<typeof Keyring>('@napi-rs/keyring');
 
 /**
  * The SecretStore in the Linux kernel keyring ("secretStore": "kernel"), through
@@ -76,6 +79,6 @@ export interface KernelKeyringStoreOptions {
 export const PROBE_ACCOUNT_PREFIX = 'probe:';
 
 /** An entry pinned to the kernel keyring (keyutils), never the Secret Service. */
-export function createKeyutilsEntry(service: string, account: string): AsyncEntry {
+export function createKeyutilsEntry(service: string, account: string): Keyring.AsyncEntry {
   return new AsyncEntry(service, account, { linux: { store: 'keyutils' } });
 }

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { AsyncEntry } from '@napi-rs/keyring';
+import type * as Keyring from '@napi-rs/keyring';
 import { KeychainUnavailableError, KeychainEntryCorruptError, type SecretStoreChoice } from '../errors.js';
 import type { SecretStore } from './secret-store.js';
+import { requireCommonJs } from '../require-commonjs.js';
+
+const { AsyncEntry } = requireCommonJs<typeof Keyring>('@napi-rs/keyring');
 
 /**
  * The SecretStore backed by the OS keychain (macOS Keychain, Windows Credential Manager,

@@ -11,6 +11,7 @@ t.test('what login and serve load and keep', async (t) => {
   const be = await startBrokerEnv();
   t.teardown(() => be.stop());
   await t.test('login with the password on stdin and serve load no prompt, QR-code, schema-compiler or STS package', (t) => packagesLoaded(t, be));
+  await t.test('login and serve load CommonJS packages with require() and the parts of zod they use', (t) => howPackagesLoad(t, be));
   await t.test("serve keeps V8's young generation within twice a fresh process's size", (t) => youngGeneration(t, be));
 });
 
@@ -30,6 +31,28 @@ async function packagesLoaded(t: Test, be: BrokerEnv): Promise<void> {
   // serializer and the identity-pool client's own configuration load them.)
   for (const name of ['ajv', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler', '@aws-sdk/client-sts', '@inquirer/input', 'qrcode']) {
     t.notOk(servePackages.has(name), `serve did not load ${name}`);
+  }
+}
+
+// Node 20's ES module loader reads a CommonJS file it imports three times (src/require-commonjs.ts),
+// and every entry point of zod loads all its locales (src/config/zod-subset.ts): about 200 ms of
+// serve's and login's start-up together.
+const SDK_AND_KEYRING = ['@aws-sdk/client-cognito-identity-provider', '@aws-sdk/client-cognito-identity', '@napi-rs/keyring'];
+const COMMONJS_PACKAGES = { login: SDK_AND_KEYRING, serve: [...SDK_AND_KEYRING, 'fastify', 'pino'] };
+
+async function howPackagesLoad(t: Test, be: BrokerEnv): Promise<void> {
+  const login = await modulesLoaded(['login', '--password-stdin'], be.env, { input: `${be.stack.password}\n` });
+  t.equal(login.code, 0, 'login signed in');
+  const serve = await modulesLoaded(['serve'], be.env, { stopWhen: /AWS_CONTAINER_CREDENTIALS_FULL_URI=/ });
+  for (const [name, run] of [['login', login], ['serve', serve]] as const) {
+    const loaded = packagesIn(run.urls);
+    const imported = packagesIn(run.imported);
+    t.ok(run.imported.some((url) => url.endsWith('/dist/src/cli/run-cli.js')), `the recorder saw ${name}'s ES modules`);
+    for (const pkg of COMMONJS_PACKAGES[name]) {
+      t.ok(loaded.has(pkg) && !imported.has(pkg), `${name} loaded ${pkg} with require(), not through the ES module loader`, { imported: [...imported] });
+    }
+    t.ok(run.urls.some((url) => url.endsWith('/dist/src/config/zod-subset.js')), `${name} loaded the config schema's parts of zod`);
+    t.notOk(loaded.has('zod'), `${name} loaded no file of the zod package (the parts it uses are bundled into zod-subset.js, one locale)`);
   }
 }
 

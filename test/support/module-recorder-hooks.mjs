@@ -8,6 +8,6 @@ export function initialize(data) {
 }
 
 export async function load(url, context, next) {
-  appendFileSync(file, `${url}\n`);
+  appendFileSync(file, `import ${url}\n`);
   return next(url, context);
 }

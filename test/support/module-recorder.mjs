@@ -1,7 +1,9 @@
 /**
  * `node --import ./module-recorder.mjs ...`: appends the URL of every module the process
- * loads to MODULE_RECORD_FILE: ES modules through a load hook (each module goes through it,
- * whatever imports it), CommonJS ones from require's cache when the process exits.
+ * loads to MODULE_RECORD_FILE, one line each: "import URL" for what the ES module loader
+ * loaded (through a load hook: each module goes through it, whatever imports it, CommonJS
+ * files imported from an ES module included), "require URL" for what is in require's cache
+ * when the process exits (every CommonJS file, however it was loaded).
  */
 import { appendFileSync } from 'node:fs';
 import { createRequire, register } from 'node:module';
@@ -12,7 +14,7 @@ if (file) {
   register('./module-recorder-hooks.mjs', import.meta.url, { data: { file } });
   const require = createRequire(import.meta.url);
   process.on('exit', () => {
-    const loaded = Object.keys(require.cache).map((path) => pathToFileURL(path).href);
+    const loaded = Object.keys(require.cache).map((path) => `require ${pathToFileURL(path).href}`);
     if (loaded.length > 0) appendFileSync(file, `${loaded.join('\n')}\n`);
   });
 }

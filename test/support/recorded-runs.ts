@@ -18,6 +18,8 @@ const READY_TIMEOUT_MS = 20_000;
 export interface ModulesLoaded {
   /** Every module the process loaded, as URLs, each once. */
   readonly urls: string[];
+  /** Those the ES module loader loaded (import), CommonJS files imported from an ES module among them. */
+  readonly imported: string[];
   readonly stdout: string;
   readonly code: number | null;
 }
@@ -36,7 +38,9 @@ interface RunOptions {
  */
 export async function modulesLoaded(args: readonly string[], env: NodeJS.ProcessEnv, options: RunOptions = {}): Promise<ModulesLoaded> {
   const run = await recordedRun(MODULE_RECORDER, 'MODULE_RECORD_FILE', [CLI_MAIN, ...args], env, options);
-  return { urls: [...new Set(run.record.split('\n').filter(Boolean))], stdout: run.stdout, code: run.code };
+  const lines = run.record.split('\n').filter(Boolean);
+  const urlsOf = (entries: string[]) => [...new Set(entries.map((entry) => entry.slice(entry.indexOf(' ') + 1)))];
+  return { urls: urlsOf(lines), imported: urlsOf(lines.filter((line) => line.startsWith('import '))), stdout: run.stdout, code: run.code };
 }
 
 /**
@@ -71,9 +75,15 @@ async function recordedRun(recorder: string, recordVariable: string, nodeArgs: r
     const exited = once(child, 'exit') as Promise<[number | null]>;
     const stop = options.stopWhen;
     const timer = stop ? setTimeout(() => child.kill('SIGKILL'), READY_TIMEOUT_MS) : undefined;
+    let stopping = false;
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
-      if (stop?.test(stdout)) child.kill('SIGTERM');
+      // Once: serve stops listening for SIGTERM when it gets the first, and a second one (its
+      // exports printed in two chunks) would end it before it records anything at exit.
+      if (!stopping && stop?.test(stdout)) {
+        stopping = true;
+        child.kill('SIGTERM');
+      }
     });
     child.stdin.end(options.input ?? '');
     const [code] = await exited;
