@@ -10,11 +10,12 @@
  * Reports req/s and, less disturbed by other load on the machine, the server's CPU time
  * per request. `--build NAME=ROOT#fastify` (or #node-http) runs that build's baseline instead.
  *
- * With --startup, compares instead each build's `serve` (dist/src/cli/main.js) from spawn
+ * With --startup, compares instead each build's `serve` (its bin: dist/src/cli/bin.cjs, or main.js) from spawn
  * to the first 200, against one local stack with 60 ms per Cognito round trip
  * (--upstream-delay MS), --rounds runs each, alternating.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ChildGroup, stopChild } from '../testkit/children.js';
@@ -92,7 +93,7 @@ async function compareStartup(builds: { name: string; root: string }[], rounds: 
     console.log(`load average ${loadAverage().join(' ')}`);
     for (let round = 1; round <= rounds; round += 1) {
       for (const build of round % 2 === 1 ? builds : [...builds].reverse()) {
-        const r = await runStartup(bs, 1, delayMs, join(build.root, 'dist', 'src', 'cli', 'main.js'));
+        const r = await runStartup(bs, 1, delayMs, cliOf(build.root));
         times.get(build.name)?.push(r.first200Ms[0] as number);
         console.log(`round ${round} ${build.name}: first 200 after ${(r.first200Ms[0] as number).toFixed(0)} ms`);
       }
@@ -109,3 +110,9 @@ main().catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : error);
   process.exit(1);
 });
+
+/** A build's bin: dist/src/cli/bin.cjs, or main.js in builds from before the bin was bundled. */
+function cliOf(root: string): string {
+  const bin = join(root, 'dist', 'src', 'cli', 'bin.cjs');
+  return existsSync(bin) ? bin : join(root, 'dist', 'src', 'cli', 'main.js');
+}

@@ -162,7 +162,7 @@ const USAGE = `Usage: node dist/bench/run.js [options]      (npm run build first
   --wait-quiet M       first wait up to M minutes for the 1-minute load average to fall below ${QUIET_LOAD}
   --out DIR            also write DIR/report.md and DIR/results.json
   --cpu-prof DIR       run the broker under test with node --cpu-prof, profiles into DIR
-  --cli PATH           measure another build's CLI (its dist/src/cli/main.js) in the start-up,
+  --cli PATH           measure another build's CLI (its dist/src/cli/bin.cjs, or main.js) in the start-up,
                        memory and prompt sections, for a before/after on the same machine
 `;
 

@@ -39,7 +39,7 @@ const SERVE_READY_TIMEOUT_MS = 20_000;
 const SERVE_STOP_TIMEOUT_MS = 5_000;
 const EXIT_GRACE_MS = 1_000;
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/cli/bin.cjs', import.meta.url));
 const KEYCHAIN_MODULE = new URL('../src/store/keychain-store.js', import.meta.url).href;
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const TOKEN_VAR = 'AWS_CONTAINER_AUTHORIZATION_TOKEN';

@@ -10,8 +10,7 @@ const require = createRequire(import.meta.url);
  * kilobytes, load in half the time (about 110 ms less for every `serve` and `login` on a
  * 2-core machine), the keyring addon in 6 ms instead of 15-20. The module object is the
  * one an import would give (Node's CommonJS cache), so types and instanceof are unchanged.
- * `T` is the package's type: `requireCommonJs<typeof Pkg>('pkg')` after
- * `import type * as Pkg from 'pkg'`.
+ * `T` is the package's type, `typeof` a namespace imported with `import type * as`.
  */
 export function requireCommonJs<T>(name: string): T {
   return require(name) as T;

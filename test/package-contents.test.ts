@@ -42,7 +42,7 @@ t.test('a public MIT package with a bin, a LICENSE file and a build that starts 
   t.notOk(pkg.private, 'not private: npm publish and npm pack make the real thing');
   t.equal(pkg.license, 'MIT');
   t.match(readFileSync(join(REPO, 'LICENSE'), 'utf8'), /^MIT License\n[\s\S]*Permission is hereby granted, free of charge/);
-  t.same(pkg.bin, { 'cognito-broker': 'dist/src/cli/main.js' });
+  t.same(pkg.bin, { 'cognito-broker': 'dist/src/cli/bin.cjs' });
   t.match(pkg.scripts.prepare, /^npm run build$/, 'npm pack, npm publish, npm ci and npm link build dist/ first');
   t.match(pkg.scripts.build, /rmSync\('dist\/src'.*&& tsc -p tsconfig\.build\.json/, 'a file of a deleted source never ships');
   const build = JSON.parse(readFileSync(join(REPO, 'tsconfig.build.json'), 'utf8')) as { include: string[] };
@@ -53,7 +53,7 @@ t.test('every package src/ imports is a runtime dependency, not a development on
   const imported = new Set<string>();
   for (const file of sourceFiles(join(REPO, 'src'))) {
     const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/(?:from\s+|import\(\s*|requireOnUse\(\s*)'([^'.][^']*)'/g)) {
+    for (const m of text.matchAll(/(?:from\s+|import\(\s*|requireCommonJs<[^>]*>\(\s*)'([^'.][^']*)'/g)) {
       const specifier = m[1] as string;
       if (!specifier.startsWith('node:')) imported.add(packageOf(specifier));
     }

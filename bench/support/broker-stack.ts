@@ -56,7 +56,7 @@ export interface ServeProcess extends StartedChild {
 export interface BrokerStackOptions extends LocalStackOptions {
   /** Initial delay of both proxies. */
   readonly upstreamDelayMs?: number;
-  /** Another build's dist/src/cli/main.js, to measure it (default: this build's). */
+  /** Another build's bin (dist/src/cli/bin.cjs, or main.js), to measure it (default: this build's). */
   readonly cli?: string;
 }
 

@@ -11,7 +11,7 @@ import { pinned } from './machine.js';
 /** The repository root (dist/bench/support/ → ../../..). */
 export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 /** The compiled CLI, as `npm run build` leaves it. */
-export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../src/cli/bin.cjs', import.meta.url));
 
 export interface StartedChild {
   readonly child: ChildProcess;

@@ -37,8 +37,18 @@ export interface ProcessCredentials {
 }
 
 export async function credentialProcess(argv: string[], io: CliIo = processIo): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { profile: { type: 'string' }, config: { type: 'string' } }, strict: true });
-  io.stdout(`${JSON.stringify(toProcessCredentials(await freshCredentials(values, io)))}\n`);
+  const options = credentialProcessOptions(argv);
+  io.stdout(processCredentialsLine(await freshCredentials(options, io)));
+}
+
+/** credential-process's options; the bin reads them too (bin.ts). */
+export function credentialProcessOptions(argv: string[]): { profile?: string | undefined; config?: string | undefined } {
+  return parseArgs({ args: argv, options: { profile: { type: 'string' }, config: { type: 'string' } }, strict: true }).values;
+}
+
+/** What credential-process prints: one line of JSON. */
+export function processCredentialsLine(credentials: CredentialsBody): string {
+  return `${JSON.stringify(toProcessCredentials(credentials))}\n`;
 }
 
 function toProcessCredentials(c: CredentialsBody): ProcessCredentials {

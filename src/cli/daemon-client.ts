@@ -367,6 +367,27 @@ export async function useBroker<T>(options: CommandOptions, use: BrokerUse<T>): 
   return use.inProcess(config, profile);
 }
 
+/**
+ * The fast path alone: the daemon found through the config file's path, asked once. Undefined
+ * whenever the command needs more than that (no such daemon, a listener that is not ours, the
+ * daemon answered with an error, or the config must be read): the caller then runs the whole
+ * command, which looks again and reports what it finds. What the bin (bin.ts) answers with
+ * before the rest of the CLI is loaded.
+ */
+export async function askDaemonOfConfigFile<T>(options: CommandOptions, ask: (daemon: DaemonConnection, profile: string, hasStoredSession: () => Promise<boolean>) => Promise<DaemonAnswer<T>>): Promise<T | undefined> {
+  const fast = await findDaemonOfConfigFile(options).catch(() => undefined);
+  const daemon = fast?.lookup.daemon;
+  if (!fast || !daemon) return undefined;
+  try {
+    // "Not signed in" from a daemon that has not yet seen a new login is left to the whole command, which checks the keychain.
+    return (await ask(daemon, fast.profile, async () => false)).value;
+  } catch {
+    return undefined;
+  } finally {
+    daemon.close();
+  }
+}
+
 /** The error the daemon answered with, as it gave it (docs/errors.md lists the codes). */
 export function daemonError({ status, body }: { status: number; body: unknown }): DaemonReportedError {
   const { Code, Message } = (body ?? {}) as { Code?: unknown; Message?: unknown };

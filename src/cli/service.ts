@@ -78,7 +78,7 @@ export function defaultServiceDeps(): ServiceDeps {
     home: homedir(),
     env: process.env,
     nodePath: process.execPath,
-    cliPath: cliMainPath(),
+    cliPath: cliBinPath(),
     uid: process.getuid?.() ?? 0,
     run: runCommand,
   };
@@ -272,9 +272,9 @@ function describePhase(profile: string, phase: string): string {
 
 // --- defaults -----------------------------------------------------------------------------
 
-/** The CLI's main.js, by its real path (not the npm bin symlink, which may move). */
-function cliMainPath(): string {
-  const beside = fileURLToPath(new URL('./main.js', import.meta.url));
+/** The CLI's bin, by its real path (not the npm bin symlink, which may move). */
+function cliBinPath(): string {
+  const beside = fileURLToPath(new URL('./bin.cjs', import.meta.url));
   const path = existsSync(beside) ? beside : (process.argv[1] ?? beside);
   try {
     return realpathSync(path);

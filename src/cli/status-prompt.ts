@@ -37,13 +37,18 @@ export interface PromptLine {
 }
 
 export async function statusPrompt(argv: string[], io: CliIo = processIo): Promise<number> {
+  const line = statusPromptLine(argv);
+  io.stdout(`${line.text}\n`);
+  return line.exit;
+}
+
+/** The line for argv (`--prompt [--profile P] [--config PATH]`), from the daemon's prompt.json; the bin answers with it too (bin.ts). */
+export function statusPromptLine(argv: string[]): PromptLine {
   const { values } = parseArgs({ args: argv, options: { prompt: { type: 'boolean' }, profile: { type: 'string' }, config: { type: 'string' } }, strict: true });
   const paths = platformPaths();
   const file = readPromptFile(join(paths.stateDir, PROMPT_FILE));
   const configFile = resolveConfigFile({ flag: values.config, paths });
-  const line = promptLine(file, { profile: values.profile, configFile, isAlive, sameFile }, Date.now());
-  io.stdout(`${line.text}\n`);
-  return line.exit;
+  return promptLine(file, { profile: values.profile, configFile, isAlive, sameFile }, Date.now());
 }
 
 export interface PromptLineOptions {

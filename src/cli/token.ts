@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { freshTokens } from './broker-read.js';
+import { freshTokens, type TokenBody } from './broker-read.js';
 import { type CliIo, processIo } from './cli-io.js';
 
 export const TOKEN_HELP = `Usage: cognito-broker token [--profile P] [--access] [--config PATH]
@@ -19,12 +19,22 @@ back to the keychain, as the daemon does). Errors go to stderr with exit code 1.
   --config PATH   config file (default: COGNITO_BROKER_CONFIG, else the platform's config dir)`;
 
 export async function token(argv: string[], io: CliIo = processIo): Promise<void> {
+  const options = tokenOptions(argv);
+  io.stdout(tokenLine(options, await freshTokens(options, io)));
+}
+
+/** token's options; the bin reads them too (bin.ts). */
+export function tokenOptions(argv: string[]): { profile?: string | undefined; config?: string | undefined; access: boolean } {
   const { values } = parseArgs({
     args: argv,
     options: { profile: { type: 'string' }, config: { type: 'string' }, access: { type: 'boolean', default: false } },
     strict: true,
     allowPositionals: false,
   });
-  const tokens = await freshTokens(values, io);
-  io.stdout(`${values.access ? tokens.AccessToken : tokens.IdToken}\n`);
+  return values;
+}
+
+/** What token prints. */
+export function tokenLine(options: { access: boolean }, tokens: TokenBody): string {
+  return `${options.access ? tokens.AccessToken : tokens.IdToken}\n`;
 }

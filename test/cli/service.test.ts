@@ -8,7 +8,7 @@ import { type CommandResult, service, type ServiceDeps } from '../../src/cli/ser
 import { LAUNCHD_LABEL, systemdQuote } from '../../src/cli/service-files.js';
 import { listenAddresses } from '../../src/app/listen-addresses.js';
 import { isBrokerError } from '../../src/errors.js';
-import { CLI_MAIN as MAIN, runCli } from '../support/cli.js';
+import { CLI_BIN as MAIN, runCli } from '../support/cli.js';
 
 const run = promisify(execFile);
 const PROFILE = {
@@ -51,7 +51,7 @@ function fixture(t: Test, platform: NodeJS.Platform, answer: (command: string) =
       AWS_SECRET_ACCESS_KEY: SECRET,
     },
     nodePath: process.execPath,
-    cliPath: '/opt/cognito broker/dist/src/cli/main.js',
+    cliPath: '/opt/cognito broker/dist/src/cli/bin.cjs',
     uid: 501,
     async run(file, args) {
       const command = [file, ...args].join(' ');
@@ -111,7 +111,7 @@ t.test('Linux: install writes a systemd user unit and enables it', async (t) => 
   t.equal(await f.run(['install']), 0);
   const unitFile = join(f.home, '.config', 'systemd', 'user', 'cognito-broker.service');
   const unit = readFileSync(unitFile, 'utf8');
-  t.match(unit, `ExecStart=${process.execPath} "/opt/cognito broker/dist/src/cli/main.js" serve --config ${systemdQuote(f.configFile, true)}\n`, 'absolute node, CLI and config');
+  t.match(unit, `ExecStart=${process.execPath} "/opt/cognito broker/dist/src/cli/bin.cjs" serve --config ${systemdQuote(f.configFile, true)}\n`, 'absolute node, CLI and config');
   t.match(unit, /%%/, 'the % in the path is escaped for systemd');
   for (const line of ['Restart=on-failure', 'RestartSec=5', 'RestartPreventExitStatus=78', 'StandardOutput=null', 'StandardError=journal', 'KeyringMode=private', 'WantedBy=default.target']) {
     t.match(unit, new RegExp(`^${line}$`, 'm'), line);
@@ -174,7 +174,7 @@ t.test('macOS: install writes a launchd agent and bootstraps it', async (t) => {
   const logFile = join(f.home, 'Library', 'Logs', 'cognito-broker', 'serve.log');
   t.same(plist, {
     Label: LAUNCHD_LABEL,
-    ProgramArguments: [process.execPath, '/opt/cognito broker/dist/src/cli/main.js', 'serve', '--config', f.configFile],
+    ProgramArguments: [process.execPath, '/opt/cognito broker/dist/src/cli/bin.cjs', 'serve', '--config', f.configFile],
     EnvironmentVariables: { XDG_STATE_HOME: join(f.home, 'state'), COGNITO_BROKER_KEYCHAIN_SERVICE: 'cognito-broker-test' },
     RunAtLoad: true,
     KeepAlive: { SuccessfulExit: false },

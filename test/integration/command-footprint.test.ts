@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { type BrokerEnv, requireSecretService, startBrokerEnv } from '../support/broker-env.js';
 import { freshNewSpaceBytes, heapSpacesAtExit, modulesLoaded, packagesIn } from '../support/recorded-runs.js';
-import { CLI_MAIN } from '../support/cli.js';
+import { CLI_BIN, startServe } from '../support/cli.js';
 
 // What a command loads and keeps is start-up time and memory for every user of it. Each check
 // is paired with one that shows the recorder saw the command's real work, so that an empty
@@ -13,6 +13,7 @@ t.test('what login and serve load and keep', async (t) => {
   await t.test('login with the password on stdin and serve load no prompt, QR-code, schema-compiler or STS package', (t) => packagesLoaded(t, be));
   await t.test('login and serve load CommonJS packages with require() and the parts of zod they use', (t) => howPackagesLoad(t, be));
   await t.test("serve keeps V8's young generation within twice a fresh process's size", (t) => youngGeneration(t, be));
+  await t.test("with the daemon running, the bin answers token and credential-process itself: nothing of main.js's loads", (t) => binAnswers(t, be));
 });
 
 // These packages are loaded by the commands that need them, not by login with a password on
@@ -63,7 +64,24 @@ async function youngGeneration(t: Test, be: BrokerEnv): Promise<void> {
   const freshSize = freshNewSpaceBytes();
   const plain = await heapSpacesAtExit(['-e', '0'], be.env);
   t.ok((plain.new_space ?? 0) > 2 * freshSize, "the same allocation grows a plain node's new space beyond twice (so the check below can fail)", { newSpace: plain.new_space, freshSize });
-  const serve = await heapSpacesAtExit([CLI_MAIN, 'serve'], be.env, { stopWhen: /AWS_CONTAINER_CREDENTIALS_FULL_URI=/ });
+  const serve = await heapSpacesAtExit([CLI_BIN, 'serve'], be.env, { stopWhen: /AWS_CONTAINER_CREDENTIALS_FULL_URI=/ });
   t.ok((serve.old_space ?? 0) > 4 * 2 ** 20, "the record is serve's, after loading its modules", { oldSpace: serve.old_space });
   t.ok((serve.new_space ?? Infinity) <= 2 * freshSize, "serve's does not grow beyond twice", { newSpace: serve.new_space, freshSize });
+}
+
+// credential-process runs for every new AWS client, token in scripts: the bin (src/cli/bin.ts)
+// answers them from the daemon as one CommonJS file, without the ES module graph of main.js.
+async function binAnswers(t: Test, be: BrokerEnv): Promise<void> {
+  const ours = (urls: readonly string[]) => urls.filter((url) => url.includes('/dist/src/')).map((url) => url.slice(url.indexOf('/dist/src/') + 10));
+  const alone = await modulesLoaded(['token'], be.env);
+  t.equal(alone.code, 0, 'token without a daemon: the keychain and Cognito, in-process');
+  t.ok(ours(alone.urls).includes('cli/main.js'), 'without a daemon, main.js runs the whole command (so the checks below can fail)');
+  const serve = await startServe([], be.env);
+  t.teardown(() => serve.stop());
+  for (const [command, printed] of [['token', /^eyJ[\w-]+\.[\w-]+\.[\w-]+\n$/], ['credential-process', /^\{"Version":1,"AccessKeyId":/]] as const) {
+    const run = await modulesLoaded([command], be.env);
+    t.equal(run.code, 0, `${command} answered`);
+    t.match(run.stdout, printed, `${command} printed what it prints`);
+    t.same(ours(run.urls), ['cli/bin.cjs'], `${command}: of ours, the bin alone`);
+  }
 }

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { CognitoIdentityProviderClient, RevokeTokenCommand } from '@aws-sdk/client-cognito-identity-provider';
 import t from 'tap';
 import { requireSecretService, startBrokerEnv, TEST_KEYCHAIN_SERVICE, type BrokerEnv } from '../support/broker-env.js';
-import { CLI_MAIN as MAIN, runCli, startServe } from '../support/cli.js';
+import { CLI_BIN as MAIN, runCli, startServe } from '../support/cli.js';
 import { onTerminal } from '../support/pty.js';
 import { startKeychainWorker } from '../support/secret-service.js';
 import { REPO } from '../support/paths.js';

@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { requireSecretService, startBrokerEnv, type BrokerEnv } from '../support/broker-env.js';
-import { CLI_MAIN as MAIN, runCli, spawnCli, startServe } from '../support/cli.js';
+import { CLI_BIN as MAIN, runCli, spawnCli, startServe } from '../support/cli.js';
 import { onTerminal } from '../support/pty.js';
 import { repoPath } from '../support/paths.js';
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startLocalStack, type LocalStack } from '../../testkit/local-stack.js';
-import { CLI_MAIN as MAIN, runCli } from '../support/cli.js';
+import { CLI_BIN as MAIN, runCli } from '../support/cli.js';
 import { onTerminal } from '../support/pty.js';
 
 const NO_DBUS = 'unix:path=/nonexistent/cognito-broker-test-bus';

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { requireSecretService, TEST_KEYCHAIN_SERVICE } from '../support/broker-env.js';
-import { CLI_MAIN as MAIN, runCli, startServe } from '../support/cli.js';
+import { CLI_BIN as MAIN, runCli, startServe } from '../support/cli.js';
 import { waitForStatus } from '../support/wait-for-status.js';
 import { converse, type EmulatorEnv, secretsIn, startEmulatorEnv } from '../support/emulator-env.js';
 import { startTerminal } from '../support/pty-session.js';

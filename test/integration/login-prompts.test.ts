@@ -2,7 +2,7 @@ import t from 'tap';
 import { requireSecretService, startBrokerEnv, TEST_KEYCHAIN_SERVICE } from '../support/broker-env.js';
 import { onTerminal } from '../support/pty.js';
 import { startKeychainWorker } from '../support/secret-service.js';
-import { CLI_MAIN as MAIN } from '../support/cli.js';
+import { CLI_BIN as MAIN } from '../support/cli.js';
 
 
 t.test('on a terminal, login asks for the password and a new one when the pool requires it, masked', async (t) => {

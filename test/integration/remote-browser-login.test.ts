@@ -12,7 +12,7 @@ import type { LocalStack } from '../../testkit/local-stack.js';
 import { freePort } from '../../testkit/ports.js';
 import { allowCodeFlow, writeProfiles } from '../support/browser-login.js';
 import { type BrokerEnv, requireSecretService, startBrokerEnv } from '../support/broker-env.js';
-import { CLI_MAIN as MAIN, runCli, spawnCli } from '../support/cli.js';
+import { CLI_BIN as MAIN, runCli, spawnCli } from '../support/cli.js';
 import { FakeBrowser, parseForm, startUrlFrom } from '../support/fake-browser.js';
 import { startTerminal } from '../support/pty-session.js';
 

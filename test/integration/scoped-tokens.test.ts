@@ -8,7 +8,7 @@ import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { requireSecretService, startBrokerEnv, type BrokerEnv } from '../support/broker-env.js';
-import { CLI_MAIN as MAIN, runCli, startServe } from '../support/cli.js';
+import { CLI_BIN as MAIN, runCli, startServe } from '../support/cli.js';
 import { startTerminal } from '../support/pty-session.js';
 import { waitFor } from '../../testkit/wait.js';
 import { repoPath } from '../support/paths.js';

@@ -10,7 +10,7 @@ import t from 'tap';
 import { listenerOwner } from '../../src/app/listener-owner.js';
 import { freePort } from '../../testkit/ports.js';
 import { requireSecretService, startBrokerEnv } from '../support/broker-env.js';
-import { CLI_MAIN as MAIN, runCli } from '../support/cli.js';
+import { CLI_BIN as MAIN, runCli } from '../support/cli.js';
 import { requireTool } from '../support/require-tool.js';
 
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { decodeJwt } from 'jose';
 import { requireSecretService, startBrokerEnv, TEST_KEYCHAIN_SERVICE } from '../support/broker-env.js';
-import { CLI_MAIN as MAIN, runCli, spawnCli, startServe } from '../support/cli.js';
+import { CLI_BIN as MAIN, runCli, spawnCli, startServe } from '../support/cli.js';
 import { onTerminal } from '../support/pty.js';
 import { startKeychainWorker } from '../support/secret-service.js';
 import { startSigv4Verifier } from '../support/sigv4-verifier.js';

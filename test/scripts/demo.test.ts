@@ -27,7 +27,7 @@ t.test('the demo signs in, serves a real SDK client, and leaves nothing behind (
   const started = (what: RegExp) => run.descendants.some((p) => what.test(p.cmd));
   const seen = { seen: run.descendants.map((p) => p.cmd.slice(0, 100)) };
   t.ok(started(/^dbus-daemon /) && started(/^gnome-keyring-daemon /), 'it started a private dbus-daemon and gnome-keyring', seen);
-  t.ok(started(/cognito-local/) && started(/main\.js serve$/), 'and cognito-local and serve', seen);
+  t.ok(started(/cognito-local/) && started(/bin\.cjs serve$/), 'and cognito-local and serve', seen);
   assertNoSurvivors(t, run);
   t.same(readdirSync(tmp), [], 'no temp file or directory left (the keyring, cognito-local\'s data, the config, state)');
 });

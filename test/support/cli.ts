@@ -4,8 +4,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from './paths.js';
 
-/** The compiled CLI, as `npm test` builds it. */
-export const CLI_MAIN = join(REPO, 'dist', 'src', 'cli', 'main.js');
+/** The bin, as `npm test` builds it and package.json names it: what users run. */
+export const CLI_BIN = join(REPO, 'dist', 'src', 'cli', 'bin.cjs');
 const SERVE_READY_TIMEOUT_MS = 20_000;
 
 export interface CliResult {
@@ -21,7 +21,7 @@ export interface CliResult {
  */
 export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv, options: CliOptions = {}): ChildProcess {
   assertBuilt();
-  const [command, ...rest] = [...(options.prefix ?? []), process.execPath, CLI_MAIN, ...args] as [string, ...string[]];
+  const [command, ...rest] = [...(options.prefix ?? []), process.execPath, CLI_BIN, ...args] as [string, ...string[]];
   return spawn(command, rest, { env: { ...env, NODE_NO_WARNINGS: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
@@ -35,7 +35,7 @@ function assertBuilt(): void {
   if (built) return;
   const newest = (dir: string): number =>
     Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)));
-  const main = statSync(CLI_MAIN, { throwIfNoEntry: false });
+  const main = statSync(CLI_BIN, { throwIfNoEntry: false });
   if (!main || newest(join(REPO, 'src')) > newest(join(REPO, 'dist', 'src'))) {
     throw new Error('dist/ is missing or older than src/: run `npm run build` (npm test does it)');
   }

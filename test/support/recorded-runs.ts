@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withoutTapHooks } from '../../testkit/children.js';
-import { CLI_MAIN } from './cli.js';
+import { CLI_BIN } from './cli.js';
 import { repoPath } from './paths.js';
 
 const MODULE_RECORDER = repoPath('test/support/module-recorder.mjs');
@@ -37,7 +37,7 @@ interface RunOptions {
  * it gets SIGTERM and what it loaded until it exited is returned.
  */
 export async function modulesLoaded(args: readonly string[], env: NodeJS.ProcessEnv, options: RunOptions = {}): Promise<ModulesLoaded> {
-  const run = await recordedRun(MODULE_RECORDER, 'MODULE_RECORD_FILE', [CLI_MAIN, ...args], env, options);
+  const run = await recordedRun(MODULE_RECORDER, 'MODULE_RECORD_FILE', [CLI_BIN, ...args], env, options);
   const lines = run.record.split('\n').filter(Boolean);
   const urlsOf = (entries: string[]) => [...new Set(entries.map((entry) => entry.slice(entry.indexOf(' ') + 1)))];
   return { urls: urlsOf(lines), imported: urlsOf(lines.filter((line) => line.startsWith('import '))), stdout: run.stdout, code: run.code };
@@ -45,7 +45,7 @@ export async function modulesLoaded(args: readonly string[], env: NodeJS.Process
 
 /**
  * Runs node with test/support/heap-recorder.mjs (the compiled CLI if `nodeArgs` starts with
- * CLI_MAIN): V8's heap spaces (name → bytes) after the recorder's allocation at exit.
+ * CLI_BIN): V8's heap spaces (name → bytes) after the recorder's allocation at exit.
  */
 export async function heapSpacesAtExit(nodeArgs: readonly string[], env: NodeJS.ProcessEnv, options: RunOptions = {}): Promise<Record<string, number>> {
   const run = await recordedRun(HEAP_RECORDER, 'HEAP_RECORD_FILE', nodeArgs, env, options);

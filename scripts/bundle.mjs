@@ -1,0 +1,70 @@
+/**
+ * The build's last step (package.json's build, test and test:node, after tsc), two bundles
+ * made with esbuild beside tsc's output in dist/src:
+ *
+ * - config/zod-subset.js: tsc's re-export of zod replaced with the parts of zod it names,
+ *   tree-shaken. zod 4 loads all of its locales from every entry point; the bundle has the
+ *   English one the config's errors use (see src/config/zod-subset.ts).
+ * - cli/bin.cjs, the bin: src/cli/bin.ts and what it imports, as one CommonJS file (see
+ *   there). Its dynamic imports (main.js, and what the commands load on use) stay imports of
+ *   tsc's ES modules beside it.
+ *
+ * Both get source maps to what they were made from (zod's files in node_modules, which
+ * coverage leaves out; our src/), so that coverage and stack traces point at those.
+ * Plain JavaScript, not TypeScript: it runs where only tsc's output and node_modules exist.
+ */
+import { chmodSync, rmSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dist = join(root, 'dist', 'src');
+const common = {
+  absWorkingDir: root,
+  bundle: true,
+  platform: 'node',
+  // package.json's engines: the oldest Node the bundles must run on.
+  target: 'node20.17',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+};
+
+// tsc's map describes the re-export, not the bundle; esbuild writes the bundle's own.
+const zodSubset = join(dist, 'config', 'zod-subset.js');
+rmSync(`${zodSubset}.map`, { force: true });
+await build({ ...common, entryPoints: ['src/config/zod-subset.ts'], outfile: zodSubset, format: 'esm' });
+
+const bin = join(dist, 'cli', 'bin.cjs');
+await build({
+  ...common,
+  entryPoints: ['src/cli/bin.ts'],
+  outfile: bin,
+  format: 'cjs',
+  // Packages from node_modules as they are (the bin's own code uses none but Node's).
+  packages: 'external',
+  plugins: [dynamicImportsOfTscOutput()],
+  // A module that needs import.meta cannot be in a CommonJS bundle: fail the build.
+  logOverride: { 'empty-import-meta': 'error' },
+});
+chmodSync(bin, 0o755);
+
+/**
+ * Leaves every dynamic import of one of our modules out of the bundle, as an import of tsc's
+ * output of that module (its path from dist/src/cli/, where the bin is): what the commands
+ * load on use stays loaded on use, and main.js's graph is the one the tests import.
+ */
+function dynamicImportsOfTscOutput() {
+  return {
+    name: 'dynamic-imports-of-tsc-output',
+    setup(b) {
+      b.onResolve({ filter: /^\.\.?\//, namespace: 'file' }, (args) => {
+        if (args.kind !== 'dynamic-import') return undefined;
+        const target = join(dist, relative(join(root, 'src'), resolve(dirname(args.importer), args.path)));
+        let path = relative(dirname(bin), target);
+        if (!path.startsWith('.')) path = `./${path}`;
+        return { path, external: true };
+      });
+    },
+  };
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+import { credentialProcessOptions, processCredentialsLine } from './credential-process.js';
+import { askDaemonOfConfigFile } from './daemon-client.js';
+import { statusPromptLine } from './status-prompt.js';
+import { tokenLine, tokenOptions } from './token.js';
+
+// The bin (package.json): this file and what it imports, bundled by the build into one
+// CommonJS file, bin.cjs (scripts/bundle.mjs). Other tools run three commands many times a
+// day: credential-process for every new AWS client, token in scripts, status --prompt at
+// every shell prompt. With the daemon running, they are answered here, before Node's ES module
+// loader starts and before any of main.js's graph loads. Every other command, and these
+// three whenever they need more than the daemon's answer (no daemon, an error to report,
+// --help, options to reject), is main.js's, which runs the whole command as if this file had
+// not looked.
+
+void answer(process.argv.slice(2)).then(async (answered) => {
+  if (answered === undefined) {
+    await import('./main.js');
+    return;
+  }
+  process.stdout.write(answered.text);
+  process.exitCode = answered.exit;
+});
+
+interface Answer {
+  readonly text: string;
+  readonly exit: number;
+}
+
+/** What these commands print, or undefined when the whole command must run. */
+async function answer(argv: readonly string[]): Promise<Answer | undefined> {
+  const [name, ...args] = argv;
+  if (args.includes('--help') || args.includes('-h')) return undefined;
+  try {
+    switch (name) {
+      case 'token': {
+        const options = tokenOptions(args);
+        const tokens = await askDaemonOfConfigFile(options, (daemon, profile, hasStoredSession) => daemon.tokens(profile, hasStoredSession));
+        return tokens && { text: tokenLine(options, tokens), exit: 0 };
+      }
+      case 'credential-process': {
+        const options = credentialProcessOptions(args);
+        const credentials = await askDaemonOfConfigFile(options, (daemon, profile, hasStoredSession) => daemon.credentials(profile, hasStoredSession));
+        return credentials && { text: processCredentialsLine(credentials), exit: 0 };
+      }
+      case 'status': {
+        if (!args.includes('--prompt')) return undefined;
+        const line = statusPromptLine(args);
+        return { text: `${line.text}\n`, exit: line.exit };
+      }
+      default:
+        return undefined;
+    }
+  } catch {
+    // A bad option, or anything else: the whole command reports it as it always does.
+    return undefined;
+  }
+}
