@@ -48,6 +48,8 @@ await build({
   logOverride: { 'empty-import-meta': 'error' },
 });
 chmodSync(bin, 0o755);
+// main.js runs on its own too (the bin of earlier builds, which links npm made may still name).
+chmodSync(join(dist, 'cli', 'main.js'), 0o755);
 
 /**
  * Leaves every dynamic import of one of our modules out of the bundle, as an import of tsc's
