@@ -379,7 +379,8 @@ export async function askDaemonOfConfigFile<T>(options: CommandOptions, ask: (da
   const daemon = fast?.lookup.daemon;
   if (!fast || !daemon) return undefined;
   try {
-    // "Not signed in" from a daemon that has not yet seen a new login is left to the whole command, which checks the keychain.
+    // "Not signed in" from a daemon that has not yet seen a new login: left to the whole
+    // command, which looks in the keychain and waits for the daemon to pick the login up.
     return (await ask(daemon, fast.profile, async () => false)).value;
   } catch {
     return undefined;
