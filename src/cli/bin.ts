@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { credentialProcessOptions, processCredentialsLine } from './credential-process.js';
 import { askDaemonOfConfigFile } from './daemon-client.js';
-import { statusPromptLine } from './status-prompt.js';
+import { statusPromptOutput } from './status-prompt.js';
 import { tokenLine, tokenOptions } from './token.js';
 
 // The bin (package.json): this file and what it imports, bundled by the build into one
@@ -43,11 +43,8 @@ async function answer(argv: readonly string[]): Promise<Answer | undefined> {
         const credentials = await askDaemonOfConfigFile(options, (daemon, profile, hasStoredSession) => daemon.credentials(profile, hasStoredSession));
         return credentials && { text: processCredentialsLine(credentials), exit: 0 };
       }
-      case 'status': {
-        if (!args.includes('--prompt')) return undefined;
-        const line = statusPromptLine(args);
-        return { text: `${line.text}\n`, exit: line.exit };
-      }
+      case 'status':
+        return args.includes('--prompt') ? statusPromptOutput(args) : undefined;
       default:
         return undefined;
     }

@@ -37,18 +37,22 @@ export interface PromptLine {
 }
 
 export async function statusPrompt(argv: string[], io: CliIo = processIo): Promise<number> {
-  const line = statusPromptLine(argv);
-  io.stdout(`${line.text}\n`);
-  return line.exit;
+  const output = statusPromptOutput(argv);
+  io.stdout(output.text);
+  return output.exit;
 }
 
-/** The line for argv (`--prompt [--profile P] [--config PATH]`), from the daemon's prompt.json; the bin answers with it too (bin.ts). */
-export function statusPromptLine(argv: string[]): PromptLine {
+/**
+ * What `status --prompt` prints for argv (`--prompt [--profile P] [--config PATH]`), newline
+ * included, and its exit code, from the daemon's prompt.json; the bin answers with it too (bin.ts).
+ */
+export function statusPromptOutput(argv: string[]): PromptLine {
   const { values } = parseArgs({ args: argv, options: { prompt: { type: 'boolean' }, profile: { type: 'string' }, config: { type: 'string' } }, strict: true });
   const paths = platformPaths();
   const file = readPromptFile(join(paths.stateDir, PROMPT_FILE));
   const configFile = resolveConfigFile({ flag: values.config, paths });
-  return promptLine(file, { profile: values.profile, configFile, isAlive, sameFile }, Date.now());
+  const line = promptLine(file, { profile: values.profile, configFile, isAlive, sameFile }, Date.now());
+  return { text: `${line.text}\n`, exit: line.exit };
 }
 
 export interface PromptLineOptions {
