@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
+import { withoutTapHooks } from '../../testkit/children.js';
 
 export const OTHER_USER = 'cbtest';
 
@@ -46,6 +47,15 @@ function ensureUser(): void {
   }
 }
 
+/**
+ * runuser's command and arguments for argv as the other user, without the harness's hooks: the
+ * coverage preload lives in this repository, which the other user may not be able to read (a
+ * clone in a `mktemp -d` directory is 0700), and their process is a fixture, not our code.
+ */
+function asOtherUser(argv: readonly string[]): [string, string[]] {
+  return withoutTapHooks('runuser', ['-u', OTHER_USER, '--', ...argv]);
+}
+
 let sharedNode: string | undefined;
 
 /**
@@ -55,7 +65,7 @@ let sharedNode: string | undefined;
  */
 function nodeForOtherUser(): string {
   if (sharedNode) return sharedNode;
-  if (spawnSync('runuser', ['-u', OTHER_USER, '--', process.execPath, '-e', '0'], { stdio: 'ignore' }).status === 0) {
+  if (spawnSync(...asOtherUser([process.execPath, '-e', '0']), { stdio: 'ignore' }).status === 0) {
     return (sharedNode = process.execPath);
   }
   const dir = mkdtempSync('/tmp/cognito-broker-node-');
@@ -104,7 +114,7 @@ export async function squat(host: string, port: number): Promise<Squatter> {
     });
     server.listen(${port}, ${JSON.stringify(host)}, () => process.stdout.write('LISTENING ' + server.address().port + '\\n'));
     process.stdin.on('end', () => process.exit(0)).resume();`;
-  const child = spawn('runuser', ['-u', OTHER_USER, '--', nodeForOtherUser(), '-e', code], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(...asOtherUser([nodeForOtherUser(), '-e', code]), { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
