@@ -3,9 +3,10 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { isLoopbackHost } from '../config/loopback.js';
 import { deriveProfileToken } from '../server/endpoint-auth.js';
-import { DAEMON_FILE, removeDaemonInfo, writeDaemonInfo } from '../store/daemon-file.js';
+import { DAEMON_FILE, DAEMON_SOCKET, removeDaemonInfo, writeDaemonInfo } from '../store/daemon-file.js';
 import { loadOrCreateMasterToken, type MasterTokenChange, scopedTokenFile, watchMasterToken, writeTokenFile } from '../store/endpoint-token-file.js';
 import { securePrivatePaths } from '../store/private-paths.js';
+import { openCommandSocket } from './command-socket.js';
 import { createDaemon, type Daemon } from './create-daemon.js';
 import { DaemonNotices, notifiersFor } from './daemon-notices.js';
 import { openSecretStore } from './open-secret-store.js';
@@ -52,19 +53,21 @@ export async function startDaemon(config: Config, logger: Logger, options: Start
     throw error;
   }
   await notices.start();
+  const commandSocket = await openCommandSocket(join(config.stateDir, DAEMON_SOCKET), daemon.app.server, logger);
   const stopWatching = followMasterToken(config.server.tokenFile, master.token, daemon, logger);
 
   const daemonFile = join(config.stateDir, DAEMON_FILE);
   await writeDaemonInfo(daemonFile, {
     pid: process.pid,
     url,
+    ...(commandSocket ? { socket: commandSocket.path } : {}),
     tokenFile: config.server.tokenFile,
     config: config.file,
     defaultProfile: config.defaultProfile,
     profiles: Object.keys(config.profiles),
     startedAt: new Date().toISOString(),
   });
-  logger.info({ url, profiles: Object.keys(config.profiles), config: config.file, socketActivated: inheritedFds.length > 0 }, 'cognito-broker serving');
+  logger.info({ url, socket: commandSocket?.path, profiles: Object.keys(config.profiles), config: config.file, socketActivated: inheritedFds.length > 0 }, 'cognito-broker serving');
   const defaultToken = deriveProfileToken(master.token, config.defaultProfile, false);
   const defaultTokenFile = scopedTokenFile(config.stateDir, config.defaultProfile, false);
   await writeTokenFile(defaultTokenFile, defaultToken);
@@ -75,7 +78,10 @@ export async function startDaemon(config: Config, logger: Logger, options: Start
     defaultTokenFile,
     async close() {
       stopWatching();
+      // Accepts no new command connections; the open ones end with the app's.
+      const socketClosed = commandSocket?.close();
       await daemon.close();
+      await socketClosed;
       await notices.close();
       await removeDaemonInfo(daemonFile, process.pid);
     },

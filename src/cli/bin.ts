@@ -1,6 +1,7 @@
 #!/usr/bin/env node
+import { isCredentialsBody } from '../server/container-credentials.js';
+import { askDaemonSocket, isTokenBody } from './ask-daemon-socket.js';
 import { credentialProcessOptions, processCredentialsLine } from './credential-process.js';
-import { askDaemonOfConfigFile } from './daemon-client.js';
 import { statusPromptOutput } from './status-prompt.js';
 import { tokenLine, tokenOptions } from './token.js';
 
@@ -35,12 +36,12 @@ async function answer(argv: readonly string[]): Promise<Answer | undefined> {
     switch (name) {
       case 'token': {
         const options = tokenOptions(args);
-        const tokens = await askDaemonOfConfigFile(options, (daemon, profile, hasStoredSession) => daemon.tokens(profile, hasStoredSession));
+        const tokens = await askDaemonSocket(options, 'token', isTokenBody);
         return tokens && { text: tokenLine(options, tokens), exit: 0 };
       }
       case 'credential-process': {
         const options = credentialProcessOptions(args);
-        const credentials = await askDaemonOfConfigFile(options, (daemon, profile, hasStoredSession) => daemon.credentials(profile, hasStoredSession));
+        const credentials = await askDaemonSocket(options, 'credentials', isCredentialsBody);
         return credentials && { text: processCredentialsLine(credentials), exit: 0 };
       }
       case 'status':

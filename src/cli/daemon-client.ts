@@ -1,30 +1,30 @@
 import { randomBytes } from 'node:crypto';
-import { realpath, stat } from 'node:fs/promises';
 import { Agent, type AgentOptions, type ClientRequest, type ClientRequestArgs, request as httpRequest } from 'node:http';
-import { createConnection, type NetConnectOpts } from 'node:net';
+import { createConnection, type NetConnectOpts, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import type { Config, ProfileConfig } from '../config/config.js';
-import { platformPaths, resolveConfigFile } from '../config/platform-paths.js';
 import { BrokerError, DaemonMismatchError, DaemonNotRunningError, DaemonReportedError, DaemonUntrustedError } from '../errors.js';
 import { type CredentialsBody, isCredentialsBody } from '../server/container-credentials.js';
+import { DAEMON_FILE, type DaemonInfo, readDaemonInfo } from '../store/daemon-file.js';
 import { deriveProfileToken, isDaemonProof } from '../server/endpoint-auth.js';
 import { describeOwner, listenerOwner } from '../app/listener-owner.js';
-import { DAEMON_FILE, type DaemonInfo, readDaemonInfo } from '../store/daemon-file.js';
+import { announcedDaemon, isAlive, isDaemonInfo, profileUrl, sameFile } from './announced-daemon.js';
+import { DAEMON_TIMEOUT_MS, isTokenBody, type TokenBody } from './ask-daemon-socket.js';
 import type { CommandOptions } from './cli-context.js';
 import { readToken } from '../store/endpoint-token-file.js';
+import { isOwnSocket } from '../store/private-paths.js';
 
 // The one module through which commands reach the daemon. It sends no token to a listener
-// before that listener has proved it is this user's daemon (a proof only a holder of the
-// master token can give, and on Linux the listening socket's owner), and falls back to a
-// broker in this process for the commands that can do without the daemon.
+// before that listener has proved it is this user's daemon: by being on a socket only this
+// user could have made (the command socket in the state directory), else by a proof only a
+// holder of the master token can give and, on Linux, the listening socket's owner. It falls
+// back to a broker in this process for the commands that can do without the daemon.
 //
-// It is on the fast path of credential-process, exec and env (run by tools for every new
+// It is on the path of credential-process, token, exec and env (run by tools for every new
 // process, and in every new shell): it loads neither the config schema (zod) nor the
-// keychain nor fastify; they come in on use, through dynamic imports.
-
-/** How long a command waits for the daemon to answer on loopback (it answers from memory). */
-export const DAEMON_TIMEOUT_MS = 2_000;
+// keychain nor fastify; they come in on use, through dynamic imports. The bin answers token
+// and credential-process without it when it can (ask-daemon-socket.ts).
 
 /**
  * The daemon looks in the keychain for a new sign-in every 5 s (STORE_POLL_MS): a command
@@ -34,23 +34,13 @@ export const LOGIN_PICKUP_WAIT_MS = 6_000;
 /** Between two tries while the daemon fetches credentials or picks up a sign-in. */
 const RETRY_INTERVAL_MS = 200;
 
-/** The daemon's /token body. */
-export interface TokenBody {
-  readonly IdToken: string;
-  readonly AccessToken: string;
-  readonly Expiration: string;
-}
+export type { TokenBody } from './ask-daemon-socket.js';
 
 /** Either the verified daemon, or why there is none fit to use (to report, or to fall back on). */
 export type DaemonLookup = { readonly daemon: DaemonConnection } | { readonly daemon?: undefined; readonly problem: BrokerError };
 
 /** The daemon's answer, or why it is no daemon of ours after all (the caller then serves in-process). */
 export type DaemonAnswer<T> = { readonly value: T } | { readonly value?: undefined; readonly unusable: string };
-
-/** The URL of a profile's route: the default profile's at /credentials, the others' under /profiles/. */
-export function profileUrl(baseUrl: string, profile: string, defaultProfile: string, what: 'credentials' | 'token'): string {
-  return profile === defaultProfile ? `${baseUrl}/${what}` : `${baseUrl}/profiles/${encodeURIComponent(profile)}/${what}`;
-}
 
 /**
  * A connection to the daemon, proved to be this user's before anything else was sent on it.
@@ -73,16 +63,24 @@ export class DaemonConnection {
   }
 
   /**
-   * Connects and checks the listener: on Linux, that its socket is this user's; then that it
-   * answers a fresh challenge with the proof only the master's holder can compute. Throws
-   * DaemonNotRunningError (nothing listens) or DaemonUntrustedError (something else does).
+   * Connects and checks the listener: the daemon's command socket (daemon.json's `socket`)
+   * when it is this user's in a directory only this user may write (isOwnSocket), for only
+   * this user could have made it; else loopback TCP, whose listening socket must be this
+   * user's on Linux (the kernel's socket table). Then the listener must answer a fresh
+   * challenge with the proof only the master's holder can compute: a daemon that has not yet
+   * taken up a rotated token (rotate-token waits for that) or one from before an upgrade
+   * fails it. Throws DaemonNotRunningError (nothing listens) or DaemonUntrustedError
+   * (something else does).
    */
   static async open(info: DaemonInfo, stateDir: string, master: string): Promise<DaemonConnection> {
-    const url = new URL(info.url);
-    const owner = await listenerOwner(url.hostname, Number(url.port));
-    if (owner === undefined) throw new DaemonNotRunningError(info.url);
-    if (owner && owner.uid !== process.getuid?.()) throw new DaemonUntrustedError(info.url, `the port is held by another user's process (${describeOwner(owner)})`);
-    const connection = new DaemonConnection(info, stateDir, master, new OneSocketAgent());
+    const local = info.socket === undefined ? undefined : await connectOwnSocket(info.socket);
+    if (!local) {
+      const url = new URL(info.url);
+      const owner = await listenerOwner(url.hostname, Number(url.port));
+      if (owner === undefined) throw new DaemonNotRunningError(info.url);
+      if (owner && owner.uid !== process.getuid?.()) throw new DaemonUntrustedError(info.url, `the port is held by another user's process (${describeOwner(owner)})`);
+    }
+    const connection = new DaemonConnection(info, stateDir, master, new OneSocketAgent(local));
     const nonce = randomBytes(32).toString('hex');
     let answer: { status: number; body: unknown };
     try {
@@ -103,7 +101,7 @@ export class DaemonConnection {
 
   /** A new connection to the same daemon, proved again, with the token file read again (it may have been rotated). */
   async reopen(): Promise<DaemonConnection> {
-    const master = await readToken(this.info.tokenFile);
+    const master = readToken(this.info.tokenFile);
     if (!master) throw new DaemonNotRunningError(this.info.url);
     return DaemonConnection.open(this.info, this.stateDir, master);
   }
@@ -248,12 +246,13 @@ export interface ChildTokenHold {
 
 /**
  * An agent with at most one socket, ever: once it is closed, requests fail rather than open
- * another (which could reach whoever took the port since the proof).
+ * another (which could reach whoever took the port since the proof). `connected`: that one
+ * socket, already open (the command socket).
  */
 class OneSocketAgent extends Agent {
   private opened = false;
 
-  constructor() {
+  constructor(private readonly connected?: Socket) {
     super({ keepAlive: true, maxSockets: 1 } satisfies AgentOptions);
   }
 
@@ -263,8 +262,31 @@ class OneSocketAgent extends Agent {
       return undefined;
     }
     this.opened = true;
-    return createConnection(options as NetConnectOpts);
+    return this.connected ?? createConnection(options as NetConnectOpts);
   }
+
+  override destroy(): void {
+    super.destroy();
+    // Never handed to a request (the connection was closed unused): the agent does not know it.
+    this.connected?.destroy();
+  }
+}
+
+/** A connection to the daemon's command socket when it is this user's; undefined when there is none to use (then TCP). */
+async function connectOwnSocket(path: string): Promise<Socket | undefined> {
+  if (!isOwnSocket(path)) return undefined;
+  return new Promise((resolve) => {
+    const socket = createConnection({ path });
+    socket.once('connect', () => {
+      socket.off('error', failed);
+      resolve(socket);
+    });
+    const failed = () => {
+      socket.destroy();
+      resolve(undefined);
+    };
+    socket.once('error', failed);
+  });
 }
 
 /**
@@ -273,34 +295,25 @@ class OneSocketAgent extends Agent {
  * report (`env`, `status`) or a reason to serve in-process (`exec`, `credential-process`, `token`).
  */
 export async function findDaemon(config: Config, options: { readonly profile?: string } = {}): Promise<DaemonLookup> {
-  const info = await readDaemonInfo(join(config.stateDir, DAEMON_FILE));
+  const info = readDaemonInfo(join(config.stateDir, DAEMON_FILE));
   const fallbackUrl = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${config.server.port}`;
   if (!isDaemonInfo(info) || !isAlive(info.pid)) return { problem: new DaemonNotRunningError(fallbackUrl) };
   return checkDaemon(info, config.stateDir, config, options.profile);
 }
 
 /**
- * The fast path, before the config is even parsed: the daemon serves this very config file
- * (by its path, as --config, COGNITO_BROKER_CONFIG or the default name it), and the file has
- * not changed since the daemon started. Its token file and default profile are then the
- * config's. Undefined when that cannot be told this way; the caller loads the config.
+ * The daemon announced for the config file (announcedDaemon: no config parsing), checked as
+ * findDaemon checks it. Undefined when it cannot be told this way: the caller loads the config.
  */
 export async function findDaemonOfConfigFile(options: CommandOptions): Promise<{ lookup: DaemonLookup; profile: string } | undefined> {
-  const paths = platformPaths();
-  const file = resolveConfigFile({ flag: options.config, paths });
-  const info = await readDaemonInfo(join(paths.stateDir, DAEMON_FILE));
-  if (!isDaemonInfo(info) || info.config === undefined || !isAlive(info.pid)) return undefined;
-  // NaN (no startedAt) compares false: changed.
-  const changed = await stat(file).then((s) => !(Date.parse(info.startedAt) >= s.mtimeMs), () => true);
-  if (changed) return undefined;
-  const profile = options.profile ?? info.defaultProfile;
-  // A profile it does not serve: unknown to the config too, or added since; the config says which.
-  if (!info.profiles.includes(profile)) return undefined;
-  return { lookup: await checkDaemon(info, paths.stateDir, { file, server: { host: '', port: 0, tokenFile: info.tokenFile } }, profile), profile };
+  const announced = announcedDaemon(options);
+  if (!announced) return undefined;
+  const { info, stateDir, file, profile } = announced;
+  return { lookup: await checkDaemon(info, stateDir, { file, server: { host: '', port: 0, tokenFile: info.tokenFile } }, profile), profile };
 }
 
 async function checkDaemon(info: DaemonInfo, stateDir: string, config: Pick<Config, 'file' | 'server'>, profile: string | undefined): Promise<DaemonLookup> {
-  if (info.config !== undefined && !(await sameFile(info.config, config.file))) {
+  if (info.config !== undefined && !sameFile(info.config, config.file)) {
     return { problem: new DaemonMismatchError(info.url, info.pid, `it serves the config ${info.config}, not ${config.file}`) };
   }
   if (info.tokenFile !== config.server.tokenFile) {
@@ -309,7 +322,7 @@ async function checkDaemon(info: DaemonInfo, stateDir: string, config: Pick<Conf
   if (profile !== undefined && !info.profiles.includes(profile)) {
     return { problem: new DaemonMismatchError(info.url, info.pid, `it does not serve profile "${profile}" (it serves: ${info.profiles.join(', ')}); it started before the config named it`) };
   }
-  const master = await readToken(info.tokenFile);
+  const master = readToken(info.tokenFile);
   if (!master) return { problem: new DaemonNotRunningError(info.url) };
   try {
     return { daemon: await DaemonConnection.open(info, stateDir, master) };
@@ -367,65 +380,11 @@ export async function useBroker<T>(options: CommandOptions, use: BrokerUse<T>): 
   return use.inProcess(config, profile);
 }
 
-/**
- * The fast path alone: the daemon found through the config file's path, asked once. Undefined
- * whenever the command needs more than that (no such daemon, a listener that is not ours, the
- * daemon answered with an error, or the config must be read): the caller then runs the whole
- * command, which looks again and reports what it finds. What the bin (bin.ts) answers with
- * before the rest of the CLI is loaded.
- */
-export async function askDaemonOfConfigFile<T>(options: CommandOptions, ask: (daemon: DaemonConnection, profile: string, hasStoredSession: () => Promise<boolean>) => Promise<DaemonAnswer<T>>): Promise<T | undefined> {
-  const fast = await findDaemonOfConfigFile(options).catch(() => undefined);
-  const daemon = fast?.lookup.daemon;
-  if (!fast || !daemon) return undefined;
-  try {
-    // "Not signed in" from a daemon that has not yet seen a new login: left to the whole
-    // command, which looks in the keychain and waits for the daemon to pick the login up.
-    return (await ask(daemon, fast.profile, async () => false)).value;
-  } catch {
-    return undefined;
-  } finally {
-    daemon.close();
-  }
-}
-
 /** The error the daemon answered with, as it gave it (docs/errors.md lists the codes). */
 export function daemonError({ status, body }: { status: number; body: unknown }): DaemonReportedError {
   const { Code, Message } = (body ?? {}) as { Code?: unknown; Message?: unknown };
   if (typeof Code === 'string' && /^BRK_ERR_[A-Z_]+$/.test(Code) && typeof Message === 'string') return new DaemonReportedError(Code, Message);
   return new DaemonReportedError('BRK_ERR_INTERNAL', `The daemon answered HTTP ${status} without an error code; see its log.`);
-}
-
-/** daemon.json as serve writes it; anything else (a stale or hand-edited file) means no daemon. */
-export function isDaemonInfo(info: DaemonInfo | undefined): info is DaemonInfo {
-  return (
-    typeof info === 'object' && info !== null &&
-    Number.isSafeInteger(info.pid) && info.pid > 0 &&
-    typeof info.url === 'string' && /^http:\/\//.test(info.url) && URL.canParse(info.url) &&
-    typeof info.tokenFile === 'string' && typeof info.defaultProfile === 'string' &&
-    (info.config === undefined || typeof info.config === 'string') &&
-    Array.isArray(info.profiles) && info.profiles.every((p) => typeof p === 'string')
-  );
-}
-
-/**
- * Whether a process with this pid exists: signal 0, which EPERM answers for a process of
- * another user (it exists; whether it is our daemon, only the proof tells).
- */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** The same file, also when one path goes through a symbolic link (~/.config → elsewhere). */
-async function sameFile(a: string, b: string): Promise<boolean> {
-  if (a === b) return true;
-  const [ra, rb] = await Promise.all([realpath(a).catch(() => a), realpath(b).catch(() => b)]);
-  return ra === rb;
 }
 
 function parseJson(text: string): unknown {
@@ -434,11 +393,6 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function isTokenBody(body: unknown): body is TokenBody {
-  const b = body as Partial<Record<keyof TokenBody, unknown>> | null;
-  return typeof b === 'object' && b !== null && typeof b.IdToken === 'string' && typeof b.AccessToken === 'string' && typeof b.Expiration === 'string';
 }
 
 /** Whether the keychain holds a session for the profile (its owner's, for "signInFrom"); never throws. */

@@ -11,7 +11,8 @@ import { type ContainerTokenRecord, containerTokensFile, readContainerTokens, wr
 import { readToken } from '../store/endpoint-token-file.js';
 import { loadCliConfig, pickProfile } from './cli-context.js';
 import { type CliIo, processIo } from './cli-io.js';
-import { type DaemonConnection, daemonError, findDaemon, isAlive, profileUrl } from './daemon-client.js';
+import { isAlive, profileUrl } from './announced-daemon.js';
+import { type DaemonConnection, daemonError, findDaemon } from './daemon-client.js';
 import { DOCKER_NETWORK, dockerSetup, dockerTeardown } from './docker-network.js';
 import { holdWhileRunning, runCommand } from './exec.js';
 
@@ -203,7 +204,7 @@ function describeListener(state: ContainerListenerState): string {
 
 /** The records made under the current master: the others open nothing. */
 async function currentRecords(config: Config): Promise<ContainerTokenRecord[]> {
-  const master = await readToken(config.server.tokenFile);
+  const master = readToken(config.server.tokenFile);
   if (!master) return [];
   const fingerprint = masterFingerprint(master);
   return (await readContainerTokens(containerTokensFile(config.stateDir))).filter((r) => r.master === fingerprint);

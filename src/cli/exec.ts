@@ -11,7 +11,8 @@ import { writePrivateFile } from '../store/atomic-file.js';
 import { untrustedNote } from './broker-read.js';
 import { type CliIo, processIo } from './cli-io.js';
 import type { CommandOptions } from './cli-context.js';
-import { type ChildTokenHold, type DaemonConnection, isAlive, useBroker } from './daemon-client.js';
+import { isAlive } from './announced-daemon.js';
+import { type ChildTokenHold, type DaemonConnection, useBroker } from './daemon-client.js';
 import { securePrivatePaths } from '../store/private-paths.js';
 
 export const EXEC_HELP = `Usage: cognito-broker exec [--profile P] [--with-id-token] [--config PATH] -- COMMAND [ARGS...]

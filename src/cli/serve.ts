@@ -4,7 +4,7 @@ import { startDaemon, takeInheritedSockets } from '../app/start-daemon.js';
 import { createLogger } from '../log/create-logger.js';
 import { loadCliConfig } from './cli-context.js';
 import { type CliIo, processIo } from './cli-io.js';
-import { profileUrl } from './daemon-client.js';
+import { profileUrl } from './announced-daemon.js';
 import { shellExports } from './shell-exports.js';
 
 export const SERVE_HELP = `Usage: cognito-broker serve [--config PATH] [--log-level LEVEL]

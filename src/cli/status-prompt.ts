@@ -1,15 +1,15 @@
-import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { platformPaths, resolveConfigFile } from '../config/platform-paths.js';
 import { PROMPT_FILE, type PromptFile, readPromptFile } from '../store/prompt-file.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { STATUS_EXIT } from './status-exit.js';
+import { isAlive, sameFile } from './announced-daemon.js';
 
 /*
  * `status --prompt` runs in every shell prompt: it reads the file the daemon keeps and
  * nothing else. No config parsing, no keychain, no network; this module and what it imports
- * load only Node's own modules (test/cli/status-prompt-modules.test.ts keeps it so).
+ * load only Node's own modules (test/cli/status-prompt.test.ts keeps it so).
  */
 
 export const STATUS_PROMPT_HELP = `Usage: cognito-broker status --prompt [--profile P] [--config PATH]
@@ -93,26 +93,4 @@ export function timeLeft(ms: number): string {
   if (s < 3_600) return `${Math.floor(s / 60)}m`;
   if (s < 86_400) return `${Math.floor(s / 3_600)}h${String(Math.floor((s % 3_600) / 60)).padStart(2, '0')}m`;
   return `${Math.floor(s / 86_400)}d${Math.floor((s % 86_400) / 3_600)}h`;
-}
-
-/** Signal 0: EPERM means it exists (another user's). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function sameFile(a: string, b: string): boolean {
-  if (a === b) return true;
-  const real = (p: string) => {
-    try {
-      return realpathSync(p);
-    } catch {
-      return p;
-    }
-  };
-  return real(a) === real(b);
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { unwatchFile, watchFile } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writePrivateFile } from './atomic-file.js';
 
@@ -19,7 +19,7 @@ const ID_TOKEN_SUFFIX = '+id-token';
  * tightened (`replaced` says so, for the log).
  */
 export async function loadOrCreateMasterToken(file: string): Promise<{ token: string; replaced: boolean }> {
-  const existing = await readToken(file);
+  const existing = readToken(file);
   const exposed = existing !== undefined && (await readableByOthers(file));
   if (existing && !exposed) return { token: existing, replaced: false };
   return { token: await rotateMasterToken(file), replaced: exposed };
@@ -32,16 +32,29 @@ export async function rotateMasterToken(file: string): Promise<string> {
   return token;
 }
 
-/** The token in the file; undefined when there is none (yet) or it is not one of ours. */
-export async function readToken(file: string): Promise<string | undefined> {
+/**
+ * The token in the file; undefined when there is none (yet) or it is not one of ours. Read
+ * synchronously: a 64-byte file on the fast path of the commands tools run often (the bin),
+ * where the first asynchronous read would start libuv's thread pool for it alone.
+ */
+export function readToken(file: string): string | undefined {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
   return TOKEN_FORMAT.test(text) ? text : undefined;
+}
+
+/** readToken, with an unreadable file taken as no token. */
+function readTokenQuietly(file: string): string | undefined {
+  try {
+    return readToken(file);
+  } catch {
+    return undefined;
+  }
 }
 
 export async function readableByOthers(file: string): Promise<boolean> {
@@ -63,7 +76,7 @@ export function scopedTokenFile(stateDir: string, profile: string, idToken: bool
 
 /** Writes `token` to `file` (0600, atomically) unless it holds it already: `env` runs in every new shell. */
 export async function writeTokenFile(file: string, token: string): Promise<void> {
-  if ((await readToken(file).catch(() => undefined)) === token && !(await readableByOthers(file))) return;
+  if (readTokenQuietly(file) === token && !(await readableByOthers(file))) return;
   await writePrivateFile(file, token);
 }
 
@@ -92,7 +105,7 @@ export type MasterTokenChange = 'rotated' | 'exposed' | 'restored';
 export function watchMasterToken(file: string, current: () => string, onChange: (token: string, change: MasterTokenChange) => void, intervalMs = TOKEN_FILE_POLL_MS): () => void {
   let checking = false;
   const check = async () => {
-    const token = await readToken(file);
+    const token = readToken(file);
     if (token === undefined) {
       await writePrivateFile(file, current());
       onChange(current(), 'restored');

@@ -1,4 +1,4 @@
-import { chmodSync, lstatSync } from 'node:fs';
+import { chmodSync, lstatSync, statSync } from 'node:fs';
 import { chmod, lstat, mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { InsecurePathError } from '../errors.js';
@@ -71,4 +71,22 @@ export function ownPrivateDir(dir: string, uid: number | undefined = process.get
   if (info.uid !== uid) return false;
   if ((info.mode & 0o077) !== 0) chmodSync(dir, 0o700);
   return true;
+}
+
+/**
+ * A socket this user created, in a directory no other user may write: whoever listens on it
+ * is this user's (only root could have put another's there). The directory matters because
+ * another user who may write it could swap the socket between this check and the connect.
+ * False wherever that cannot be told (no uids: Windows). Synchronous, like the other reads on
+ * the commands' fast path (readToken).
+ */
+export function isOwnSocket(path: string, uid: number | undefined = process.getuid?.()): boolean {
+  if (uid === undefined) return false;
+  try {
+    const socket = lstatSync(path);
+    const dir = statSync(dirname(path));
+    return socket.isSocket() && socket.uid === uid && dir.isDirectory() && dir.uid === uid && (dir.mode & WRITABLE_BY_OTHERS) === 0;
+  } catch {
+    return false;
+  }
 }

@@ -1,83 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { childEnvironment, REMOVED_VARIABLES } from '../../src/cli/exec.js';
 import { type DaemonConnection, findDaemon, findDaemonOfConfigFile } from '../../src/cli/daemon-client.js';
-import { daemonProof, deriveProfileToken } from '../../src/server/endpoint-auth.js';
-import { loadConfig } from '../../src/config/load-config.js';
-import type { Config } from '../../src/config/config.js';
+import { deriveProfileToken } from '../../src/server/endpoint-auth.js';
 import { DaemonReportedError } from '../../src/errors.js';
-
-const PROFILE = {
-  region: 'eu-west-1',
-  userPoolId: 'eu-west-1_AbCdEf123',
-  clientId: 'abc123',
-  identityPoolId: 'eu-west-1:0b5f2f5e-1111-4222-8333-444455556666',
-};
-const TOKEN = 'a'.repeat(64);
-const CREDENTIALS = { AccessKeyId: 'ASIAEXAMPLE', SecretAccessKey: 'secret', Token: 'session', Expiration: '2030-01-01T00:00:00.000Z' };
-
-/** A config and state directory of its own, and a daemon.json written as serve writes it. */
-async function setup(t: Test): Promise<{ config: Config; writeInfo: (info: Record<string, unknown>) => void; stateDir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'cb-daemon-client-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const configFile = join(dir, 'config.json');
-  writeFileSync(configFile, JSON.stringify({ profiles: { default: PROFILE, work: PROFILE } }));
-  const stateDir = join(dir, 'state', 'cognito-broker');
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const saved = process.env.XDG_STATE_HOME;
-  process.env.XDG_STATE_HOME = join(dir, 'state');
-  t.teardown(() => {
-    if (saved === undefined) delete process.env.XDG_STATE_HOME;
-    else process.env.XDG_STATE_HOME = saved;
-  });
-  const config = await loadConfig({ flag: configFile });
-  writeFileSync(config.server.tokenFile, TOKEN, { mode: 0o600 });
-  // The config is older than the daemon, as when serve loaded it.
-  utimesSync(configFile, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
-  return {
-    config,
-    stateDir,
-    writeInfo: (info) => writeFileSync(join(stateDir, 'daemon.json'), JSON.stringify({
-      pid: process.pid, url: 'http://127.0.0.1:9', tokenFile: config.server.tokenFile, config: config.file,
-      defaultProfile: 'default', profiles: ['default', 'work'], startedAt: new Date().toISOString(), ...info,
-    })),
-  };
-}
-
-/**
- * A listener on 127.0.0.1 that answers GET /proof as the daemon does when `knowsToken`, and
- * the scripted answers otherwise; it records every request's headers and connection.
- */
-async function fakeDaemon(t: Test, knowsToken = true) {
-  const answers: [number, unknown][] = [];
-  const seen: { url: string; authorization: string | undefined; socket: unknown }[] = [];
-  let connections = 0;
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-    seen.push({ url: request.url ?? '', authorization: request.headers.authorization, socket: request.socket });
-    const url = new URL(request.url ?? '/', 'http://x');
-    if (url.pathname === '/proof') {
-      const proof = knowsToken ? daemonProof(TOKEN, url.searchParams.get('nonce') ?? '') : 'f'.repeat(64);
-      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ proof }));
-      return;
-    }
-    const [status, body] = answers.shift() ?? [500, {}];
-    response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-  });
-  server.on('connection', () => (connections += 1));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  return { server, url, answers, seen, connections: () => connections };
-}
+import { CREDENTIALS, fakeDaemon, setup, TOKEN } from '../support/fake-daemon.js';
 
 t.test('findDaemon: only a daemon of this config, token file and profile that proves it is ours', async (t) => {
   const { config, writeInfo } = await setup(t);
@@ -114,12 +43,48 @@ t.test('findDaemon: only a daemon of this config, token file and profile that pr
 
 t.test('a listener that cannot prove it knows the token gets no token, and is named untrusted', async (t) => {
   const { config, writeInfo } = await setup(t);
-  const impostor = await fakeDaemon(t, false);
+  const impostor = await fakeDaemon(t, { knowsToken: false });
   writeInfo({ url: impostor.url });
   const found = await findDaemon(config);
   t.match(found, { problem: { code: 'BRK_ERR_DAEMON_UNTRUSTED', message: /could not prove[^]*No token was sent to it[^]*rotate-token/ } });
   t.same(impostor.seen.map((r) => [r.url.split('?')[0], r.authorization]), [['/proof', undefined]], 'only the challenge, without a token');
   t.notMatch(JSON.stringify(impostor.seen.map((r) => r.url)), TOKEN);
+});
+
+t.test('the command socket: the listener is known to be ours, and still proves it knows the token; any other socket is passed over', async (t) => {
+  const { config, writeInfo, stateDir } = await setup(t);
+  const socket = join(stateDir, 'daemon.sock');
+  const daemon = await fakeDaemon(t, { socket });
+  // Nothing listens at the URL: only the socket can answer.
+  writeInfo({ socket });
+  const found = await findDaemon(config);
+  t.ok(found.daemon, 'found through its socket');
+  daemon.answers.push([200, CREDENTIALS]);
+  t.same(await found.daemon?.credentials('default', async () => false), { value: CREDENTIALS });
+  found.daemon?.close();
+  t.same(daemon.seen.map((r) => [r.url.split('?')[0], r.authorization, r.overCommandSocket]), [['/proof', undefined, true], ['/credentials', TOKEN, true]], 'the proof first, without a token, then the master, all over the socket');
+
+  const other = await fakeDaemon(t, { knowsToken: false, socket: join(stateDir, 'other.sock') });
+  writeInfo({ socket: join(stateDir, 'other.sock') });
+  t.match(await findDaemon(config), { problem: { code: 'BRK_ERR_DAEMON_UNTRUSTED', message: /could not prove/ } }, 'a daemon of ours that does not know the token (a rotation not yet taken up)');
+  t.same(other.seen.map((r) => r.authorization), [undefined], 'it got no token');
+
+  // Where another user could swap the socket: passed over for loopback TCP, checked as ever.
+  const shared = join(stateDir, 'shared');
+  mkdirSync(shared, { mode: 0o777 });
+  chmodSync(shared, 0o777);
+  const swappable = await fakeDaemon(t, { socket: join(shared, 'daemon.sock') });
+  writeInfo({ url: swappable.url, socket: join(shared, 'daemon.sock') });
+  const tcp = await findDaemon(config);
+  t.ok(tcp.daemon, 'found over TCP');
+  tcp.daemon?.close();
+  t.same(swappable.seen.map((r) => r.overCommandSocket), [false], 'nothing went through the socket');
+
+  // A socket left by a daemon killed with SIGKILL: loopback TCP (which finds nothing there either).
+  const stale = join(stateDir, 'stale.sock');
+  spawnSync(process.execPath, ['-e', "require('node:net').createServer().listen(process.argv[1], () => process.kill(process.pid, 'SIGKILL'))", stale]);
+  writeInfo({ socket: stale });
+  t.match(await findDaemon(config), { problem: { code: 'BRK_ERR_DAEMON_NOT_RUNNING' } });
 });
 
 t.test('findDaemonOfConfigFile: the fast path needs the same file, unchanged since the daemon started', async (t) => {

@@ -13,7 +13,7 @@ t.test('what login and serve load and keep', async (t) => {
   await t.test('login with the password on stdin and serve load no prompt, QR-code, schema-compiler or STS package', (t) => packagesLoaded(t, be));
   await t.test('login and serve load CommonJS packages with require() and the parts of zod they use', (t) => howPackagesLoad(t, be));
   await t.test("serve keeps V8's young generation within twice a fresh process's size", (t) => youngGeneration(t, be));
-  await t.test("with the daemon running, the bin answers token and credential-process itself: nothing of main.js's loads", (t) => binAnswers(t, be));
+  await t.test("with the daemon running, the bin answers token and credential-process itself: nothing of main.js's loads, nor node:http or crypto", (t) => binAnswers(t, be));
 });
 
 // These packages are loaded by the commands that need them, not by login with a password on
@@ -83,5 +83,9 @@ async function binAnswers(t: Test, be: BrokerEnv): Promise<void> {
     t.equal(run.code, 0, `${command} answered`);
     t.match(run.stdout, printed, `${command} printed what it prints`);
     t.same(ours(run.urls), ['cli/bin.cjs'], `${command}: of ours, the bin alone`);
+    // Through the daemon's command socket, in one request of its own: neither Node's HTTP
+    // client nor crypto (the proof a loopback listener must give), a third of a bare node's start.
+    t.same(run.urls.filter((url) => url === 'node:http' || url === 'node:crypto'), [], `${command}: neither node:http nor node:crypto loaded`);
+    t.ok(run.urls.includes('node:net'), `${command}: the record has Node's own modules (so the check above can fail)`);
   }
 }

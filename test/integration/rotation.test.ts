@@ -15,7 +15,7 @@ import { CognitoIdentityProviderClient, GetTokensFromRefreshTokenCommand, Initia
 import t, { type Test } from 'tap';
 import { startLocalStack } from '../../testkit/local-stack.js';
 import { waitFor } from '../../testkit/wait.js';
-import { isAlive } from '../../src/cli/daemon-client.js';
+import { isAlive } from '../../src/cli/announced-daemon.js';
 import { createCognitoClients } from '../../src/cognito/create-cognito-clients.js';
 import { signIn } from '../../src/cognito/sign-in.js';
 import type { ProfileConfig } from '../../src/config/config.js';

@@ -56,11 +56,12 @@ t.test('serve replaces a token file others could read, tightens the state direct
   const daemonFile = join(stateDir, 'daemon.json');
   t.equal(mode(daemonFile), 0o600, 'daemon.json is 0600 too');
   const info = JSON.parse(readFileSync(daemonFile, 'utf8')) as Record<string, unknown>;
-  t.same(Object.keys(info).sort(), ['config', 'defaultProfile', 'pid', 'profiles', 'startedAt', 'tokenFile', 'url']);
+  t.same(Object.keys(info).sort(), ['config', 'defaultProfile', 'pid', 'profiles', 'socket', 'startedAt', 'tokenFile', 'url']);
   t.notOk(readFileSync(daemonFile, 'utf8').includes(master), 'daemon.json names the token file, never the token');
   t.equal(info.tokenFile, tokenFile);
-  t.same(readdirSync(stateDir).sort(), ['daemon.json', 'endpoint-token', 'locks', 'prompt.json', 'tokens'], 'no temp files left behind');
+  t.same(readdirSync(stateDir).sort(), ['daemon.json', 'daemon.sock', 'endpoint-token', 'locks', 'prompt.json', 'tokens'], 'no temp files left behind');
   t.equal(mode(join(stateDir, 'prompt.json')), 0o600, 'prompt.json (status --prompt\'s) is 0600');
+  t.equal(mode(join(stateDir, 'daemon.sock')), 0o600, 'the command socket: connecting takes write permission, this user\'s alone');
   t.equal(mode(join(stateDir, 'locks')), 0o700, 'the refresh locks\' directory');
   t.equal(mode(join(stateDir, 'tokens')), 0o700);
   t.equal(mode(join(stateDir, 'tokens', 'default')), 0o600, 'the profile token file');
@@ -70,6 +71,7 @@ t.test('serve replaces a token file others could read, tightens the state direct
   t.match(envOut.stdout, `AWS_CONTAINER_AUTHORIZATION_TOKEN=${serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN}`);
   t.equal(await serve.stop(), 0);
   t.notOk(existsSync(daemonFile), 'daemon.json is removed on shutdown');
+  t.notOk(existsSync(join(stateDir, 'daemon.sock')), 'and the command socket');
   t.equal(readFileSync(tokenFile, 'utf8'), master, 'the token file stays for the next start');
 
   serve = await startServe([], env);

@@ -96,7 +96,7 @@ t.test('no secret in any log line at trace level, in any output, argv, environme
   const stored = JSON.parse((await keychain.get('profile:default')) as string) as { refreshToken: string };
   await keychain.stop();
   const daemonFile = readFileSync(join(be.dir, 'state', 'cognito-broker', 'daemon.json'), 'utf8');
-  t.same(Object.keys(JSON.parse(daemonFile) as object).sort(), ['config', 'defaultProfile', 'pid', 'profiles', 'startedAt', 'tokenFile', 'url'], 'daemon.json: where, not what');
+  t.same(Object.keys(JSON.parse(daemonFile) as object).sort(), ['config', 'defaultProfile', 'pid', 'profiles', 'socket', 'startedAt', 'tokenFile', 'url'], 'daemon.json: where, not what');
   const promptFile = readFileSync(join(be.dir, 'state', 'cognito-broker', 'prompt.json'), 'utf8');
   t.equal(await serve.stop(), 0, 'SIGTERM: clean exit');
   if (process.env.SHOW_LOG) console.error(serve.stderr());

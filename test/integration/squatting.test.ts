@@ -5,19 +5,26 @@
  * A real second user (useradd, runuser), the compiled CLI, the local stack, the real
  * Secret Service.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
-import { requireSecretService, startBrokerEnv } from '../support/broker-env.js';
+import t, { type Test } from 'tap';
+import { type BrokerEnv, requireSecretService, startBrokerEnv } from '../support/broker-env.js';
 import { runCli, startServe } from '../support/cli.js';
-import { OTHER_USER, otherUid, requireOtherUser, squat, type SeenRequest } from '../support/other-user.js';
+import { OTHER_USER, otherUid, requireOtherUser, squat, squatSocket, type SeenRequest } from '../support/other-user.js';
 
-t.test('a port squatted by another user gets no token; credentials come from this process instead', async (t) => {
-  if (!requireSecretService(t) || !requireOtherUser(t)) return;
+/** The local stack with the default profile signed in; undefined (the test failed or skipped) without a Secret Service or another user. */
+async function signedIn(t: Test): Promise<BrokerEnv | undefined> {
+  if (!requireSecretService(t) || !requireOtherUser(t)) return undefined;
   const be = await startBrokerEnv();
   t.teardown(() => be.stop());
   const login = await runCli(['login', '--password-stdin'], be.env, `${be.stack.password}\n`);
   t.equal(login.code, 0, login.stderr);
+  return be;
+}
+
+t.test('a port squatted by another user gets no token; credentials come from this process instead', async (t) => {
+  const be = await signedIn(t);
+  if (!be) return;
 
   const serve = await startServe([], be.env);
   const url = new URL(serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI as string);
@@ -31,6 +38,8 @@ t.test('a port squatted by another user gets no token; credentials come from thi
   // of theirs now has the daemon's old pid (here: the squatter's own, which is alive).
   serve.child.kill('SIGKILL');
   await new Promise((resolve) => serve.child.once('exit', resolve));
+  const daemonSocket = JSON.parse(readFileSync(join(be.env.XDG_STATE_HOME as string, 'cognito-broker', 'daemon.json'), 'utf8')).socket as string;
+  t.ok(lstatSync(daemonSocket).isSocket(), 'the daemon left its command socket behind, where nothing listens: the commands try it first');
   const squatter = await squat('127.0.0.1', Number(url.port));
   t.teardown(() => squatter.stop());
   const daemonFile = join(be.env.XDG_STATE_HOME as string, 'cognito-broker', 'daemon.json');
@@ -92,4 +101,31 @@ t.test('serve on a port another user holds: exits 1, names the user, says the to
   t.equal(serve.code, 1);
   t.match(serve.stderr, new RegExp(`Port ${squatter.port} on 127\\.0\\.0\\.1 is held by another user's process \\(uid ${otherUid()} \\(${OTHER_USER}\\)\\)[^]*rotate-token[^]*BRK_ERR_PORT_HELD_BY_OTHER_USER`));
   t.same(squatter.requests(), []);
+});
+
+t.test("a command socket that is not this user's gets nothing: the commands reach the daemon over loopback, proved", async (t) => {
+  const be = await signedIn(t);
+  if (!be) return;
+  const serve = await startServe([], be.env);
+  t.teardown(() => serve.stop());
+
+  // daemon.json names a socket another user listens on, in a directory of theirs.
+  const dir = mkdtempSync('/tmp/cognito-broker-other-socket-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  chownSync(dir, otherUid(), 0);
+  chmodSync(dir, 0o755);
+  const squatter = await squatSocket(join(dir, 'daemon.sock'));
+  t.teardown(() => squatter.stop());
+  const daemonFile = join(be.env.XDG_STATE_HOME as string, 'cognito-broker', 'daemon.json');
+  writeFileSync(daemonFile, JSON.stringify({ ...JSON.parse(readFileSync(daemonFile, 'utf8')), socket: join(dir, 'daemon.sock') }));
+
+  const token = await runCli(['token'], be.env);
+  t.equal(token.code, 0, token.stderr);
+  t.equal(token.stdout.trim().split('.').length, 3, 'a real ID token (a JWT), not the impostor\'s');
+  const credentialProcess = await runCli(['credential-process'], be.env);
+  t.equal(credentialProcess.code, 0, credentialProcess.stderr);
+  t.match(JSON.parse(credentialProcess.stdout), { AccessKeyId: /^ASIA(?!IMPOSTOR)/ });
+  const status = await runCli(['status', '--json'], be.env);
+  t.match(JSON.parse(status.stdout), { daemon: { running: true } }, 'status found the daemon over loopback');
+  t.same(squatter.requests(), [], 'not one request reached the other user\'s socket');
 });

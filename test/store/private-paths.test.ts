@@ -1,8 +1,10 @@
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { securePrivatePaths } from '../../src/store/private-paths.js';
+import { isOwnSocket, securePrivatePaths } from '../../src/store/private-paths.js';
 import { InsecurePathError } from '../../src/errors.js';
 
 function setup(t: { teardown: (fn: () => void) => void }) {
@@ -78,4 +80,28 @@ t.test('files and directories of another user are refused', async (t) => {
 t.test('no checks where there are no uids (Windows)', async (t) => {
   const { stateDir, tokenFile } = setup(t);
   t.same(await securePrivatePaths({ stateDir, tokenFile }, undefined), { tightened: [] });
+});
+
+t.test('isOwnSocket: a socket of ours in a directory no one else may write', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cb-own-socket-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  chmodSync(dir, 0o700);
+  const path = join(dir, 'daemon.sock');
+  const server = createServer().listen(path);
+  await once(server, 'listening');
+  t.teardown(() => server.close());
+  const uid = process.getuid?.();
+  t.equal(isOwnSocket(path), uid !== undefined, 'ours, in a 0700 directory (never where there are no uids)');
+  if (uid === undefined) return;
+  t.equal(isOwnSocket(path, uid + 1), false, "another user's socket");
+  chmodSync(dir, 0o1777);
+  t.equal(isOwnSocket(path), false, 'in a directory others may write, even a sticky one: it could be swapped');
+  chmodSync(dir, 0o755);
+  t.equal(isOwnSocket(path), true, 'a directory others may read only is fine');
+  const file = join(dir, 'plain');
+  writeFileSync(file, '');
+  t.equal(isOwnSocket(file), false, 'a plain file');
+  t.equal(isOwnSocket(join(dir, 'missing.sock')), false, 'nothing there');
+  symlinkSync(path, join(dir, 'link.sock'));
+  t.equal(isOwnSocket(join(dir, 'link.sock')), false, 'a symbolic link to it');
 });

@@ -98,7 +98,19 @@ export interface Squatter {
  * every request and answers each with plausible container credentials of its own, and
  * /proof with a made-up proof: what an attacker squatting the daemon's port would do.
  */
-export async function squat(host: string, port: number): Promise<Squatter> {
+export function squat(host: string, port: number): Promise<Squatter> {
+  return startSquatter(`${port}, ${JSON.stringify(host)}`, `${host}:${port}`);
+}
+
+/**
+ * The same listener on a Unix socket at `path` (in a directory the other user may write),
+ * for daemon.json's `socket`. Its `port` is 0.
+ */
+export function squatSocket(path: string): Promise<Squatter> {
+  return startSquatter(JSON.stringify(path), path);
+}
+
+async function startSquatter(listenArgs: string, where: string): Promise<Squatter> {
   const code = `
     const http = require('node:http');
     const server = http.createServer((req, res) => {
@@ -112,7 +124,7 @@ export async function squat(host: string, port: number): Promise<Squatter> {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
       });
     });
-    server.listen(${port}, ${JSON.stringify(host)}, () => process.stdout.write('LISTENING ' + server.address().port + '\\n'));
+    server.listen(${listenArgs}, () => process.stdout.write('LISTENING ' + (server.address().port ?? 0) + '\\n'));
     process.stdin.on('end', () => process.exit(0)).resume();`;
   const child = spawn(...asOtherUser([nodeForOtherUser(), '-e', code]), { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
@@ -124,7 +136,7 @@ export async function squat(host: string, port: number): Promise<Squatter> {
   while (!(listening = /^LISTENING (\d+)$/m.exec(out))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`the other user's listener did not start on ${host}:${port} (exit ${child.exitCode}): ${err.slice(-500)}`);
+      throw new Error(`the other user's listener did not start on ${where} (exit ${child.exitCode}): ${err.slice(-500)}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
