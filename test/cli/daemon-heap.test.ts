@@ -1,7 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import { compiledPath } from '../support/paths.js';
-import { freshNewSpaceBytes, heapSpacesAtExit } from '../support/recorded-runs.js';
+import { freshNewSpaceBytes, heapAtExit } from '../support/recorded-runs.js';
 
 const MODULE = pathToFileURL(compiledPath('src/cli/daemon-heap.ts')).href;
 
@@ -10,8 +11,29 @@ const MODULE = pathToFileURL(compiledPath('src/cli/daemon-heap.ts')).href;
 // takes by default.
 t.test('the young generation stays within twice its starting size under allocation', async (t) => {
   const freshSize = freshNewSpaceBytes();
-  const plain = await heapSpacesAtExit(['-e', '0'], process.env);
+  const plain = (await heapAtExit(['-e', '0'], process.env)).spaces;
   t.ok((plain.new_space ?? 0) > 2 * freshSize, 'without the limit, the allocation grows the new space further (so the check below can fail)', { newSpace: plain.new_space, freshSize });
-  const limited = await heapSpacesAtExit(['--input-type=module', '-e', `(await import(${JSON.stringify(MODULE)})).limitYoungGeneration();`], process.env);
+  const limited = (await heapAtExit(['--input-type=module', '-e', `(await import(${JSON.stringify(MODULE)})).limitYoungGeneration();`], process.env)).spaces;
   t.ok((limited.new_space ?? Infinity) <= 2 * freshSize, 'with it, it does not', { newSpace: limited.new_space, freshSize });
+});
+
+// The real V8 of this Node: a hot function stays unoptimized while optimization is deferred,
+// and gets optimized once it is resumed (%GetOptimizationStatus, bit 16: optimized).
+t.test('optimization deferred: hot code is not optimized until it is resumed', async (t) => {
+  const code = `
+    const { deferOptimization, resumeOptimization } = await import(${JSON.stringify(MODULE)});
+    const status = new Function('f', 'return %GetOptimizationStatus(f)');
+    function hot(n) { let s = 0; for (let i = 0; i < n; i++) s += (i * 7) % 13; return s; }
+    const warm = () => { for (let round = 0; round < 50 && (status(hot) & 16) === 0; round++) for (let i = 0; i < 200; i++) hot(1000); };
+    deferOptimization();
+    warm();
+    const deferred = status(hot);
+    resumeOptimization();
+    warm();
+    console.log(JSON.stringify({ deferred, resumed: status(hot) }));`;
+  const run = spawnSync(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', code], { encoding: 'utf8' });
+  t.equal(run.status, 0, run.stderr);
+  const { deferred, resumed } = JSON.parse(run.stdout) as { deferred: number; resumed: number };
+  t.equal(deferred & 16, 0, 'not optimized while deferred', { deferred: deferred.toString(2) });
+  t.equal(resumed & 16, 16, 'optimized once resumed', { resumed: resumed.toString(2) });
 });

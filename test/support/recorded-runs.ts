@@ -43,14 +43,22 @@ export async function modulesLoaded(args: readonly string[], env: NodeJS.Process
   return { urls: urlsOf(lines), imported: urlsOf(lines.filter((line) => line.startsWith('import '))), stdout: run.stdout, code: run.code };
 }
 
+/** What test/support/heap-recorder.mjs records. */
+export interface HeapAtExit {
+  /** V8's heap spaces, name → bytes reserved, after the recorder's allocation. */
+  readonly spaces: Record<string, number>;
+  /** Whether V8 optimized the recorder's allocating function (with --allow-natives-syntax only). */
+  readonly optimized?: boolean;
+}
+
 /**
  * Runs node with test/support/heap-recorder.mjs (the compiled CLI if `nodeArgs` starts with
- * CLI_BIN): V8's heap spaces (name → bytes) after the recorder's allocation at exit.
+ * CLI_BIN, or with --allow-natives-syntax then CLI_BIN): what it records at exit.
  */
-export async function heapSpacesAtExit(nodeArgs: readonly string[], env: NodeJS.ProcessEnv, options: RunOptions = {}): Promise<Record<string, number>> {
+export async function heapAtExit(nodeArgs: readonly string[], env: NodeJS.ProcessEnv, options: RunOptions = {}): Promise<HeapAtExit> {
   const run = await recordedRun(HEAP_RECORDER, 'HEAP_RECORD_FILE', nodeArgs, env, options);
   if (!run.record) throw new Error(`node exited (${run.code}) without recording its heap`);
-  return JSON.parse(run.record) as Record<string, number>;
+  return JSON.parse(run.record) as HeapAtExit;
 }
 
 /** The size of V8's new space in a node process that has just started. */
