@@ -4,7 +4,7 @@ import { isOwnSocket } from '../store/private-paths.js';
 import { announcedDaemon, profileUrl } from './announced-daemon.js';
 import type { CommandOptions } from './cli-context.js';
 
-/** How long a command waits for the daemon to answer on loopback (it answers from memory). */
+/** How long a command waits for the daemon to answer (it answers from memory). */
 export const DAEMON_TIMEOUT_MS = 2_000;
 
 /** The daemon's /token body. */

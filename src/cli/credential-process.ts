@@ -15,7 +15,7 @@ only ~/.aws/config (the AWS CLI and every SDK do too):
   {"Version":1,"AccessKeyId":"...","SecretAccessKey":"...","SessionToken":"...","Expiration":"2026-...Z"}
 
 With the daemon running (cognito-broker serve, or cognito-broker service install) this is
-one call on loopback, and Cognito is asked only when the daemon's credentials are due.
+one local call, and Cognito is asked only when the daemon's credentials are due.
 Without it, each run reads the keychain and asks Cognito itself (one call while the ID token
 the last such run kept with the session is fresh, else two or three; a few hundred
 milliseconds): the SDKs cache the answer until 15 minutes before it expires, but every new

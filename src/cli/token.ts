@@ -10,7 +10,7 @@ trailing newline, which $(...) strips:
   curl -H "Authorization: $(cognito-broker token)" https://api.example.com/
 
 The token has at least 5 minutes left (a quarter of its lifetime for short-lived ones).
-With the daemon running (cognito-broker serve) this is one call on loopback; without it,
+With the daemon running (cognito-broker serve) this is one local call; without it,
 the keychain and Cognito are asked in this process (a rotated refresh token is written
 back to the keychain, as the daemon does). Errors go to stderr with exit code 1.
 
