@@ -1,6 +1,6 @@
 import { chmod, lstat, rm } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';
-import { createServer, type Server } from 'node:net';
+import { createConnection, createServer, type Server } from 'node:net';
 import type { Logger } from 'pino';
 
 /**
@@ -18,15 +18,15 @@ export interface CommandSocket {
 
 /**
  * Serves the daemon's HTTP app on a Unix socket in its 0700 state directory as well, for the
- * CLI's own commands (daemon.json names it). Only this user can create a file there, so a
- * command that finds the socket its own (src/store/private-paths.ts, isOwnSocket) knows the
- * listener is this user's daemon without asking the kernel's socket table or for a proof;
- * token and credential-process then answer in one local round trip. Every route, check and
+ * CLI's own commands (daemon.json says so). Only this user can create a file there, so a
+ * command that finds the socket its own (commandSocketOf, src/cli/announced-daemon.ts) knows
+ * the listener is this user's daemon without asking the kernel's socket table; token and
+ * credential-process then answer in one local round trip. Every route, check and
  * token stays the loopback listener's: the connections go to the same HTTP server.
  *
  * Undefined, with the CLI reaching the daemon over loopback TCP as before, where there is
- * none: on Windows, for a state directory whose path is too long for a socket, or when
- * something else is at the path.
+ * none: on Windows, for a state directory whose path is too long for a socket, when something
+ * else is at the path, or another daemon listens there.
  */
 export async function openCommandSocket(path: string, http: HttpServer, logger: Logger, platform: NodeJS.Platform = process.platform): Promise<CommandSocket | undefined> {
   if (platform === 'win32') return undefined;
@@ -39,10 +39,16 @@ export async function openCommandSocket(path: string, http: HttpServer, logger: 
     logger.warn({ path }, 'something that is not a socket is where the daemon\'s command socket goes: commands reach the daemon over loopback TCP');
     return undefined;
   }
-  // A socket left there is a daemon's that died without removing it (its pid's daemon.json is replaced too).
-  if (existing) await rm(path, { force: true });
+  // Another serve with this state directory (another config) keeps its socket: the commands
+  // of that daemon use it, and ours go over loopback TCP.
+  if (existing && (await answers(path))) {
+    logger.info({ path }, 'another daemon listens on this state directory\'s command socket: commands reach this one over loopback TCP');
+    return undefined;
+  }
   const server = createServer((connection) => http.emit('connection', connection));
   try {
+    // A socket nothing listens on is a daemon's that died without removing it (kill -9).
+    if (existing) await rm(path, { force: true });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(path, () => {
@@ -52,12 +58,25 @@ export async function openCommandSocket(path: string, http: HttpServer, logger: 
     });
     // Connecting needs write permission on the socket: this user's alone, whatever the umask.
     await chmod(path, 0o600);
+    // A failed accept (EMFILE) costs one command the fast path, never the daemon.
+    server.on('error', (error) => logger.warn({ path, err: error }, 'the command socket could not accept a connection'));
   } catch (error) {
     server.close();
     logger.warn({ path, err: error }, 'could not listen on the daemon\'s command socket: commands reach the daemon over loopback TCP');
     return undefined;
   }
   return { path, close: () => closeServer(server) };
+}
+
+/** Whether something accepts connections on the socket at `path`. */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createConnection({ path }, () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
 }
 
 function closeServer(server: Server): Promise<void> {

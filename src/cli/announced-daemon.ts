@@ -1,7 +1,8 @@
 import { realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { platformPaths, resolveConfigFile } from '../config/platform-paths.js';
-import { DAEMON_FILE, type DaemonInfo, readDaemonInfo } from '../store/daemon-file.js';
+import { DAEMON_FILE, DAEMON_SOCKET, type DaemonInfo, readDaemonInfo } from '../store/daemon-file.js';
+import { isOwnSocket } from '../store/private-paths.js';
 import type { CommandOptions } from './cli-context.js';
 
 /** The daemon daemon.json announces, for a command whose config file it serves. */
@@ -28,12 +29,22 @@ export function announcedDaemon(options: CommandOptions): AnnouncedDaemon | unde
   const file = resolveConfigFile({ flag: options.config, paths });
   const info = readDaemonInfo(join(paths.stateDir, DAEMON_FILE));
   if (!isDaemonInfo(info) || info.config === undefined || !isAlive(info.pid) || !sameFile(info.config, file)) return undefined;
-  // NaN (no startedAt, or no file) compares false: changed.
-  if (!(Date.parse(info.startedAt) >= (statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? Number.NaN))) return undefined;
+  if (!(Date.parse(info.startedAt) >= modifiedAt(file))) return undefined;
   const profile = options.profile ?? info.defaultProfile;
   // A profile it does not serve: unknown to the config too, or added since; the config says which.
   if (!info.profiles.includes(profile)) return undefined;
   return { info, stateDir: paths.stateDir, file, profile };
+}
+
+/**
+ * The daemon's command socket, when a command may send it a token: the one in the state
+ * directory whose daemon.json names it (daemon.json says only that there is one), this
+ * user's, in a directory no other user may write (isOwnSocket). Only this user could have
+ * made it there, so only this user's daemon listens on it. Undefined otherwise (loopback TCP).
+ */
+export function commandSocketOf(info: DaemonInfo, stateDir: string): string | undefined {
+  const path = join(stateDir, DAEMON_SOCKET);
+  return info.socket === path && isOwnSocket(path) ? path : undefined;
 }
 
 /** The URL of a profile's route: the default profile's at /credentials, the others' under /profiles/. */
@@ -64,6 +75,15 @@ export function isAlive(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** When the file last changed; NaN (which compares false: changed) when that cannot be read. */
+function modifiedAt(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return Number.NaN;
   }
 }
 

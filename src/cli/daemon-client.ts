@@ -9,22 +9,22 @@ import { type CredentialsBody, isCredentialsBody } from '../server/container-cre
 import { DAEMON_FILE, type DaemonInfo, readDaemonInfo } from '../store/daemon-file.js';
 import { deriveProfileToken, isDaemonProof } from '../server/endpoint-auth.js';
 import { describeOwner, listenerOwner } from '../app/listener-owner.js';
-import { announcedDaemon, isAlive, isDaemonInfo, profileUrl, sameFile } from './announced-daemon.js';
+import { announcedDaemon, commandSocketOf, isAlive, isDaemonInfo, profileUrl, sameFile } from './announced-daemon.js';
 import { DAEMON_TIMEOUT_MS, isTokenBody, type TokenBody } from './ask-daemon-socket.js';
 import type { CommandOptions } from './cli-context.js';
 import { readToken } from '../store/endpoint-token-file.js';
-import { isOwnSocket } from '../store/private-paths.js';
 
-// The one module through which commands reach the daemon. It sends no token to a listener
-// before that listener has proved it is this user's daemon: by being on a socket only this
-// user could have made (the command socket in the state directory), else by a proof only a
-// holder of the master token can give and, on Linux, the listening socket's owner. It falls
-// back to a broker in this process for the commands that can do without the daemon.
+// How commands reach the daemon (the bin's fast path for token and credential-process aside:
+// ask-daemon-socket.ts, which sends a token only to the command socket this module would use).
+// It sends no token to a listener before that listener has proved it is this user's daemon:
+// by being on a socket only this user could have made (the command socket in the state
+// directory), else by a proof only a holder of the master token can give and, on Linux, the
+// listening socket's owner. It falls back to a broker in this process for the commands that
+// can do without the daemon.
 //
 // It is on the path of credential-process, token, exec and env (run by tools for every new
 // process, and in every new shell): it loads neither the config schema (zod) nor the
-// keychain nor fastify; they come in on use, through dynamic imports. The bin answers token
-// and credential-process without it when it can (ask-daemon-socket.ts).
+// keychain nor fastify; they come in on use, through dynamic imports.
 
 /**
  * The daemon looks in the keychain for a new sign-in every 5 s (STORE_POLL_MS): a command
@@ -63,17 +63,17 @@ export class DaemonConnection {
   }
 
   /**
-   * Connects and checks the listener: the daemon's command socket (daemon.json's `socket`)
-   * when it is this user's in a directory only this user may write (isOwnSocket), for only
-   * this user could have made it; else loopback TCP, whose listening socket must be this
-   * user's on Linux (the kernel's socket table). Then the listener must answer a fresh
-   * challenge with the proof only the master's holder can compute: a daemon that has not yet
-   * taken up a rotated token (rotate-token waits for that) or one from before an upgrade
-   * fails it. Throws DaemonNotRunningError (nothing listens) or DaemonUntrustedError
+   * Connects and checks the listener: the daemon's command socket when it is this user's in
+   * the state directory (commandSocketOf), for only this user could have made it; else
+   * loopback TCP, whose listening socket must be this user's on Linux (the kernel's socket
+   * table). Then the listener must answer a fresh challenge with the proof only the master's
+   * holder can compute: a daemon that has not yet taken up a rotated token (rotate-token
+   * waits for that) or one from before an upgrade fails it. Throws DaemonNotRunningError (nothing listens) or DaemonUntrustedError
    * (something else does).
    */
   static async open(info: DaemonInfo, stateDir: string, master: string): Promise<DaemonConnection> {
-    const local = info.socket === undefined ? undefined : await connectOwnSocket(info.socket);
+    const socket = commandSocketOf(info, stateDir);
+    const local = socket === undefined ? undefined : await connectSocket(socket);
     if (!local) {
       const url = new URL(info.url);
       const owner = await listenerOwner(url.hostname, Number(url.port));
@@ -272,9 +272,8 @@ class OneSocketAgent extends Agent {
   }
 }
 
-/** A connection to the daemon's command socket when it is this user's; undefined when there is none to use (then TCP). */
-async function connectOwnSocket(path: string): Promise<Socket | undefined> {
-  if (!isOwnSocket(path)) return undefined;
+/** A connection to the daemon's command socket; undefined when nothing listens there (then TCP). */
+function connectSocket(path: string): Promise<Socket | undefined> {
   return new Promise((resolve) => {
     const socket = createConnection({ path });
     socket.once('connect', () => {

@@ -24,11 +24,16 @@ export function limitYoungGeneration(setFlags: (flags: string) => void = setFlag
  * code that serves requests is optimized as ever under load. V8 takes the flag at run time on
  * Node 20 and 22; on 24 it has no effect, and nothing else changes.
  */
-export function deferOptimization(setFlags: (flags: string) => void = setFlagsFromString): void {
-  setFlags('--no-opt');
+export function deferOptimization(setFlags: (flags: string) => void = setFlagsFromString, execArgv: readonly string[] = process.execArgv): void {
+  if (!compilerChosen(execArgv)) setFlags('--no-opt');
 }
 
 /** The optimizing compiler back on (V8's default), after deferOptimization. */
-export function resumeOptimization(setFlags: (flags: string) => void = setFlagsFromString): void {
-  setFlags('--opt');
+export function resumeOptimization(setFlags: (flags: string) => void = setFlagsFromString, execArgv: readonly string[] = process.execArgv): void {
+  if (!compilerChosen(execArgv)) setFlags('--opt');
+}
+
+/** node's own options set the compilers (`node --no-opt .../bin.cjs serve`): left as they are. */
+function compilerChosen(execArgv: readonly string[]): boolean {
+  return execArgv.some((arg) => /^--(no-)?(opt|turbofan|maglev|sparkplug)$|^--jitless$/.test(arg));
 }

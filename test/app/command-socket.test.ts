@@ -58,6 +58,19 @@ t.test('a socket left by a daemon that died is replaced; anything else there is 
   t.match(logs.lines.at(-1), { level: 40, path, msg: /not a socket[^]*loopback TCP/ });
 });
 
+t.test("another daemon's live socket is left to it: two serves of one state directory", async (t) => {
+  const { dir, http, logger, logs } = setup(t);
+  const path = join(dir, 'daemon.sock');
+  const first = await openCommandSocket(path, http, logger);
+  t.ok(first);
+  const other = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"other":true}'));
+  t.equal(await openCommandSocket(path, other, logger), undefined, 'the second gets none');
+  t.match(logs.lines.at(-1), { level: 30, path, msg: /another daemon listens[^]*loopback TCP/ });
+  t.match(await get(path, '/x'), { status: 200, body: { url: '/x' } }, 'the first still answers there');
+  await first?.close();
+  t.notOk(existsSync(path), 'and removes it when it stops');
+});
+
 t.test('none where there can be none: Windows, a path too long for a socket, a directory that is not there', async (t) => {
   const { dir, http, logger, logs } = setup(t);
   t.equal(await openCommandSocket(join(dir, 'daemon.sock'), http, logger, 'win32'), undefined, 'Windows');

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { childEnvironment, REMOVED_VARIABLES } from '../../src/cli/exec.js';
@@ -52,39 +52,55 @@ t.test('a listener that cannot prove it knows the token gets no token, and is na
 });
 
 t.test('the command socket: the listener is known to be ours, and still proves it knows the token; any other socket is passed over', async (t) => {
-  const { config, writeInfo, stateDir } = await setup(t);
-  const socket = join(stateDir, 'daemon.sock');
-  const daemon = await fakeDaemon(t, { socket });
-  // Nothing listens at the URL: only the socket can answer.
-  writeInfo({ socket });
-  const found = await findDaemon(config);
-  t.ok(found.daemon, 'found through its socket');
-  daemon.answers.push([200, CREDENTIALS]);
-  t.same(await found.daemon?.credentials('default', async () => false), { value: CREDENTIALS });
-  found.daemon?.close();
-  t.same(daemon.seen.map((r) => [r.url.split('?')[0], r.authorization, r.overCommandSocket]), [['/proof', undefined, true], ['/credentials', TOKEN, true]], 'the proof first, without a token, then the master, all over the socket');
+  await t.test('its own, in its 0700 state directory: proof and requests go over it', async (t) => {
+    const { config, writeInfo, stateDir } = await setup(t);
+    const socket = join(stateDir, 'daemon.sock');
+    const daemon = await fakeDaemon(t, { socket });
+    // Nothing listens at the URL: only the socket can answer.
+    writeInfo({ socket });
+    const found = await findDaemon(config);
+    t.ok(found.daemon, 'found through its socket');
+    daemon.answers.push([200, CREDENTIALS]);
+    t.same(await found.daemon?.credentials('default', async () => false), { value: CREDENTIALS });
+    found.daemon?.close();
+    t.same(daemon.seen.map((r) => [r.url.split('?')[0], r.authorization, r.overCommandSocket]), [['/proof', undefined, true], ['/credentials', TOKEN, true]], 'the proof first, without a token, then the master, all over the socket');
+  });
 
-  const other = await fakeDaemon(t, { knowsToken: false, socket: join(stateDir, 'other.sock') });
-  writeInfo({ socket: join(stateDir, 'other.sock') });
-  t.match(await findDaemon(config), { problem: { code: 'BRK_ERR_DAEMON_UNTRUSTED', message: /could not prove/ } }, 'a daemon of ours that does not know the token (a rotation not yet taken up)');
-  t.same(other.seen.map((r) => r.authorization), [undefined], 'it got no token');
+  await t.test('a daemon that does not know the token (a rotation not yet taken up) is untrusted there too', async (t) => {
+    const { config, writeInfo, stateDir } = await setup(t);
+    const socket = join(stateDir, 'daemon.sock');
+    const daemon = await fakeDaemon(t, { knowsToken: false, socket });
+    writeInfo({ socket });
+    t.match(await findDaemon(config), { problem: { code: 'BRK_ERR_DAEMON_UNTRUSTED', message: /could not prove/ } });
+    t.same(daemon.seen.map((r) => r.authorization), [undefined], 'it got no token');
+  });
 
-  // Where another user could swap the socket: passed over for loopback TCP, checked as ever.
-  const shared = join(stateDir, 'shared');
-  mkdirSync(shared, { mode: 0o777 });
-  chmodSync(shared, 0o777);
-  const swappable = await fakeDaemon(t, { socket: join(shared, 'daemon.sock') });
-  writeInfo({ url: swappable.url, socket: join(shared, 'daemon.sock') });
-  const tcp = await findDaemon(config);
-  t.ok(tcp.daemon, 'found over TCP');
-  tcp.daemon?.close();
-  t.same(swappable.seen.map((r) => r.overCommandSocket), [false], 'nothing went through the socket');
+  await t.test('a socket elsewhere than the state directory, or in one others may write: loopback TCP, checked as ever', async (t) => {
+    const { config, writeInfo, stateDir } = await setup(t);
+    const elsewhere = await fakeDaemon(t, { socket: join(stateDir, 'other.sock') });
+    writeInfo({ url: elsewhere.url, socket: join(stateDir, 'other.sock') });
+    const tcp = await findDaemon(config);
+    t.ok(tcp.daemon, 'found over TCP');
+    tcp.daemon?.close();
+    t.same(elsewhere.seen.map((r) => r.overCommandSocket), [false], 'daemon.json naming another path: nothing went through it');
 
-  // A socket left by a daemon killed with SIGKILL: loopback TCP (which finds nothing there either).
-  const stale = join(stateDir, 'stale.sock');
-  spawnSync(process.execPath, ['-e', "require('node:net').createServer().listen(process.argv[1], () => process.kill(process.pid, 'SIGKILL'))", stale]);
-  writeInfo({ socket: stale });
-  t.match(await findDaemon(config), { problem: { code: 'BRK_ERR_DAEMON_NOT_RUNNING' } });
+    const own = await fakeDaemon(t, { socket: join(stateDir, 'daemon.sock') });
+    chmodSync(stateDir, 0o777);
+    t.teardown(() => chmodSync(stateDir, 0o700));
+    writeInfo({ url: own.url, socket: join(stateDir, 'daemon.sock') });
+    const swappable = await findDaemon(config);
+    t.ok(swappable.daemon, 'found over TCP');
+    swappable.daemon?.close();
+    t.same(own.seen.map((r) => r.overCommandSocket), [false], 'a state directory others may write (the socket could be swapped): nothing went through it');
+  });
+
+  await t.test('a socket left by a daemon killed with SIGKILL: loopback TCP, which finds nothing there either', async (t) => {
+    const { config, writeInfo, stateDir } = await setup(t);
+    const socket = join(stateDir, 'daemon.sock');
+    spawnSync(process.execPath, ['-e', "require('node:net').createServer().listen(process.argv[1], () => process.kill(process.pid, 'SIGKILL'))", socket]);
+    writeInfo({ socket });
+    t.match(await findDaemon(config), { problem: { code: 'BRK_ERR_DAEMON_NOT_RUNNING' } });
+  });
 });
 
 t.test('findDaemonOfConfigFile: the fast path needs the same file, unchanged since the daemon started', async (t) => {

@@ -17,6 +17,19 @@ t.test('the young generation stays within twice its starting size under allocati
   t.ok((limited.new_space ?? Infinity) <= 2 * freshSize, 'with it, it does not', { newSpace: limited.new_space, freshSize });
 });
 
+t.test('optimization is left alone when node was started with compiler options of its own', async (t) => {
+  const { deferOptimization, resumeOptimization } = await import(MODULE) as typeof import('../../src/cli/daemon-heap.js');
+  const set: string[] = [];
+  deferOptimization((flags) => set.push(flags), []);
+  resumeOptimization((flags) => set.push(flags), []);
+  t.same(set, ['--no-opt', '--opt'], 'by default: off while serve starts, then on');
+  for (const chosen of [['--no-opt'], ['--jitless'], ['--max-old-space-size=100', '--turbofan']]) {
+    deferOptimization((flags) => set.push(flags), chosen);
+    resumeOptimization((flags) => set.push(flags), chosen);
+  }
+  t.same(set, ['--no-opt', '--opt'], 'nothing set over node --no-opt, --jitless or --turbofan');
+});
+
 // The real V8 of this Node: a hot function stays unoptimized while optimization is deferred,
 // and gets optimized once it is resumed (%GetOptimizationStatus, bit 16: optimized).
 t.test('optimization deferred: hot code is not optimized until it is resumed', async (t) => {

@@ -5,7 +5,7 @@
  * A real second user (useradd, runuser), the compiled CLI, the local stack, the real
  * Secret Service.
  */
-import { chmodSync, chownSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { type BrokerEnv, requireSecretService, startBrokerEnv } from '../support/broker-env.js';
@@ -57,7 +57,7 @@ t.test('a port squatted by another user gets no token; credentials come from thi
   const token = await runCli(['token'], be.env);
   t.equal(token.code, 0, token.stderr);
   t.not(token.stdout.trim(), 'impostor.id.token');
-  t.equal(token.stdout.trim().split('.').length, 3, 'a real ID token (a JWT)');
+  t.match(token.stdout, /^eyJ[\w-]+\.[\w-]+\.[\w-]+\n$/, 'a real ID token (a JWT)');
 
   const exec = await runCli(['exec', '--', process.execPath, '-e', `
     fetch(process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI, { headers: { authorization: process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN } })
@@ -109,19 +109,21 @@ t.test("a command socket that is not this user's gets nothing: the commands reac
   const serve = await startServe([], be.env);
   t.teardown(() => serve.stop());
 
-  // daemon.json names a socket another user listens on, in a directory of theirs.
+  // Another user's socket where the daemon's is: they listen on one in a directory of theirs,
+  // and it is moved into the state directory (root can; they could not).
   const dir = mkdtempSync('/tmp/cognito-broker-other-socket-');
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   chownSync(dir, otherUid(), 0);
   chmodSync(dir, 0o755);
   const squatter = await squatSocket(join(dir, 'daemon.sock'));
   t.teardown(() => squatter.stop());
-  const daemonFile = join(be.env.XDG_STATE_HOME as string, 'cognito-broker', 'daemon.json');
-  writeFileSync(daemonFile, JSON.stringify({ ...JSON.parse(readFileSync(daemonFile, 'utf8')), socket: join(dir, 'daemon.sock') }));
+  const daemonSocket = JSON.parse(readFileSync(join(be.env.XDG_STATE_HOME as string, 'cognito-broker', 'daemon.json'), 'utf8')).socket as string;
+  renameSync(join(dir, 'daemon.sock'), daemonSocket);
+  t.equal(lstatSync(daemonSocket).uid, otherUid(), "the state directory's daemon.sock is now the other user's");
 
   const token = await runCli(['token'], be.env);
   t.equal(token.code, 0, token.stderr);
-  t.equal(token.stdout.trim().split('.').length, 3, 'a real ID token (a JWT), not the impostor\'s');
+  t.match(token.stdout, /^eyJ[\w-]+\.[\w-]+\.[\w-]+\n$/, 'a real ID token (a JWT), not the impostor\'s');
   const credentialProcess = await runCli(['credential-process'], be.env);
   t.equal(credentialProcess.code, 0, credentialProcess.stderr);
   t.match(JSON.parse(credentialProcess.stdout), { AccessKeyId: /^ASIA(?!IMPOSTOR)/ });

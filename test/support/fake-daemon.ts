@@ -70,7 +70,7 @@ export interface FakeDaemonOptions {
 /**
  * A listener on 127.0.0.1 that answers GET /proof as the daemon does when it knows the token,
  * and the scripted answers otherwise (status 0: the body without Content-Length; -1: hangs
- * up); it records every request's headers and connection.
+ * up; -2: never answers); it records every request's headers and connection.
  */
 export async function fakeDaemon(t: Test, options: FakeDaemonOptions = {}) {
   const answers: [number, unknown][] = [];
@@ -90,6 +90,7 @@ export async function fakeDaemon(t: Test, options: FakeDaemonOptions = {}) {
       request.socket.destroy();
       return;
     }
+    if (status === -2) return; // never answers
     if (status === 0) {
       // No Content-Length: an answer framed another way (chunked).
       response.writeHead(200, { 'content-type': 'application/json' });

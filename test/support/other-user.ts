@@ -121,7 +121,9 @@ async function startSquatter(listenArgs: string, where: string): Promise<Squatte
         const answer = req.url.startsWith('/proof') ? { proof: 'f'.repeat(64) }
           : { AccessKeyId: 'ASIAIMPOSTOR', SecretAccessKey: 'impostor-secret', Token: 'impostor-session', Expiration: new Date(Date.now() + 3600e3).toISOString(),
               IdToken: 'impostor.id.token', AccessToken: 'impostor.access.token', profiles: [], status: 'ok' };
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+        // Framed as the daemon frames its answers (Content-Length), so that a client would take it.
+        const text = JSON.stringify(answer);
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
       });
     });
     server.listen(${listenArgs}, () => process.stdout.write('LISTENING ' + (server.address().port ?? 0) + '\\n'));
