@@ -1,6 +1,6 @@
 import { chmod, lstat, rm } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';
-import { createConnection, createServer, type Server } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 
 /**
@@ -41,7 +41,9 @@ export async function openCommandSocket(path: string, http: HttpServer, logger: 
   }
   // Another serve with this state directory (another config) keeps its socket: the commands
   // of that daemon use it, and ours go over loopback TCP.
-  if (existing && (await answers(path))) {
+  const live = existing ? await connectCommandSocket(path) : undefined;
+  live?.destroy();
+  if (live) {
     logger.info({ path }, 'another daemon listens on this state directory\'s command socket: commands reach this one over loopback TCP');
     return undefined;
   }
@@ -68,14 +70,19 @@ export async function openCommandSocket(path: string, http: HttpServer, logger: 
   return { path, close: () => closeServer(server) };
 }
 
-/** Whether something accepts connections on the socket at `path`. */
-function answers(path: string): Promise<boolean> {
+/** A connection to the socket at `path`; undefined when nothing accepts there. */
+export function connectCommandSocket(path: string): Promise<Socket | undefined> {
   return new Promise((resolve) => {
-    const probe = createConnection({ path }, () => {
-      probe.destroy();
-      resolve(true);
+    const socket = createConnection({ path });
+    const failed = () => {
+      socket.destroy();
+      resolve(undefined);
+    };
+    socket.once('error', failed);
+    socket.once('connect', () => {
+      socket.off('error', failed);
+      resolve(socket);
     });
-    probe.once('error', () => resolve(false));
   });
 }
 

@@ -8,6 +8,7 @@ import { BrokerError, DaemonMismatchError, DaemonNotRunningError, DaemonReported
 import { type CredentialsBody, isCredentialsBody } from '../server/container-credentials.js';
 import { DAEMON_FILE, type DaemonInfo, readDaemonInfo } from '../store/daemon-file.js';
 import { deriveProfileToken, isDaemonProof } from '../server/endpoint-auth.js';
+import { connectCommandSocket } from '../app/command-socket.js';
 import { describeOwner, listenerOwner } from '../app/listener-owner.js';
 import { announcedDaemon, commandSocketOf, isAlive, isDaemonInfo, profileUrl, sameFile } from './announced-daemon.js';
 import { DAEMON_TIMEOUT_MS, isTokenBody, type TokenBody } from './ask-daemon-socket.js';
@@ -68,12 +69,13 @@ export class DaemonConnection {
    * loopback TCP, whose listening socket must be this user's on Linux (the kernel's socket
    * table). Then the listener must answer a fresh challenge with the proof only the master's
    * holder can compute: a daemon that has not yet taken up a rotated token (rotate-token
-   * waits for that) or one from before an upgrade fails it. Throws DaemonNotRunningError (nothing listens) or DaemonUntrustedError
-   * (something else does).
+   * waits for that) or one from before an upgrade fails it. Throws DaemonNotRunningError
+   * (nothing listens) or DaemonUntrustedError (something else does).
    */
   static async open(info: DaemonInfo, stateDir: string, master: string): Promise<DaemonConnection> {
     const socket = commandSocketOf(info, stateDir);
-    const local = socket === undefined ? undefined : await connectSocket(socket);
+    // Nothing listening there (a socket left by kill -9): loopback TCP.
+    const local = socket === undefined ? undefined : await connectCommandSocket(socket);
     if (!local) {
       const url = new URL(info.url);
       const owner = await listenerOwner(url.hostname, Number(url.port));
@@ -270,22 +272,6 @@ class OneSocketAgent extends Agent {
     // Never handed to a request (the connection was closed unused): the agent does not know it.
     this.connected?.destroy();
   }
-}
-
-/** A connection to the daemon's command socket; undefined when nothing listens there (then TCP). */
-function connectSocket(path: string): Promise<Socket | undefined> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ path });
-    socket.once('connect', () => {
-      socket.off('error', failed);
-      resolve(socket);
-    });
-    const failed = () => {
-      socket.destroy();
-      resolve(undefined);
-    };
-    socket.once('error', failed);
-  });
 }
 
 /**
