@@ -30,6 +30,14 @@ export class Broker {
     for (const session of this.sessions.values()) session.start();
   }
 
+  /**
+   * Resolves once every session's first refresh since start() has ended, however it ended (see
+   * ProfileSession.firstRefresh); never rejects.
+   */
+  async firstRefreshes(): Promise<void> {
+    await Promise.all([...this.sessions.values()].map((session) => session.firstRefresh()));
+  }
+
   /** Stops every session; resolves once each made its last keychain write (bounded, see ProfileSession.stop). */
   async stop(): Promise<void> {
     await Promise.all([...this.sessions.values()].map((session) => session.stop()));

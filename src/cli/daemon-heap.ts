@@ -16,13 +16,17 @@ export function limitYoungGeneration(setFlags: (flags: string) => void = setFlag
   setFlags('--semi-space-growth-factor=1');
 }
 
+/** How long serve's start-up may keep optimization off at most (see resumeOptimizationAfter). */
+export const START_UP_LIMIT_MS = 10_000;
+
 /**
  * Keeps V8's optimizing compiler off while serve starts: loading the AWS SDK, fastify and the
- * config makes enough functions hot for it to compile code that runs once, and what it
- * touches and allocates doing so stays in an idle daemon's memory (about 5 MB of RSS on Node
- * 20, measured in bench/). resumeOptimization() turns it back on once serve listens, so the
- * code that serves requests is optimized as ever under load. V8 takes the flag at run time on
- * Node 20 and 22; on 24 it has no effect, and nothing else changes.
+ * config, and the sessions' first refreshes, make enough functions hot for it to compile code
+ * that runs once, and what it touches and allocates doing so stays in an idle daemon's memory
+ * (about 5 MB of RSS on Node 20, measured in bench/). resumeOptimizationAfter() turns it back
+ * on once start-up is over, so the code that serves requests is optimized as ever under load.
+ * V8 takes the flag at run time on Node 20 and 22; on 24 it has no effect, and nothing else
+ * changes.
  */
 export function deferOptimization(setFlags: (flags: string) => void = setFlagsFromString, execArgv: readonly string[] = process.execArgv): void {
   if (!compilerChosen(execArgv)) setFlags('--no-opt');
@@ -31,6 +35,28 @@ export function deferOptimization(setFlags: (flags: string) => void = setFlagsFr
 /** The optimizing compiler back on (V8's default), after deferOptimization. */
 export function resumeOptimization(setFlags: (flags: string) => void = setFlagsFromString, execArgv: readonly string[] = process.execArgv): void {
   if (!compilerChosen(execArgv)) setFlags('--opt');
+}
+
+/**
+ * resumeOptimization() once `startUp` has settled (serve: listening, and every session's first
+ * refresh over; the first after a login also asks GetId, and serve often listens before it
+ * ends), or after limitMs if it has not: a refresh that hangs must not leave serve unoptimized.
+ * The wait holds no event loop open.
+ */
+export function resumeOptimizationAfter(startUp: Promise<unknown>, limitMs = START_UP_LIMIT_MS, resume: () => void = () => resumeOptimization()): Promise<void> {
+  return new Promise((resolve) => {
+    let resumed = false;
+    const once = () => {
+      clearTimeout(timer);
+      if (resumed) return;
+      resumed = true;
+      resume();
+      resolve();
+    };
+    const timer = setTimeout(once, limitMs);
+    timer.unref();
+    startUp.then(once, once);
+  });
 }
 
 /** node's own options set the compilers (`node --no-opt .../bin.cjs serve`): left as they are. */

@@ -6,7 +6,7 @@ import { runCli } from './run-cli.js';
 // command, `status --prompt` in each shell prompt included, about 6 ms).
 if ('enableCompileCache' in process.getBuiltinModule('node:module')) (await import('./compile-cache.js')).enableCompileCache();
 // The daemon's memory; only serve's, so that other commands do not load node:v8 for it. serve
-// turns optimization back on once it listens (serve.ts).
+// turns optimization back on once its start-up is over (serve.ts).
 if (process.argv[2] === 'serve') {
   const heap = await import('./daemon-heap.js');
   heap.limitYoungGeneration();

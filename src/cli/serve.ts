@@ -5,7 +5,7 @@ import { createLogger } from '../log/create-logger.js';
 import { loadCliConfig } from './cli-context.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { profileUrl } from './announced-daemon.js';
-import { resumeOptimization } from './daemon-heap.js';
+import { resumeOptimizationAfter } from './daemon-heap.js';
 import { shellExports } from './shell-exports.js';
 
 export const SERVE_HELP = `Usage: cognito-broker serve [--config PATH] [--log-level LEVEL]
@@ -33,8 +33,9 @@ export async function serve(argv: string[], io: CliIo = processIo, stdoutIsTermi
   const level = (values['log-level'] ?? process.env.COGNITO_BROKER_LOG_LEVEL ?? 'info') as LevelWithSilent;
   const logger = createLogger({ level, pretty: process.stderr.isTTY === true });
   const started = await startDaemon(config, logger, { inheritedFds: takeInheritedSockets() });
-  // Started with the optimizing compiler off (main.ts): on again for the requests to come.
-  resumeOptimization();
+  // Started with the optimizing compiler off (main.ts): on again for the requests to come, once
+  // the first refreshes, which run once, are over too.
+  void resumeOptimizationAfter(started.daemon.broker.firstRefreshes()).then(() => logger.debug('start-up over: V8 optimizes from here on'));
   // Listening for the signals before the exports are printed: whatever reads them may stop
   // serve at once, and a SIGTERM before the listener is there would end it without cleaning up.
   const stopped = new Promise<NodeJS.Signals>((resolve) => {

@@ -50,3 +50,31 @@ t.test('optimization deferred: hot code is not optimized until it is resumed', a
   t.equal(deferred & 16, 0, 'not optimized while deferred', { deferred: deferred.toString(2) });
   t.equal(resumed & 16, 16, 'optimized once resumed', { resumed: resumed.toString(2) });
 });
+
+t.test('optimization resumes once start-up settles, or at the limit if it never does, and only once', async (t) => {
+  const { resumeOptimizationAfter } = await import(MODULE) as typeof import('../../src/cli/daemon-heap.js');
+  let resumed = 0;
+  const resume = () => void (resumed += 1);
+  let settle!: () => void;
+  const startUp = new Promise<void>((resolve) => (settle = resolve));
+  const afterStartUp = resumeOptimizationAfter(startUp, 60_000, resume);
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(resumed, 0, 'not while the first refreshes run');
+  settle();
+  await afterStartUp;
+  t.equal(resumed, 1, 'once they are over');
+
+  resumed = 0;
+  await resumeOptimizationAfter(Promise.reject(new Error('a refresh failed')), 60_000, resume);
+  t.equal(resumed, 1, 'a start-up that failed is over too');
+
+  resumed = 0;
+  const hanging = new Promise<void>(() => {});
+  // The limit's timer holds no event loop open (serve's listeners do): this test's must.
+  const keepAlive = setTimeout(() => {}, 1000);
+  await resumeOptimizationAfter(hanging, 20, resume);
+  t.equal(resumed, 1, 'a refresh that hangs does not keep optimization off past the limit');
+  await new Promise((resolve) => setTimeout(resolve, 40));
+  t.equal(resumed, 1, 'and nothing resumes it twice');
+  clearTimeout(keepAlive);
+});

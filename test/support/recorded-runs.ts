@@ -27,14 +27,14 @@ export interface ModulesLoaded {
 interface RunOptions {
   /** Written to the CLI's stdin. */
   readonly input?: string;
-  /** The process is a daemon: once its stdout matches, it gets SIGTERM. */
+  /** The process is a daemon: once its stdout, or its stderr (the log), matches, it gets SIGTERM. */
   readonly stopWhen?: RegExp;
 }
 
 /**
  * Runs the compiled CLI with test/support/module-recorder.mjs and returns what it loaded.
- * `input` goes to its stdin. With `stopWhen`, the process is a daemon: once its stdout matches,
- * it gets SIGTERM and what it loaded until it exited is returned.
+ * `input` goes to its stdin. With `stopWhen`, the process is a daemon: once its stdout or stderr
+ * matches, it gets SIGTERM and what it loaded until it exited is returned.
  */
 export async function modulesLoaded(args: readonly string[], env: NodeJS.ProcessEnv, options: RunOptions = {}): Promise<ModulesLoaded> {
   const run = await recordedRun(MODULE_RECORDER, 'MODULE_RECORD_FILE', [CLI_BIN, ...args], env, options);
@@ -79,24 +79,30 @@ async function recordedRun(recorder: string, recordVariable: string, nodeArgs: r
     const child = spawn(command, commandArgs, { env: { ...env, [recordVariable]: record, NODE_NO_WARNINGS: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = once(child, 'exit') as Promise<[number | null]>;
     const stop = options.stopWhen;
     const timer = stop ? setTimeout(() => child.kill('SIGKILL'), READY_TIMEOUT_MS) : undefined;
     let stopping = false;
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      // Once: serve stops listening for SIGTERM when it gets the first, and a second one (its
-      // exports printed in two chunks) would end it before it records anything at exit.
-      if (!stopping && stop?.test(stdout)) {
+    // Once: serve stops listening for SIGTERM when it gets the first, and a second one (its
+    // exports printed in two chunks) would end it before it records anything at exit.
+    const stopOnce = () => {
+      if (!stopping && (stop?.test(stdout) || stop?.test(stderr))) {
         stopping = true;
         child.kill('SIGTERM');
       }
+    };
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      stopOnce();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      stopOnce();
     });
     child.stdin.end(options.input ?? '');
     const [code] = await exited;
     clearTimeout(timer);
-    if (stop && !stop.test(stdout)) throw new Error(`the CLI never printed ${stop}: ${stderr.slice(-2000)}`);
+    if (stop && !stopping) throw new Error(`the CLI never printed ${stop}: ${stderr.slice(-2000)}`);
     return { record: readFileSync(record, 'utf8'), stdout, code };
   } finally {
     rmSync(dir, { recursive: true, force: true });
