@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -108,6 +108,7 @@ t.test('--config beats COGNITO_BROKER_CONFIG beats the platform default', async 
 
 t.test('a missing file, a directory and a huge file each get a clear error', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'cb-config-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
   await t.rejects(loadConfig({ flag: join(dir, 'none.json'), paths: PATHS }), ConfigNotFoundError);
   await mkdir(join(dir, 'sub.json'));
   await t.rejects(loadConfig({ flag: join(dir, 'sub.json'), paths: PATHS }), { code: 'BRK_ERR_CONFIG_INVALID', message: /directory/ });

@@ -1,11 +1,13 @@
-import { mkdtemp, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { STALE_TEMP_MS, writePrivateFile } from '../../src/store/atomic-file.js';
 
 t.test('writes 0600 in a 0700 directory and leaves no temp file', async (t) => {
-  const dir = join(await mkdtemp(join(tmpdir(), 'atomic-')), 'state');
+  const parent = await mkdtemp(join(tmpdir(), 'atomic-'));
+  t.teardown(() => rm(parent, { recursive: true, force: true }));
+  const dir = join(parent, 'state');
   const file = join(dir, 'token');
   await writePrivateFile(file, 'one');
   await writePrivateFile(file, 'two');
@@ -17,6 +19,7 @@ t.test('writes 0600 in a 0700 directory and leaves no temp file', async (t) => {
 
 t.test('a temp file left by a process killed mid-write is removed at the next write; a fresh one is not', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'atomic-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'token');
   const stale = `${file}.0123456789ab.tmp`;
   const fresh = `${file}.ba9876543210.tmp`;
