@@ -25,14 +25,17 @@ export const START_UP_LIMIT_MS = 10_000;
  * that runs once, and what it touches and allocates doing so stays in an idle daemon's memory
  * (about 5 MB of RSS on Node 20, measured in bench/). resumeOptimizationAfter() turns it back
  * on once start-up is over, so the code that serves requests is optimized as ever under load.
- * V8 takes the flag at run time on Node 20 and 22; on 24 it has no effect, and nothing else
- * changes.
+ *
+ * Maglev, the mid-tier compiler that Node 22 and later run by default, stays off for good:
+ * serve's hot path is a few functions that the optimizing compiler takes anyway, and what
+ * Maglev's compile jobs allocated stayed in a daemon under load (about 10 MB of peak RSS on
+ * Node 24, measured in bench/). Node 20 has it off already.
  */
 export function deferOptimization(setFlags: (flags: string) => void = setFlagsFromString, execArgv: readonly string[] = process.execArgv): void {
-  if (!compilerChosen(execArgv)) setFlags('--no-opt');
+  if (!compilerChosen(execArgv)) setFlags('--no-opt --no-maglev');
 }
 
-/** The optimizing compiler back on (V8's default), after deferOptimization. */
+/** The optimizing compiler back on (V8's default), after deferOptimization; Maglev stays off. */
 export function resumeOptimization(setFlags: (flags: string) => void = setFlagsFromString, execArgv: readonly string[] = process.execArgv): void {
   if (!compilerChosen(execArgv)) setFlags('--opt');
 }
