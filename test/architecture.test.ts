@@ -1,6 +1,6 @@
 /**
  * The layering rule, kept by a test rather than by memory (ARCHITECTURE.md):
- *   cli → app → server | broker → cognito | store → config → errors, log, require-commonjs
+ *   cli → app → server | broker → cognito | store → config → errors, log, require-commonjs, node-http
  * Arrows point down only; server never loads cognito or store (it may name their data types),
  * broker never imports server; and no file imports itself back through any chain.
  * Around src/, the trees of the repository point one way too: src/ imports nothing outside
@@ -16,9 +16,10 @@ const SRC = join(REPO, 'src');
 
 /**
  * Folder → the folders its files may import at run time. `errors.ts` at the top is "errors",
- * `require-commonjs.ts` "require-commonjs": like errors, a bottom every layer may use.
+ * `require-commonjs.ts` "require-commonjs", `node-http.ts` "node-http": like errors, a bottom
+ * every layer may use.
  */
-const BOTTOM = ['errors', 'require-commonjs'];
+const BOTTOM = ['errors', 'require-commonjs', 'node-http'];
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   cli: ['app', 'server', 'broker', 'cognito', 'store', 'config', 'log', ...BOTTOM],
   app: ['server', 'broker', 'cognito', 'store', 'config', 'log', ...BOTTOM],
@@ -30,6 +31,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   log: BOTTOM,
   errors: [],
   'require-commonjs': [],
+  'node-http': [],
 };
 /** Type-only imports load nothing: server may name the shapes cognito and store define. */
 const ALLOWED_TYPES: Readonly<Record<string, readonly string[]>> = { server: ['cognito', 'store'] };

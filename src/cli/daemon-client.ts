@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { Agent, type AgentOptions, type ClientRequest, type ClientRequestArgs, request as httpRequest } from 'node:http';
+import type { Agent, AgentOptions, ClientRequest, ClientRequestArgs } from 'node:http';
 import { createConnection, type NetConnectOpts, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import type { Config, ProfileConfig } from '../config/config.js';
 import { BrokerError, DaemonMismatchError, DaemonNotRunningError, DaemonReportedError, DaemonUntrustedError } from '../errors.js';
+import { nodeHttp } from '../node-http.js';
 import { type CredentialsBody, isCredentialsBody } from '../server/container-credentials.js';
 import { DAEMON_FILE, type DaemonInfo, readDaemonInfo } from '../store/daemon-file.js';
 import { deriveProfileToken, isDaemonProof } from '../server/endpoint-auth.js';
@@ -55,7 +56,7 @@ export class DaemonConnection {
     /** The state directory whose daemon.json named it (exec keeps its child's token file there). */
     readonly stateDir: string,
     private readonly master: string,
-    private readonly agent: OneSocketAgent,
+    private readonly agent: Agent,
   ) {}
 
   /** The base URL, e.g. http://127.0.0.1:9911. */
@@ -82,7 +83,7 @@ export class DaemonConnection {
       if (owner === undefined) throw new DaemonNotRunningError(info.url);
       if (owner && owner.uid !== process.getuid?.()) throw new DaemonUntrustedError(info.url, `the port is held by another user's process (${describeOwner(owner)})`);
     }
-    const connection = new DaemonConnection(info, stateDir, master, new OneSocketAgent(local));
+    const connection = new DaemonConnection(info, stateDir, master, oneSocketAgent(local));
     const nonce = randomBytes(32).toString('hex');
     let answer: { status: number; body: unknown };
     try {
@@ -209,7 +210,7 @@ export class DaemonConnection {
       const headers: Record<string, string> = {};
       if (withToken) headers.authorization = this.master;
       if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
-      const request = httpRequest(url, { method, headers, agent: this.agent, timeout: DAEMON_TIMEOUT_MS }, (response) => {
+      const request = nodeHttp.request(url, { method, headers, agent: this.agent, timeout: DAEMON_TIMEOUT_MS }, (response) => {
         let text = '';
         let settled = false;
         const done = new Promise<string>((resolveText, rejectText) => {
@@ -249,29 +250,27 @@ export interface ChildTokenHold {
 /**
  * An agent with at most one socket, ever: once it is closed, requests fail rather than open
  * another (which could reach whoever took the port since the proof). `connected`: that one
- * socket, already open (the command socket).
+ * socket, already open (the command socket). Made by a function, not a class that extends
+ * Agent: a class declaration would load node:http wherever this module is bundled (the bin).
  */
-class OneSocketAgent extends Agent {
-  private opened = false;
-
-  constructor(private readonly connected?: Socket) {
-    super({ keepAlive: true, maxSockets: 1 } satisfies AgentOptions);
-  }
-
-  override createConnection(options: ClientRequestArgs, callback?: (error: Error | null, stream: Duplex) => void): Duplex | null | undefined {
-    if (this.opened) {
+function oneSocketAgent(connected?: Socket): Agent {
+  const agent = new nodeHttp.Agent({ keepAlive: true, maxSockets: 1 } satisfies AgentOptions);
+  let opened = false;
+  agent.createConnection = (options: ClientRequestArgs, callback?: (error: Error | null, stream: Duplex) => void): Duplex | null | undefined => {
+    if (opened) {
       callback?.(new Error('the proved connection to the daemon is closed'), undefined as unknown as Duplex);
       return undefined;
     }
-    this.opened = true;
-    return this.connected ?? createConnection(options as NetConnectOpts);
-  }
-
-  override destroy(): void {
-    super.destroy();
+    opened = true;
+    return connected ?? createConnection(options as NetConnectOpts);
+  };
+  const destroy = agent.destroy.bind(agent);
+  agent.destroy = () => {
+    destroy();
     // Never handed to a request (the connection was closed unused): the agent does not know it.
-    this.connected?.destroy();
-  }
+    connected?.destroy();
+  };
+  return agent;
 }
 
 /**

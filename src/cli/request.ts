@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { parseArgs } from 'node:util';
 import { RequestFailedError, UsageError } from '../errors.js';
+import { nodeHttp } from '../node-http.js';
 import { freshCredentials, freshTokens } from './broker-read.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { inferSigningScope, type OutgoingRequest, type SigningScope, signRequest } from './sign-request.js';
@@ -155,7 +156,7 @@ interface Response {
 /** node:http, not fetch: fetch sets Host and other headers itself, and signed headers must go as signed. */
 async function send(outgoing: OutgoingRequest, maxTimeMs: number): Promise<Response> {
   const { url } = outgoing;
-  const make = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const make = url.protocol === 'https:' ? httpsRequest : nodeHttp.request;
   return new Promise<Response>((resolve, reject) => {
     const req = make(url, { method: outgoing.method, headers: { ...outgoing.headers, ...(outgoing.body ? { 'content-length': String(outgoing.body.length) } : {}) }, signal: AbortSignal.timeout(maxTimeMs) }, (message) => {
       const chunks: Buffer[] = [];

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { RedirectPortInUseError, SignInFailedError } from '../errors.js';
+import { nodeHttp } from '../node-http.js';
 
 /**
  * The redirect target of the authorization code flow: http://127.0.0.1:<port><path>,
@@ -86,7 +87,7 @@ export async function listenForRedirect(options: RedirectOptions): Promise<Redir
     page(response, status, title, text);
   };
 
-  const server = createServer((request, response) => {
+  const server = nodeHttp.createServer((request, response) => {
     void handle(request, response).catch(() => page(response, 500, 'Sign-in failed', 'Something went wrong; see the terminal.'));
   });
 

@@ -1,9 +1,9 @@
-import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type * as FastifyModule from 'fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
+import { nodeHttp } from '../node-http.js';
 import { requireCommonJs } from '../require-commonjs.js';
 import { BadRequestError, type BrokerError, InternalError, isBrokerError, RouteNotFoundError, UnauthorizedError } from '../errors.js';
 import { AuthFailureThrottle } from './auth-failure-throttle.js';
@@ -204,8 +204,8 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, log: Lo
   // interleaved answers would corrupt what the client reads. It is closed instead.
   const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
   if (socket.writable && inFlight?.headersSent !== true) {
-    const body = JSON.stringify(new BadRequestError(`Bad request: ${STATUS_CODES[status]} (${error.code ?? 'unparsable'})`).toJSON());
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    const body = JSON.stringify(new BadRequestError(`Bad request: ${nodeHttp.STATUS_CODES[status]} (${error.code ?? 'unparsable'})`).toJSON());
+    socket.write(`HTTP/1.1 ${status} ${nodeHttp.STATUS_CODES[status]}\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   }
   socket.destroy();
 }
