@@ -26,10 +26,10 @@ export const START_UP_LIMIT_MS = 10_000;
  * (about 5 MB of RSS on Node 20, measured in bench/). resumeOptimizationAfter() turns it back
  * on once start-up is over, so the code that serves requests is optimized as ever under load.
  *
- * Maglev, the mid-tier compiler that Node 22 and later run by default, stays off for good:
+ * Maglev, the mid-tier compiler that Node 24 and later run by default, stays off for good:
  * serve's hot path is a few functions that the optimizing compiler takes anyway, and what
- * Maglev's compile jobs allocated stayed in a daemon under load (about 10 MB of peak RSS on
- * Node 24, measured in bench/). Node 20 has it off already.
+ * Maglev's compile jobs allocated stayed in a daemon under load (4-12 MB of peak RSS on
+ * Node 24, measured in bench/). Node 20 and 22 have it off already.
  */
 export function deferOptimization(setFlags: (flags: string) => void = setFlagsFromString, execArgv: readonly string[] = process.execArgv): void {
   if (!compilerChosen(execArgv)) setFlags('--no-opt --no-maglev');
