@@ -1,10 +1,17 @@
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { compiledPath } from '../support/paths.js';
 import { freshNewSpaceBytes, heapAtExit } from '../support/recorded-runs.js';
 
 const MODULE = pathToFileURL(compiledPath('src/cli/daemon-heap.ts')).href;
+
+/** Runs `code` as an ES module in a node with V8's natives syntax (%GetOptimizationStatus): the JSON it printed. */
+function inRealV8<T>(t: Test, code: string): T {
+  const run = spawnSync(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', code], { encoding: 'utf8' });
+  t.equal(run.status, 0, run.stderr);
+  return JSON.parse(run.stdout) as T;
+}
 
 // The heap recorder allocates as a busy server does before the process exits. V8 may take one
 // step up from where a process starts (1 to 2 MB on Node 20), not the steps to 32 MB that it
@@ -44,9 +51,7 @@ t.test('optimization deferred: hot code is not optimized until it is resumed', a
     resumeOptimization();
     warm();
     console.log(JSON.stringify({ deferred, resumed: status(hot) }));`;
-  const run = spawnSync(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', code], { encoding: 'utf8' });
-  t.equal(run.status, 0, run.stderr);
-  const { deferred, resumed } = JSON.parse(run.stdout) as { deferred: number; resumed: number };
+  const { deferred, resumed } = inRealV8<{ deferred: number; resumed: number }>(t, code);
   t.equal(deferred & 16, 0, 'not optimized while deferred', { deferred: deferred.toString(2) });
   t.equal(resumed & 16, 16, 'optimized once resumed', { resumed: resumed.toString(2) });
 });
@@ -72,9 +77,7 @@ t.test('Maglev stays off after deferOptimization, and the optimizing compiler st
     deferOptimization();
     resumeOptimization();
     console.log(JSON.stringify({ byDefault, kept: warm(make()) }));`;
-  const run = spawnSync(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', code], { encoding: 'utf8' });
-  t.equal(run.status, 0, run.stderr);
-  const { byDefault, kept } = JSON.parse(run.stdout) as Record<'byDefault' | 'kept', { maglev: boolean; turbofan: boolean }>;
+  const { byDefault, kept } = inRealV8<Record<'byDefault' | 'kept', { maglev: boolean; turbofan: boolean }>>(t, code);
   if (!byDefault.maglev) {
     t.skip(`this Node's V8 (${process.versions.v8}) compiled no Maglev code by default: nothing to keep off`, () => {});
     return;
