@@ -1,11 +1,12 @@
 /**
  * A reverse proxy on 127.0.0.1 that holds every answer for `delayMs` before passing it on:
- * one simulated network round trip per Cognito call, in front of the local stack. An answer
- * that the operation is unknown to the emulator goes back at once: cognito-local lacks
- * GetTokensFromRefreshToken, which Cognito has, so the broker's fallback to InitiateAuth
- * (once per process) is a round trip that Cognito users never wait for. It also
- * counts the calls by operation (the X-Amz-Target header), so a benchmark can say exactly
- * how many times the broker went upstream.
+ * one simulated network round trip per Cognito call, in front of the local stack.
+ * cognito-local lacks GetTokensFromRefreshToken, which Cognito has and the broker calls to
+ * refresh: the proxy sends it on as the InitiateAuth REFRESH_TOKEN_AUTH it stands for (the
+ * answer has the same shape), so a refresh is one round trip here as it is against Cognito.
+ * Any other answer that an operation is unknown to the emulator goes back at once. It also
+ * counts the calls by the operation the emulator answered (the X-Amz-Target header), so a
+ * benchmark can say exactly how many times the broker went upstream.
  */
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { closeServer, listen, readBody } from '../../testkit/http.js';
@@ -30,11 +31,11 @@ export async function startDelayProxy(target: string, delayMs: number): Promise<
   const server = createServer((req, res) => void forward(req, res));
   async function forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      const body = await readBody(req, MAX_BODY_BYTES, () => new Error('request body too large'));
-      const amzTarget = req.headers['x-amz-target'];
+      const received = await readBody(req, MAX_BODY_BYTES, () => new Error('request body too large'));
+      const { amzTarget, body } = asCognitoLocal(req.headers['x-amz-target'], received);
       const op = typeof amzTarget === 'string' ? (amzTarget.split('.').pop() ?? amzTarget) : `${req.method} ${req.url?.split('?')[0]}`;
       calls.set(op, (calls.get(op) ?? 0) + 1);
-      const headers = { ...req.headers, host: upstream.host };
+      const headers = { ...req.headers, host: upstream.host, 'x-amz-target': amzTarget, 'content-length': String(body.length) };
       const out = request(
         { protocol: upstream.protocol, hostname: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, agent },
         (answer) => void relay(answer, res).catch((error: unknown) => fail(res, error)),
@@ -68,6 +69,22 @@ export async function startDelayProxy(target: string, delayMs: number): Promise<
       agent.destroy();
     },
   };
+}
+
+const USER_POOL_API = 'AWSCognitoIdentityProviderService';
+
+/**
+ * GetTokensFromRefreshToken as InitiateAuth REFRESH_TOKEN_AUTH; any other request as it is.
+ * Not with a client secret: REFRESH_TOKEN_AUTH wants it hashed with the user's name, which
+ * the request does not carry (the broker then falls back to InitiateAuth itself).
+ */
+function asCognitoLocal(amzTarget: string | string[] | undefined, body: Buffer): { amzTarget: string | string[] | undefined; body: Buffer } {
+  if (amzTarget !== `${USER_POOL_API}.GetTokensFromRefreshToken`) return { amzTarget, body };
+  const request = JSON.parse(body.toString('utf8')) as { ClientId: string; RefreshToken: string; ClientSecret?: string; DeviceKey?: string };
+  if (request.ClientSecret !== undefined) return { amzTarget, body };
+  const parameters = { REFRESH_TOKEN: request.RefreshToken, ...(request.DeviceKey ? { DEVICE_KEY: request.DeviceKey } : {}) };
+  const initiateAuth = { AuthFlow: 'REFRESH_TOKEN_AUTH', ClientId: request.ClientId, AuthParameters: parameters };
+  return { amzTarget: `${USER_POOL_API}.InitiateAuth`, body: Buffer.from(JSON.stringify(initiateAuth)) };
 }
 
 function fail(res: ServerResponse, error: unknown): void {

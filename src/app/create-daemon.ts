@@ -44,8 +44,11 @@ export interface DaemonDeps {
   readonly shareTokens?: boolean;
   readonly clock?: Clock;
   readonly random?: () => number;
-  /** Real AWS SDK clients by default; tests put a fault-injecting layer here. */
-  readonly createClients?: (profile: ProfileConfig) => UpstreamClients;
+  /**
+   * Real AWS SDK clients by default; tests put a fault-injecting layer here. onRequest is to
+   * be told as each request to Cognito is about to be sent (see firstRequestsSent).
+   */
+  readonly createClients?: (profile: ProfileConfig, onRequest: () => void) => UpstreamClients;
   /** With server.containers: whether the container address is on this machine (default: a bind probe), and how often to look. */
   readonly isLocalAddress?: (address: string) => Promise<boolean>;
   readonly containerPollMs?: number;
@@ -86,14 +89,19 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const clock = deps.clock ?? systemClock;
   const sessions = new SessionStore(deps.secrets);
   // A developerIdentity command runs in the background here: stdin empty, stderr to the log.
-  const createClients = deps.createClients ?? ((profile: ProfileConfig) =>
-    createCognitoClients(profile, () => clock.now(), { identityCommand: new IdentityCommandRunner({ profile, interactive: false, logger: deps.logger }) }));
+  const createClients = deps.createClients ?? ((profile: ProfileConfig, onRequest: () => void) =>
+    createCognitoClients(profile, () => clock.now(), { identityCommand: new IdentityCommandRunner({ profile, interactive: false, logger: deps.logger }), onRequest }));
   const clients: { profile: ProfileConfig; clients: UpstreamClients }[] = [];
   const byName = new Map<string, ProfileSession>();
+  const firstRequests = new Map<ProfileSession, Promise<void>>();
   const sessionOf = (profile: ProfileConfig): ProfileSession => {
     const known = byName.get(profile.name);
     if (known) return known;
-    const c = createClients(profile);
+    let requested: () => void = () => undefined;
+    const firstRequest = new Promise<void>((resolve) => {
+      requested = resolve;
+    });
+    const c = createClients(profile, () => requested());
     clients.push({ profile, clients: c });
     const owner = profile.signInFrom;
     // signInFrom: the owner's keychain entry and ID tokens, our own identity-pool calls.
@@ -116,6 +124,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       ...(deps.watcher ? { watcher: deps.watcher } : {}),
     });
     byName.set(profile.name, session);
+    firstRequests.set(session, firstRequest);
     return session;
   };
   // Owners first, so a borrowing profile finds its owner's session.
@@ -133,20 +142,26 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       containerListeners?.state() ?? { address: containersConfig.address, port: containersConfig.port, listening: false, relativeUri: { listening: false } }, () => clock.now())
     : undefined;
 
-  // fastify (build-app, ~200 ms to load) is imported only once the sessions have started, so
-  // the first refresh's waits (keychain over D-Bus, Cognito round trips) overlap with loading
-  // it. The AWS SDK clients stay static imports: the refresh needs them at once.
+  // The HTTP side loads in two parts. The server's modules (build-app) from the start of
+  // listen(), while the first refreshes wait on the keychain and Cognito. fastify itself, which
+  // blocks the event loop for some tens of milliseconds, only once each session's first
+  // request is on its way (firstRequestsSent): begun while a refresh still waits on the
+  // keychain or the SDK's first read of ~/.aws/config, it would hold that request back
+  // instead of overlapping its round trip. The AWS SDK clients stay static imports: the
+  // refresh needs them at once.
+  let serverModule: Promise<typeof import('../server/build-app.js')> | undefined;
+  const server = () => (serverModule ??= import('../server/build-app.js'));
   const apps: FastifyInstance[] = [];
   let building: Promise<FastifyInstance> | undefined;
   const newApp = async (): Promise<FastifyInstance> => {
-    const { buildApp } = await import('../server/build-app.js');
+    const { buildApp } = await server();
     const app = buildApp({ broker, auth, logger: deps.logger, host: deps.config.server.host, ...(containers ? { containers } : {}) });
     apps.push(app);
     return app;
   };
   // The container listener's apps come and go with the address; ContainerListeners closes them.
   const newContainerApp = async (listener: ListenerPolicy): Promise<FastifyInstance> => {
-    const { buildApp } = await import('../server/build-app.js');
+    const { buildApp } = await server();
     return buildApp({ broker, auth, logger: deps.logger, listener });
   };
   const first = (): Promise<FastifyInstance> => (building ??= newApp());
@@ -166,6 +181,9 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     },
     async listen() {
       broker.start();
+      // In the background; a failure to load shows where it is awaited, inside the try below.
+      server().catch(() => undefined);
+      await firstRequestsSent(firstRequests);
       try {
         // Before any listener: a token made through the loopback listener must not replace the registry's others.
         await containers?.load();
@@ -175,7 +193,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
           await listenEverywhere(await (deps.resolveHost ?? listenAddresses)(deps.config.server.host), deps.config.server.port, first, newApp, apps);
         }
         if (containersConfig) {
-          const { containerListener } = await import('../server/build-app.js');
+          const { containerListener } = await server();
           containerListeners = new ContainerListeners({
             config: containersConfig,
             defaultPort: ((apps[0] as FastifyInstance).server.address() as AddressInfo).port,
@@ -205,6 +223,27 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       for (const c of clients) c.clients.destroy();
     },
   };
+}
+
+/**
+ * How long listen() waits for the sessions' first requests at most: a keychain that asks the
+ * user first (a locked one) must not keep the daemon from listening.
+ */
+export const FIRST_REQUESTS_WAIT_MS = 100;
+
+/** Each session's first request is about to be sent, or its first refresh ended without one; at most FIRST_REQUESTS_WAIT_MS. */
+async function firstRequestsSent(firstRequests: ReadonlyMap<ProfileSession, Promise<void>>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, FIRST_REQUESTS_WAIT_MS);
+  });
+  const sent = Promise.all([...firstRequests].map(([session, request]) => Promise.race([request, session.firstRefresh()])));
+  await Promise.race([sent, waited]);
+  clearTimeout(timer);
+  // Handed to Node's HTTP client, a request is written once its socket connects, which the
+  // event loop learns in its next poll phase: two checks later, one has passed.
+  await new Promise(setImmediate);
+  await new Promise(setImmediate);
 }
 
 /** With a free port (0) on several addresses, the port the first got may be taken on another: tries again this often. */

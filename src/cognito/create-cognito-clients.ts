@@ -39,6 +39,8 @@ export interface CognitoClients {
 export interface CognitoClientsOptions {
   /** A developerIdentity profile's command, run for every token (required for such a profile). */
   readonly identityCommand?: IdentityCommand | undefined;
+  /** Told as each request (each attempt) to Cognito or the token endpoint is about to be sent. */
+  readonly onRequest?: (() => void) | undefined;
 }
 
 /** The AWS SDK clients of a profile; `sts` only for the basic flow. */
@@ -52,7 +54,7 @@ export interface SdkClients {
  * The SDK clients, each for the profile's region: the SDK resolves its endpoints by
  * partition (cn-north-1 and cn-northwest-1: amazonaws.com.cn), unless `endpoints` names one.
  */
-export function createSdkClients(profile: ProfileConfig): SdkClients {
+export function createSdkClients(profile: ProfileConfig, onRequest?: () => void): SdkClients {
   const common = {
     region: profile.region,
     maxAttempts: UPSTREAM_MAX_ATTEMPTS,
@@ -62,10 +64,29 @@ export function createSdkClients(profile: ProfileConfig): SdkClients {
     requestHandler: { connectionTimeout: UPSTREAM_CONNECT_TIMEOUT_MS, requestTimeout: UPSTREAM_REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true },
     credentials: { accessKeyId: 'unused', secretAccessKey: 'unused' },
   };
-  return {
+  const clients = {
     idp: new (cognitoIdentityProviderSdk().CognitoIdentityProviderClient)({ ...common, ...endpoint(profile.endpoints?.cognitoIdp) }),
     identity: new (cognitoIdentitySdk().CognitoIdentityClient)({ ...common, ...endpoint(profile.endpoints?.cognitoIdentity) }),
     sts: profile.flow === 'basic' ? new (stsSdk().STSClient)({ ...common, ...endpoint(profile.endpoints?.sts) }) : undefined,
+  };
+  if (onRequest) {
+    clients.idp.middlewareStack.add(told(onRequest), TOLD_AT);
+    clients.identity.middlewareStack.add(told(onRequest), TOLD_AT);
+    clients.sts?.middlewareStack.add(told(onRequest), TOLD_AT);
+  }
+  return clients;
+}
+
+/**
+ * The last step before the HTTP handler, inside the retry loop: after the SDK has read what
+ * it reads first (~/.aws/config, once a process), so the request goes out right after.
+ */
+const TOLD_AT = { step: 'finalizeRequest', priority: 'low', name: 'cognitoBrokerOnRequest' } as const;
+
+function told(onRequest: () => void) {
+  return <Args, Output>(next: (args: Args) => Promise<Output>) => (args: Args): Promise<Output> => {
+    onRequest();
+    return next(args);
   };
 }
 
@@ -75,9 +96,9 @@ export function createSdkClients(profile: ProfileConfig): SdkClients {
  * instead of searching the machine for credentials.
  */
 export function createCognitoClients(profile: ProfileConfig, now: () => number = Date.now, options: CognitoClientsOptions = {}): CognitoClients {
-  const { idp, identity, sts } = createSdkClients(profile);
+  const { idp, identity, sts } = createSdkClients(profile, options.onRequest);
   const userPool = new UserPoolClient(idp, profile.clientId, profile.name, now);
-  const oauth = createOAuthClient(profile, now);
+  const oauth = createOAuthClient(profile, now, options.onRequest && toldFetch(options.onRequest));
   const pool = new IdentityPoolClient(identity, {
     identityPoolId: profile.identityPoolId,
     profile: profile.name,
@@ -128,6 +149,14 @@ export function createOAuthClient(profile: ProfileConfig, now: () => number = Da
   // Cognito's iss is https://cognito-idp.<region>.amazonaws.com/<poolId> (a local emulator: its own URL and the pool id).
   const suffix = `/${profile.userPoolId}`;
   return new OAuthTokenClient({ ...common, clientId: profile.clientId, provider: 'the managed login', issuer: { matches: (iss) => iss.endsWith(suffix), expected: `the user pool ${profile.userPoolId}` } });
+}
+
+/** fetch, telling onRequest first. */
+function toldFetch(onRequest: () => void): HttpFetch {
+  return (input, init) => {
+    onRequest();
+    return fetch(input, init);
+  };
 }
 
 interface RetryToken {

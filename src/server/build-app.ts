@@ -16,7 +16,14 @@ import { createRequestGuard } from './request-guard.js';
 import { JSON_TYPE, sendJson } from './send-json.js';
 import { registerStatusRoute } from './status-route.js';
 
-const Fastify = requireCommonJs<typeof FastifyModule>('fastify').default;
+/**
+ * fastify, required when the first app is built rather than when this module loads: loading
+ * it blocks the event loop for some tens of milliseconds, which serve places itself (see
+ * createDaemon's listen).
+ */
+function fastify(): typeof FastifyModule.default {
+  return requireCommonJs<typeof FastifyModule>('fastify').default;
+}
 
 export interface AppDeps {
   readonly broker: Broker;
@@ -88,7 +95,7 @@ function noSchemas(): never {
  */
 export function buildApp(deps: AppDeps): FastifyInstance {
   const log = deps.logger;
-  const app = Fastify({
+  const app = fastify()({
     // No logger for fastify: with one, every request costs a child logger, a check of it and
     // two response listeners (a tenth of a request's CPU), for log lines
     // we never write per request. What we log about a request (failed auth, an unexpected

@@ -13,17 +13,24 @@ import { MemoryStore } from '../../src/store/memory-store.js';
 import { SessionStore } from '../../src/store/session-store.js';
 import { FakeClock } from '../../testkit/fake-clock.js';
 import { MemoryCognito } from '../../testkit/memory-cognito.js';
+import type { CredentialExchanger, TokenRefresher } from '../../src/cognito/types.js';
 import { LogCapture, PROFILE, storedSession } from '../support/session-harness.js';
 
 const TOKEN = 'd'.repeat(64);
 const HOUR_MS = 60 * 60_000;
 
-/** A store that notes whether the daemon's HTTP app existed when the first refresh read the keychain. */
+/**
+ * A store that notes whether the daemon's HTTP app existed when the first refresh read the
+ * keychain; its reads wait for `answer` first (a keychain over D-Bus answers some
+ * milliseconds later; a locked one, when the user unlocks it).
+ */
 class WatchedStore extends MemoryStore {
   appBuiltAtFirstRead: boolean | undefined;
   daemon: Daemon | undefined;
+  answer: () => Promise<void> = async () => undefined;
   override async get(account: string): Promise<string | undefined> {
     if (this.appBuiltAtFirstRead === undefined && this.daemon) this.appBuiltAtFirstRead = appBuilt(this.daemon);
+    await this.answer();
     return super.get(account);
   }
 }
@@ -34,6 +41,15 @@ function appBuilt(daemon: Daemon): boolean {
   } catch {
     return false;
   }
+}
+
+/** The fake user pool and identity pool, telling onRequest of each call, as the real clients do. */
+function telling(upstream: MemoryCognito, onRequest: () => void): TokenRefresher & CredentialExchanger {
+  return {
+    refresh: (request) => (onRequest(), upstream.refresh(request)),
+    getId: (idToken) => (onRequest(), upstream.getId(idToken)),
+    getCredentials: (identityId, idToken) => (onRequest(), upstream.getCredentials(identityId, idToken)),
+  };
 }
 
 async function daemonOn(t: Test, port = 0, server: { host?: string; resolveHost?: (host: string) => Promise<string[]> } = {}) {
@@ -49,18 +65,26 @@ async function daemonOn(t: Test, port = 0, server: { host?: string; resolveHost?
     defaultProfile: PROFILE.name,
     profiles: { [PROFILE.name]: PROFILE },
   };
+  /** For each request to the fake Cognito: whether the HTTP app had been built by then. */
+  const appBuiltAtRequests: boolean[] = [];
   const daemon = createDaemon({
     config,
     secrets,
     masterToken: TOKEN,
     logger: createLogger({ level: 'silent', destination: new LogCapture() }),
     clock,
-    createClients: () => ({ userPool: upstream, identityPool: upstream, destroy: () => undefined }),
+    createClients: (_profile, onRequest) => {
+      const cognito = telling(upstream, () => {
+        appBuiltAtRequests.push(appBuilt(daemon));
+        onRequest();
+      });
+      return { userPool: cognito, identityPool: cognito, destroy: () => undefined };
+    },
     ...(server.resolveHost ? { resolveHost: server.resolveHost } : {}),
   });
   secrets.daemon = daemon;
   t.teardown(() => daemon.close());
-  return { clock, upstream, secrets, daemon };
+  return { clock, upstream, secrets, daemon, appBuiltAtRequests };
 }
 
 t.test('listen() starts the first refresh before it builds the HTTP app, then serves', async (t) => {
@@ -71,6 +95,27 @@ t.test('listen() starts the first refresh before it builds the HTTP app, then se
   t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
   const res = await fetch(`${url}/credentials`, { headers: { authorization: TOKEN } });
   t.equal(res.status, 200);
+});
+
+t.test('listen() builds the HTTP app only once the first request to Cognito is on its way, not while the keychain answers', async (t) => {
+  const { secrets, daemon, appBuiltAtRequests } = await daemonOn(t);
+  secrets.answer = () => new Promise((resolve) => setTimeout(resolve, 30));
+  const url = await daemon.listen();
+  t.same(appBuiltAtRequests.slice(0, 1), [false], 'fastify was not loaded yet when the refresh went out');
+  t.equal((await fetch(`${url}/credentials`, { headers: { authorization: TOKEN } })).status, 200);
+});
+
+t.test('a keychain that does not answer (a locked one) does not keep the daemon from listening', async (t) => {
+  const { secrets, daemon, appBuiltAtRequests } = await daemonOn(t);
+  let unlock: () => void = () => undefined;
+  const unlocked = new Promise<void>((resolve) => {
+    unlock = resolve;
+  });
+  secrets.answer = () => unlocked;
+  t.teardown(unlock);
+  const url = await daemon.listen();
+  t.same(appBuiltAtRequests, [], 'listening, with the keychain still to answer');
+  t.equal((await fetch(`${url}/healthz`)).status, 200);
 });
 
 t.test('ready() builds the app without starting the sessions', async (t) => {

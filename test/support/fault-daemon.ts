@@ -99,7 +99,7 @@ export async function startFaultDaemon(fs: FaultStack, options: FaultDaemonOptio
     clock: options.clock,
     // createDaemon's default passes `clock.now` unbound, which loses a class clock's `this`
     // (FakeClock): the credentials' issuedAt became undefined. Same clients, bound clock.
-    createClients: (p) => createCognitoClients(p, () => options.clock.now()),
+    createClients: (p, onRequest) => createCognitoClients(p, () => options.clock.now(), { onRequest }),
     ...(options.random ? { random: options.random } : {}),
   });
   const session = daemon.broker.session();
