@@ -32,10 +32,12 @@ export async function startDelayProxy(target: string, delayMs: number): Promise<
   async function forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const received = await readBody(req, MAX_BODY_BYTES, () => new Error('request body too large'));
-      const { amzTarget, body } = asCognitoLocal(req.headers['x-amz-target'], received);
+      const rewritten = asCognitoLocal(req.headers['x-amz-target'], received);
+      const amzTarget = rewritten?.amzTarget ?? req.headers['x-amz-target'];
+      const body = rewritten?.body ?? received;
       const op = typeof amzTarget === 'string' ? (amzTarget.split('.').pop() ?? amzTarget) : `${req.method} ${req.url?.split('?')[0]}`;
       calls.set(op, (calls.get(op) ?? 0) + 1);
-      const headers = { ...req.headers, host: upstream.host, 'x-amz-target': amzTarget, 'content-length': String(body.length) };
+      const headers = { ...req.headers, host: upstream.host, ...(rewritten ? { 'x-amz-target': rewritten.amzTarget, 'content-length': String(body.length) } : {}) };
       const out = request(
         { protocol: upstream.protocol, hostname: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, agent },
         (answer) => void relay(answer, res).catch((error: unknown) => fail(res, error)),
@@ -74,14 +76,15 @@ export async function startDelayProxy(target: string, delayMs: number): Promise<
 const USER_POOL_API = 'AWSCognitoIdentityProviderService';
 
 /**
- * GetTokensFromRefreshToken as InitiateAuth REFRESH_TOKEN_AUTH; any other request as it is.
- * Not with a client secret: REFRESH_TOKEN_AUTH wants it hashed with the user's name, which
- * the request does not carry (the broker then falls back to InitiateAuth itself).
+ * GetTokensFromRefreshToken as InitiateAuth REFRESH_TOKEN_AUTH; undefined for any other
+ * request, which goes on as it is. Not with a client secret: REFRESH_TOKEN_AUTH wants it
+ * hashed with the user's name, which the request does not carry (the broker then falls back
+ * to InitiateAuth itself).
  */
-function asCognitoLocal(amzTarget: string | string[] | undefined, body: Buffer): { amzTarget: string | string[] | undefined; body: Buffer } {
-  if (amzTarget !== `${USER_POOL_API}.GetTokensFromRefreshToken`) return { amzTarget, body };
+function asCognitoLocal(amzTarget: string | string[] | undefined, body: Buffer): { amzTarget: string; body: Buffer } | undefined {
+  if (amzTarget !== `${USER_POOL_API}.GetTokensFromRefreshToken`) return undefined;
   const request = JSON.parse(body.toString('utf8')) as { ClientId: string; RefreshToken: string; ClientSecret?: string; DeviceKey?: string };
-  if (request.ClientSecret !== undefined) return { amzTarget, body };
+  if (request.ClientSecret !== undefined) return undefined;
   const parameters = { REFRESH_TOKEN: request.RefreshToken, ...(request.DeviceKey ? { DEVICE_KEY: request.DeviceKey } : {}) };
   const initiateAuth = { AuthFlow: 'REFRESH_TOKEN_AUTH', ClientId: request.ClientId, AuthParameters: parameters };
   return { amzTarget: `${USER_POOL_API}.InitiateAuth`, body: Buffer.from(JSON.stringify(initiateAuth)) };

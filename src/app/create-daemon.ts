@@ -22,6 +22,7 @@ import { ContainerTokenAdmin } from './container-token-admin.js';
 import { IdentityCommandRunner } from './identity-command-runner.js';
 import { listenAddresses, listenOn } from './listen-addresses.js';
 import { describeOwner, listenerOwner } from './listener-owner.js';
+import { UnwrittenRequests } from './unwritten-requests.js';
 
 export interface DaemonDeps {
   readonly config: Config;
@@ -46,12 +47,14 @@ export interface DaemonDeps {
   readonly random?: () => number;
   /**
    * Real AWS SDK clients by default; tests put a fault-injecting layer here. onRequest is to
-   * be told as each request to Cognito is about to be sent (see firstRequestsSent).
+   * be told as each request to Cognito is about to be sent (see firstRequestsWritten).
    */
   readonly createClients?: (profile: ProfileConfig, onRequest: () => void) => UpstreamClients;
   /** With server.containers: whether the container address is on this machine (default: a bind probe), and how often to look. */
   readonly isLocalAddress?: (address: string) => Promise<boolean>;
   readonly containerPollMs?: number;
+  /** How long listen() waits for each session's first request to begin, at most (default FIRST_REQUESTS_WAIT_MS). */
+  readonly firstRequestsWaitMs?: number;
   /** Told of every session's changes and notices (serve's prompt file and notifications); default: none. */
   readonly watcher?: SessionWatcher;
 }
@@ -124,7 +127,8 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       ...(deps.watcher ? { watcher: deps.watcher } : {}),
     });
     byName.set(profile.name, session);
-    firstRequests.set(session, firstRequest);
+    // A borrowing session's first request of its own waits for its owner's whole refresh.
+    firstRequests.set(session, ownerSession ? (firstRequests.get(ownerSession) as Promise<void>) : firstRequest);
     return session;
   };
   // Owners first, so a borrowing profile finds its owner's session.
@@ -145,10 +149,10 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   // The HTTP side loads in two parts. The server's modules (build-app) from the start of
   // listen(), while the first refreshes wait on the keychain and Cognito. fastify itself, which
   // blocks the event loop for some tens of milliseconds, only once each session's first
-  // request is on its way (firstRequestsSent): begun while a refresh still waits on the
-  // keychain or the SDK's first read of ~/.aws/config, it would hold that request back
-  // instead of overlapping its round trip. The AWS SDK clients stay static imports: the
-  // refresh needs them at once.
+  // request is written (firstRequestsWritten): begun while a refresh still waits on the
+  // keychain, the SDK's first read of ~/.aws/config, a DNS lookup or a TLS handshake, it
+  // would hold that request back instead of overlapping its round trip. The AWS SDK clients
+  // stay static imports: the refresh needs them at once.
   let serverModule: Promise<typeof import('../server/build-app.js')> | undefined;
   const server = () => (serverModule ??= import('../server/build-app.js'));
   const apps: FastifyInstance[] = [];
@@ -180,10 +184,16 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       return app;
     },
     async listen() {
+      const unwritten = new UnwrittenRequests();
+      unwritten.watch();
       broker.start();
       // In the background; a failure to load shows where it is awaited, inside the try below.
       server().catch(() => undefined);
-      await firstRequestsSent(firstRequests);
+      try {
+        await firstRequestsWritten(firstRequests, unwritten, deps.firstRequestsWaitMs ?? FIRST_REQUESTS_WAIT_MS);
+      } finally {
+        unwritten.stop();
+      }
       try {
         // Before any listener: a token made through the loopback listener must not replace the registry's others.
         await containers?.load();
@@ -226,24 +236,29 @@ export function createDaemon(deps: DaemonDeps): Daemon {
 }
 
 /**
- * How long listen() waits for the sessions' first requests at most: a keychain that asks the
- * user first (a locked one) must not keep the daemon from listening.
+ * How long listen() waits for each session's first request to begin, at most: a keychain that
+ * asks the user first (a locked one) must not keep the daemon from listening.
  */
 export const FIRST_REQUESTS_WAIT_MS = 100;
+/** Then for the requests to be written, at most: a DNS lookup, a TCP and a TLS handshake with a Cognito far away. */
+export const REQUESTS_WRITTEN_WAIT_MS = 1_000;
 
-/** Each session's first request is about to be sent, or its first refresh ended without one; at most FIRST_REQUESTS_WAIT_MS. */
-async function firstRequestsSent(firstRequests: ReadonlyMap<ProfileSession, Promise<void>>): Promise<void> {
+/**
+ * Each session's first request has begun (or its first refresh ended without one), and no
+ * request waits to be written; each wait bounded.
+ */
+async function firstRequestsWritten(firstRequests: ReadonlyMap<ProfileSession, Promise<void>>, unwritten: UnwrittenRequests, waitMs: number): Promise<void> {
+  await within(waitMs, Promise.all([...firstRequests].map(([session, request]) => Promise.race([request, session.firstRefresh()]))));
+  await within(REQUESTS_WRITTEN_WAIT_MS, unwritten.drained());
+}
+
+async function within(ms: number, promise: Promise<unknown>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const waited = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, FIRST_REQUESTS_WAIT_MS);
+    timer = setTimeout(resolve, ms);
   });
-  const sent = Promise.all([...firstRequests].map(([session, request]) => Promise.race([request, session.firstRefresh()])));
-  await Promise.race([sent, waited]);
+  await Promise.race([promise, waited]);
   clearTimeout(timer);
-  // Handed to Node's HTTP client, a request is written once its socket connects, which the
-  // event loop learns in its next poll phase: two checks later, one has passed.
-  await new Promise(setImmediate);
-  await new Promise(setImmediate);
 }
 
 /** With a free port (0) on several addresses, the port the first got may be taken on another: tries again this often. */

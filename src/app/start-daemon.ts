@@ -44,7 +44,7 @@ export async function startDaemon(config: Config, logger: Logger, options: Start
   const inheritedFds = options.inheritedFds ?? [];
   const notices = new DaemonNotices({ config, notifiers: notifiersFor(config, logger), logger });
   const daemon = createDaemon({ config, secrets: openSecretStore(config), masterToken: master.token, logger, inheritedFds, watcher: notices });
-  // Starts the sessions, then loads fastify: the first refresh's waits overlap the load.
+  // Starts the sessions, then loads fastify once their first requests are written (createDaemon).
   let url: string;
   try {
     url = await daemon.listen();

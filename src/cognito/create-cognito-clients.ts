@@ -78,8 +78,9 @@ export function createSdkClients(profile: ProfileConfig, onRequest?: () => void)
 }
 
 /**
- * The last step before the HTTP handler, inside the retry loop: after the SDK has read what
- * it reads first (~/.aws/config, once a process), so the request goes out right after.
+ * The last step before the HTTP handler, inside the retry loop (once per attempt): after the
+ * SDK has read what it reads first (~/.aws/config, once a process), so that the request is
+ * handed to Node's HTTP client right after.
  */
 const TOLD_AT = { step: 'finalizeRequest', priority: 'low', name: 'cognitoBrokerOnRequest' } as const;
 

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import type { Config } from '../../src/config/config.js';
+import type { Config, ProfileConfig } from '../../src/config/config.js';
 import { KeychainUnavailableError, PortHeldByOtherUserError, PortInUseError } from '../../src/errors.js';
 import { listenerOwner } from '../../src/app/listener-owner.js';
 import { OTHER_USER, otherUid, requireOtherUser, squat } from '../support/other-user.js';
@@ -43,16 +43,31 @@ function appBuilt(daemon: Daemon): boolean {
   }
 }
 
-/** The fake user pool and identity pool, telling onRequest of each call, as the real clients do. */
-function telling(upstream: MemoryCognito, onRequest: () => void): TokenRefresher & CredentialExchanger {
+/**
+ * The fake user pool and identity pool, telling onRequest of each call as the real clients
+ * do; a refresh answers only once `answer` resolves (a Cognito round trip).
+ */
+function telling(upstream: MemoryCognito, onRequest: () => void, answer: () => Promise<void>): TokenRefresher & CredentialExchanger {
   return {
-    refresh: (request) => (onRequest(), upstream.refresh(request)),
+    refresh: async (request) => {
+      onRequest();
+      await answer();
+      return upstream.refresh(request);
+    },
     getId: (idToken) => (onRequest(), upstream.getId(idToken)),
     getCredentials: (identityId, idToken) => (onRequest(), upstream.getCredentials(identityId, idToken)),
   };
 }
 
-async function daemonOn(t: Test, port = 0, server: { host?: string; resolveHost?: (host: string) => Promise<string[]> } = {}) {
+interface DaemonOptions {
+  readonly host?: string;
+  readonly resolveHost?: (host: string) => Promise<string[]>;
+  /** More profiles beside PROFILE (the default). */
+  readonly profiles?: Record<string, ProfileConfig>;
+  readonly firstRequestsWaitMs?: number;
+}
+
+async function daemonOn(t: Test, port = 0, server: DaemonOptions = {}) {
   const clock = new FakeClock();
   const upstream = new MemoryCognito({ clock });
   const secrets = new WatchedStore();
@@ -63,10 +78,11 @@ async function daemonOn(t: Test, port = 0, server: { host?: string; resolveHost?
     server: { host: server.host ?? '127.0.0.1', port, tokenFile: join(tmpdir(), 'cognito-broker-create-daemon-unused-token') },
     secretStore: 'keychain',
     defaultProfile: PROFILE.name,
-    profiles: { [PROFILE.name]: PROFILE },
+    profiles: { [PROFILE.name]: PROFILE, ...server.profiles },
   };
   /** For each request to the fake Cognito: whether the HTTP app had been built by then. */
   const appBuiltAtRequests: boolean[] = [];
+  const refreshes = { answer: async (): Promise<void> => undefined };
   const daemon = createDaemon({
     config,
     secrets,
@@ -77,15 +93,28 @@ async function daemonOn(t: Test, port = 0, server: { host?: string; resolveHost?
       const cognito = telling(upstream, () => {
         appBuiltAtRequests.push(appBuilt(daemon));
         onRequest();
-      });
+      }, () => refreshes.answer());
       return { userPool: cognito, identityPool: cognito, destroy: () => undefined };
     },
     ...(server.resolveHost ? { resolveHost: server.resolveHost } : {}),
+    ...(server.firstRequestsWaitMs !== undefined ? { firstRequestsWaitMs: server.firstRequestsWaitMs } : {}),
   });
   secrets.daemon = daemon;
   t.teardown(() => daemon.close());
-  return { clock, upstream, secrets, daemon, appBuiltAtRequests };
+  return { clock, upstream, secrets, daemon, appBuiltAtRequests, refreshes };
 }
+
+/** A promise and the function that resolves it. */
+function gate(): { opened: Promise<void>; open: () => void } {
+  let open: () => void = () => undefined;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
+}
+
+/** Waits no end: a test that needs listen() not to rely on the bound. */
+const NO_BOUND_MS = 2_147_483_647;
 
 t.test('listen() starts the first refresh before it builds the HTTP app, then serves', async (t) => {
   const { secrets, daemon } = await daemonOn(t);
@@ -97,22 +126,34 @@ t.test('listen() starts the first refresh before it builds the HTTP app, then se
   t.equal(res.status, 200);
 });
 
-t.test('listen() builds the HTTP app only once the first request to Cognito is on its way, not while the keychain answers', async (t) => {
-  const { secrets, daemon, appBuiltAtRequests } = await daemonOn(t);
+t.test('listen() builds the HTTP app once the first request to Cognito is out, not while the keychain answers, and without waiting for the answer', async (t) => {
+  const { secrets, daemon, appBuiltAtRequests, refreshes } = await daemonOn(t, 0, { firstRequestsWaitMs: NO_BOUND_MS });
   secrets.answer = () => new Promise((resolve) => setTimeout(resolve, 30));
+  const roundTrip = gate();
+  refreshes.answer = () => roundTrip.opened;
+  t.teardown(roundTrip.open);
   const url = await daemon.listen();
-  t.same(appBuiltAtRequests.slice(0, 1), [false], 'fastify was not loaded yet when the refresh went out');
+  t.same(appBuiltAtRequests, [false], 'fastify was not loaded yet when the refresh went out');
+  t.equal(daemon.broker.session().phase, 'refreshing', 'listening while the refresh waits for its answer: the load overlapped the round trip');
+  roundTrip.open();
   t.equal((await fetch(`${url}/credentials`, { headers: { authorization: TOKEN } })).status, 200);
+});
+
+t.test('a profile that borrows another\'s sign-in waits for its owner\'s first request, not its own', async (t) => {
+  const admin: ProfileConfig = { ...PROFILE, name: 'admin', signInFrom: PROFILE };
+  const { daemon, appBuiltAtRequests, refreshes } = await daemonOn(t, 0, { profiles: { admin }, firstRequestsWaitMs: NO_BOUND_MS });
+  const roundTrip = gate();
+  refreshes.answer = () => roundTrip.opened;
+  t.teardown(roundTrip.open);
+  await daemon.listen();
+  t.same(appBuiltAtRequests, [false], 'listening after the owner\'s refresh went out, before any request of the borrower\'s');
 });
 
 t.test('a keychain that does not answer (a locked one) does not keep the daemon from listening', async (t) => {
   const { secrets, daemon, appBuiltAtRequests } = await daemonOn(t);
-  let unlock: () => void = () => undefined;
-  const unlocked = new Promise<void>((resolve) => {
-    unlock = resolve;
-  });
-  secrets.answer = () => unlocked;
-  t.teardown(unlock);
+  const unlocked = gate();
+  secrets.answer = () => unlocked.opened;
+  t.teardown(unlocked.open);
   const url = await daemon.listen();
   t.same(appBuiltAtRequests, [], 'listening, with the keychain still to answer');
   t.equal((await fetch(`${url}/healthz`)).status, 200);

@@ -43,7 +43,6 @@ t.test('onRequest is told as each request is about to go out, to the user pool (
   t.match(server.requests[0]?.headers['x-amz-target'], /GetTokensFromRefreshToken$/);
   await clients.refresher.refresh({ method: 'browser', refreshToken: 'r' });
   t.same(seenByServer, [0, 1], 'and before the token endpoint had its request');
-
 });
 
 t.test('onRequest is told for each attempt: a reset connection the SDK tries again', async (t) => {
