@@ -5,13 +5,16 @@
  * - config/zod-subset.js: tsc's re-export of zod replaced with the parts of zod it names,
  *   tree-shaken. zod 4 loads all of its locales from every entry point; the bundle has the
  *   English one the config's errors use (see src/config/zod-subset.ts).
+ * - cognito/cognito-sdk-subset.cjs: tsc's re-export of the two Cognito clients replaced with
+ *   the commands it names, tree-shaken from the clients' ES modules (see
+ *   src/cognito/cognito-sdk-subset.cts).
  * - cli/bin.cjs, the bin: src/cli/bin.ts and what it imports, as one CommonJS file (see
  *   there). Its dynamic imports (main.js, and what the commands load on use) stay imports of
  *   tsc's ES modules beside it.
  *
  * The bin gets a source map to our src/, so that coverage and stack traces point there. The zod
- * bundle gets none, and the coverage report leaves it out (`c8 ignore`): it is zod's code, and
- * a map to zod's files would bring them into the report (tap leaves out node_modules only by
+ * and SDK bundles get none, and the coverage report leaves them out (`c8 ignore`): they are
+ * zod's and the SDK's code, and a map to their files would bring them into the report (tap leaves out node_modules only by
  * the path of the file that ran).
  * Plain JavaScript, not TypeScript: it runs where only tsc's output and node_modules exist.
  */
@@ -44,6 +47,25 @@ await build({
   // Without zod's comments: one of them holds a character beyond Latin-1, which would make V8
   // keep the whole source as two bytes a character in every daemon (~370 KB, not ~145).
   minifyWhitespace: true,
+  banner: { js: '/* c8 ignore start */' },
+  footer: { js: '/* c8 ignore stop */' },
+});
+
+const cognitoSubset = join(dist, 'cognito', 'cognito-sdk-subset.cjs');
+rmSync(`${cognitoSubset}.map`, { force: true });
+await build({
+  ...common,
+  entryPoints: ['src/cognito/cognito-sdk-subset.cts'],
+  outfile: cognitoSubset,
+  format: 'cjs',
+  sourcemap: false,
+  // The packages' ES modules, which esbuild can tree-shake (their package.json says they have
+  // no side effects); their CommonJS files are one per package.
+  mainFields: ['module', 'main'],
+  minifyWhitespace: true,
+  // The broker gives every Cognito client credentials of its own (see there): the default
+  // chain, which would bring the STS, SSO and sign-in clients into the bundle, is never asked.
+  alias: { '@aws-sdk/credential-provider-node': './scripts/no-default-credentials.mjs' },
   banner: { js: '/* c8 ignore start */' },
   footer: { js: '/* c8 ignore stop */' },
 });

@@ -5,7 +5,7 @@ import { createLogger } from '../log/create-logger.js';
 import { loadCliConfig } from './cli-context.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { profileUrl } from './announced-daemon.js';
-import { resumeOptimizationAfter } from './daemon-heap.js';
+import { COMPACT_AFTER_START_UP_MS, compactAfterStartUp, resumeOptimizationAfter } from './daemon-heap.js';
 import { shellExports } from './shell-exports.js';
 
 export const SERVE_HELP = `Usage: cognito-broker serve [--config PATH] [--log-level LEVEL]
@@ -34,8 +34,15 @@ export async function serve(argv: string[], io: CliIo = processIo, stdoutIsTermi
   const logger = createLogger({ level, pretty: process.stderr.isTTY === true });
   const started = await startDaemon(config, logger, { inheritedFds: takeInheritedSockets() });
   // Started with the optimizing compiler off (main.ts): on again for the requests to come, once
-  // the first refreshes, which run once, are over too.
-  void resumeOptimizationAfter(started.daemon.broker.firstRefreshes()).then(() => logger.debug('start-up over: V8 optimizes from here on'));
+  // the first refreshes, which run once, are over too; what start-up ran once, given back soon after.
+  void resumeOptimizationAfter(started.daemon.broker.firstRefreshes()).then(() => {
+    logger.debug('start-up over: V8 optimizes from here on');
+    setTimeout(() => {
+      const began = performance.now();
+      compactAfterStartUp();
+      logger.debug({ ms: Math.round(performance.now() - began) }, 'heap compacted after start-up');
+    }, COMPACT_AFTER_START_UP_MS).unref();
+  });
   // Listening for the signals before the exports are printed: whatever reads them may stop
   // serve at once, and a SIGTERM before the listener is there would end it without cleaning up.
   const stopped = new Promise<NodeJS.Signals>((resolve) => {

@@ -1,16 +1,14 @@
-import type * as CognitoIdentity from '@aws-sdk/client-cognito-identity';
-import type * as CognitoIdentityProvider from '@aws-sdk/client-cognito-identity-provider';
+import { createRequire } from 'node:module';
 import type * as Sts from '@aws-sdk/client-sts';
 import { requireCommonJs } from '../require-commonjs.js';
+import type * as CognitoSdk from './cognito-sdk-subset.cjs';
 
-/** The user-pool API (cognito-idp). */
-export function cognitoIdentityProviderSdk(): typeof CognitoIdentityProvider {
-  return requireCommonJs<typeof CognitoIdentityProvider>('@aws-sdk/client-cognito-identity-provider');
-}
+const require = createRequire(import.meta.url);
 
-/** The identity-pool API (cognito-identity). */
-export function cognitoIdentitySdk(): typeof CognitoIdentity {
-  return requireCommonJs<typeof CognitoIdentity>('@aws-sdk/client-cognito-identity');
+/** The user-pool (cognito-idp) and identity-pool (cognito-identity) clients and the commands we send. */
+export function cognitoSdk(): typeof CognitoSdk {
+  // require(), not import: see requireCommonJs.
+  return require('./cognito-sdk-subset.cjs') as typeof CognitoSdk;
 }
 
 /**

@@ -22,24 +22,35 @@ async function packagesLoaded(t: Test, be: BrokerEnv): Promise<void> {
   const login = await modulesLoaded(['login', '--password-stdin'], be.env, { input: `${be.stack.password}\n` });
   t.equal(login.code, 0, 'login signed in');
   const loginPackages = packagesIn(login.urls);
-  t.ok(loginPackages.has('cognito-srp-helper') && loginPackages.has('@aws-sdk/client-cognito-identity-provider'), 'login loaded SRP and the user-pool client', { loaded: [...loginPackages] });
+  t.ok(loginPackages.has('cognito-srp-helper') && loadedSdkSubset(login.urls), 'login loaded SRP and the Cognito clients', { loaded: [...loginPackages] });
   for (const name of ['@inquirer/input', '@inquirer/password', 'qrcode']) t.notOk(loginPackages.has(name), `login did not load ${name}: it showed no prompt`);
 
   const serve = await modulesLoaded(['serve'], be.env, { stopWhen: /AWS_CONTAINER_CREDENTIALS_FULL_URI=/ });
   const servePackages = packagesIn(serve.urls);
-  t.ok(servePackages.has('fastify') && servePackages.has('@aws-sdk/client-cognito-identity'), 'serve loaded fastify and the identity-pool client', { loaded: [...servePackages] });
-  // (fast-json-stringify's runtime and the SDK's default credential chain stay: fastify's error
-  // serializer and the identity-pool client's own configuration load them.)
+  t.ok(servePackages.has('fastify') && loadedSdkSubset(serve.urls), 'serve loaded fastify and the Cognito clients', { loaded: [...servePackages] });
+  // (fast-json-stringify's runtime stays: fastify's error serializer loads it.)
   for (const name of ['ajv', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler', '@aws-sdk/client-sts', '@inquirer/input', 'qrcode']) {
     t.notOk(servePackages.has(name), `serve did not load ${name}`);
   }
+  // The parts of the Cognito clients the broker uses are bundled into one file, without the
+  // SDK's default credential chain (src/cognito/cognito-sdk-subset.cts).
+  for (const [name, packages] of [['login', loginPackages], ['serve', servePackages]] as const) {
+    for (const pkg of ['@aws-sdk/client-cognito-identity-provider', '@aws-sdk/client-cognito-identity', '@smithy/core', '@aws-sdk/credential-provider-node']) {
+      t.notOk(packages.has(pkg), `${name} loaded no file of ${pkg}`);
+    }
+  }
+}
+
+const SDK_SUBSET = '/dist/src/cognito/cognito-sdk-subset.cjs';
+
+function loadedSdkSubset(urls: readonly string[]): boolean {
+  return urls.some((url) => url.endsWith(SDK_SUBSET));
 }
 
 // Node 20's ES module loader reads a CommonJS file it imports three times (src/require-commonjs.ts),
 // and every entry point of zod loads all its locales (src/config/zod-subset.ts): about 200 ms of
 // serve's and login's start-up together.
-const SDK_AND_KEYRING = ['@aws-sdk/client-cognito-identity-provider', '@aws-sdk/client-cognito-identity', '@napi-rs/keyring'];
-const COMMONJS_PACKAGES = { login: SDK_AND_KEYRING, serve: [...SDK_AND_KEYRING, 'fastify', 'pino'] };
+const COMMONJS_PACKAGES = { login: ['@napi-rs/keyring'], serve: ['@napi-rs/keyring', 'fastify', 'pino'] };
 
 async function howPackagesLoad(t: Test, be: BrokerEnv): Promise<void> {
   const login = await modulesLoaded(['login', '--password-stdin'], be.env, { input: `${be.stack.password}\n` });
@@ -52,6 +63,7 @@ async function howPackagesLoad(t: Test, be: BrokerEnv): Promise<void> {
     for (const pkg of COMMONJS_PACKAGES[name]) {
       t.ok(loaded.has(pkg) && !imported.has(pkg), `${name} loaded ${pkg} with require(), not through the ES module loader`, { imported: [...imported] });
     }
+    t.ok(loadedSdkSubset(run.urls) && !run.imported.some((url) => url.endsWith(SDK_SUBSET)), `${name} loaded the Cognito clients' bundle with require(), not through the ES module loader`);
     t.ok(run.urls.some((url) => url.endsWith('/dist/src/config/zod-subset.js')), `${name} loaded the config schema's parts of zod`);
     t.notOk(loaded.has('zod'), `${name} loaded no file of the zod package (the parts it uses are bundled into zod-subset.js, one locale)`);
   }
