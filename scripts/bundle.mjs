@@ -1,13 +1,13 @@
 /**
- * The build's last step (package.json's build, test and test:node, after tsc), two bundles
+ * The build's last step (package.json's build, test and test:node, after tsc), three bundles
  * made with esbuild beside tsc's output in dist/src:
  *
  * - config/zod-subset.js: tsc's re-export of zod replaced with the parts of zod it names,
  *   tree-shaken. zod 4 loads all of its locales from every entry point; the bundle has the
  *   English one the config's errors use (see src/config/zod-subset.ts).
- * - cognito/cognito-sdk-subset.cjs: tsc's re-export of the two Cognito clients replaced with
- *   the commands it names, tree-shaken from the clients' ES modules (see
- *   src/cognito/cognito-sdk-subset.cts).
+ * - cognito/aws-sdk-subset.cjs: tsc's re-export of the AWS SDK clients replaced with the
+ *   clients and commands it names, tree-shaken from their ES modules (see
+ *   src/cognito/aws-sdk-subset.cts).
  * - cli/bin.cjs, the bin: src/cli/bin.ts and what it imports, as one CommonJS file (see
  *   there). Its dynamic imports (main.js, and what the commands load on use) stay imports of
  *   tsc's ES modules beside it.
@@ -51,20 +51,25 @@ await build({
   footer: { js: '/* c8 ignore stop */' },
 });
 
-const cognitoSubset = join(dist, 'cognito', 'cognito-sdk-subset.cjs');
-rmSync(`${cognitoSubset}.map`, { force: true });
+const awsSubset = join(dist, 'cognito', 'aws-sdk-subset.cjs');
+rmSync(`${awsSubset}.map`, { force: true });
 await build({
   ...common,
-  entryPoints: ['src/cognito/cognito-sdk-subset.cts'],
-  outfile: cognitoSubset,
+  entryPoints: ['src/cognito/aws-sdk-subset.cts'],
+  outfile: awsSubset,
   format: 'cjs',
   sourcemap: false,
   // The packages' ES modules, which esbuild can tree-shake (their package.json says they have
   // no side effects); their CommonJS files are one per package.
   mainFields: ['module', 'main'],
   minifyWhitespace: true,
-  // The broker gives every Cognito client credentials of its own (see there): the default
-  // chain, which would bring the STS, SSO and sign-in clients into the bundle, is never asked.
+  // Class names as the SDK wrote them (logs name an error's class), not esbuild's renamings.
+  keepNames: true,
+  // import() as require(): @smithy/node-http-handler's ES build imports node:http on first use,
+  // and from Node 22 on an import of node:http loads Node's undici for good (src/node-http.ts).
+  supported: { 'dynamic-import': false },
+  // The broker gives every client credentials of its own (see there): the default chain, which
+  // would bring the SSO and sign-in clients and their own STS into the bundle, is never asked.
   alias: { '@aws-sdk/credential-provider-node': './scripts/no-default-credentials.mjs' },
   banner: { js: '/* c8 ignore start */' },
   footer: { js: '/* c8 ignore stop */' },

@@ -3,8 +3,8 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 
 /**
- * A CommonJS package, loaded with require() rather than import: fastify, pino, the keyring
- * addon and STS (and, by path, the Cognito clients' bundle: src/cognito/aws-sdk.ts). Node 20
+ * A CommonJS package, loaded with require() rather than import: fastify, pino and the keyring
+ * addon (and, by path, the AWS SDK's bundle: src/cognito/aws-sdk.ts). Node 20
  * reads a CommonJS file that an ES module imports three times (it compiles it to tell its
  * format, lexes it for its export names, then compiles it to run); require() compiles it once.
  * The two Cognito clients, each one file of a few hundred kilobytes, loaded in half the time

@@ -65,39 +65,55 @@ export function resumeOptimizationAfter(startUp: Promise<unknown>, limitMs = STA
 
 /**
  * How long after start-up is over serve waits to compactAfterStartUp: a client waiting for the
- * credentials often asks the moment they are there, and the collection's one pause (40-50 ms
+ * credentials often asks the moment they are there, and the collection's one pause (25-60 ms
  * on a 2-core machine) is not to be in its way.
  */
 export const COMPACT_AFTER_START_UP_MS = 1_000;
 
 /**
  * One full garbage collection once serve's start-up is over, that compacts the heap and drops
- * the bytecode of every function not running: loading the AWS SDK, fastify and the config,
- * and the first refreshes, ran a lot of code once, and a plain collection keeps its bytecode
- * (V8 drops it only after several) and leaves the heap's pages as fragmented as loading made
- * them. V8's memory reducer does much the same on its own, but only some 8 s after start-up's
- * last collection: until then an idle serve holds 2-3 MB more (measured in bench/). What
- * runs again (a refresh, the request path) is compiled again from source when it is next
- * called, once. The flags are V8's own and are put back at once, so later collections are
- * as ever.
+ * the bytecode of the functions that ran and are not running: loading the AWS SDK, fastify and
+ * the config, and the first refreshes, ran a lot of code once, and a plain collection keeps
+ * its bytecode (V8 drops it only after several) and leaves the heap's pages as fragmented as
+ * loading made them. V8's memory reducer does much the same on its own, but only some 8 s
+ * after start-up's last collection: until then an idle serve holds 2-3 MB more on Node 20,
+ * 5-6 MB on 22 and 24 (measured in bench/). What runs again (a refresh, the request path) is
+ * compiled again from source when it is next called, once. (V8 keeps async functions' and generators' bytecode, and keeps all
+ * of it while a coverage run or an inspector is attached; a collection it had already begun
+ * on its own is finished as it began.) The flags are V8's own and are put back at once, so
+ * later collections are as ever. Returns false, and does nothing, when node was started with
+ * options of its own for these (`node --expose-gc …`): they are left as they are.
  */
-export function compactAfterStartUp(setFlags: (flags: string) => void = setFlagsFromString, collect: () => void = fullCollection(setFlags)): void {
+export function compactAfterStartUp(setFlags: (flags: string) => void = setFlagsFromString, execArgv: readonly string[] = process.execArgv, collect: () => void = () => fullCollection(setFlags)()): boolean {
+  if (execArgv.some((arg) => /^--(no-)?(expose-gc|expose-gc-as|compact-on-every-full-gc|stress-flush-code|flush-bytecode)(=|$)/.test(arg))) return false;
   setFlags('--compact-on-every-full-gc --stress-flush-code');
   try {
     collect();
   } finally {
     setFlags('--no-compact-on-every-full-gc --no-stress-flush-code');
   }
+  return true;
 }
 
-/** V8's `gc()`, which only a context made after --expose-gc gets: a vm context of its own. */
+/**
+ * A full collection through V8's `gc()`, which only a context made after --expose-gc gets: a
+ * vm context of its own. From V8 12 (Node 22) on, V8 keeps the pages a plain collection frees
+ * for its own later use, and gives them back only in a collection that reduces memory, the
+ * 'last-resort' flavour of gc() (which V8 11, Node 20's, does not know, and where a plain one
+ * gives them back): a plain one there left serve 8 MB larger until the memory reducer ran.
+ */
 function fullCollection(setFlags: (flags: string) => void): () => void {
   setFlags('--expose-gc');
+  let gc: unknown;
   try {
-    return runInNewContext('gc') as () => void;
+    gc = runInNewContext('gc');
   } finally {
     setFlags('--no-expose-gc');
   }
+  if (typeof gc !== 'function') throw new Error('V8 gave a new context no gc() after --expose-gc');
+  const collect = gc as (options?: object) => void;
+  if (Number(process.versions.v8.split('.')[0]) < 12) return () => collect();
+  return () => collect({ type: 'major', execution: 'sync', flavor: 'last-resort' });
 }
 
 /** node's own options set the compilers (`node --no-opt .../bin.cjs serve`): left as they are. */

@@ -39,8 +39,12 @@ export async function serve(argv: string[], io: CliIo = processIo, stdoutIsTermi
     logger.debug('start-up over: V8 optimizes from here on');
     setTimeout(() => {
       const began = performance.now();
-      compactAfterStartUp();
-      logger.debug({ ms: Math.round(performance.now() - began) }, 'heap compacted after start-up');
+      try {
+        if (compactAfterStartUp()) logger.debug({ ms: Math.round(performance.now() - began) }, 'heap compacted after start-up');
+      } catch (error) {
+        // Memory only: serve goes on as it is.
+        logger.warn({ error: (error as Error).message }, 'could not compact the heap after start-up');
+      }
     }, COMPACT_AFTER_START_UP_MS).unref();
   });
   // Listening for the signals before the exports are printed: whatever reads them may stop

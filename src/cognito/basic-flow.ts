@@ -1,6 +1,6 @@
 import type { STSClient } from '@aws-sdk/client-sts';
 import { UpstreamMalformedError } from '../errors.js';
-import { stsSdk } from './aws-sdk.js';
+import { awsSdk } from './aws-sdk.js';
 import { translateAwsError } from './translate-aws-error.js';
 import type { AwsCredentials, CredentialExchanger } from './types.js';
 
@@ -47,7 +47,7 @@ export class BasicFlowExchanger implements CredentialExchanger {
     const { profile, roleArn, durationSeconds } = this.options;
     let response;
     try {
-      response = await this.sts.send(new (stsSdk().AssumeRoleWithWebIdentityCommand)({
+      response = await this.sts.send(new (awsSdk().AssumeRoleWithWebIdentityCommand)({
         RoleArn: roleArn,
         RoleSessionName: this.options.roleSessionName ?? `cognito-broker-${profile}`.slice(0, 64),
         WebIdentityToken: token,

@@ -9,7 +9,7 @@ import type { HttpFetch } from './oauth-http.js';
 import { OAuthTokenClient } from './oauth-token-client.js';
 import { createEndpointResolver, oidcLoginsKey } from './oidc-discovery.js';
 import { SessionRefresher } from './session-refresher.js';
-import { cognitoSdk, stsSdk } from './aws-sdk.js';
+import { awsSdk } from './aws-sdk.js';
 import type { SignOutClients } from './sign-out.js';
 import type { CredentialExchanger, TokenRefresher } from './types.js';
 import { UserPoolClient } from './user-pool-client.js';
@@ -65,9 +65,9 @@ export function createSdkClients(profile: ProfileConfig, onRequest?: () => void)
     credentials: { accessKeyId: 'unused', secretAccessKey: 'unused' },
   };
   const clients = {
-    idp: new (cognitoSdk().CognitoIdentityProviderClient)({ ...common, ...endpoint(profile.endpoints?.cognitoIdp) }),
-    identity: new (cognitoSdk().CognitoIdentityClient)({ ...common, ...endpoint(profile.endpoints?.cognitoIdentity) }),
-    sts: profile.flow === 'basic' ? new (stsSdk().STSClient)({ ...common, ...endpoint(profile.endpoints?.sts) }) : undefined,
+    idp: new (awsSdk().CognitoIdentityProviderClient)({ ...common, ...endpoint(profile.endpoints?.cognitoIdp) }),
+    identity: new (awsSdk().CognitoIdentityClient)({ ...common, ...endpoint(profile.endpoints?.cognitoIdentity) }),
+    sts: profile.flow === 'basic' ? new (awsSdk().STSClient)({ ...common, ...endpoint(profile.endpoints?.sts) }) : undefined,
   };
   if (onRequest) {
     clients.idp.middlewareStack.add(told(onRequest), TOLD_AT);

@@ -1,11 +1,11 @@
 import type { CognitoIdentityClient } from '@aws-sdk/client-cognito-identity';
 import { UpstreamMalformedError } from '../errors.js';
-import { cognitoSdk } from './aws-sdk.js';
+import { awsSdk } from './aws-sdk.js';
 import { loginsKey, readIdTokenClaims } from './jwt-claims.js';
 import { translateAwsError } from './translate-aws-error.js';
 import type { AwsCredentials, CredentialExchanger } from './types.js';
 
-const { GetCredentialsForIdentityCommand, GetIdCommand, GetOpenIdTokenCommand } = cognitoSdk();
+const { GetCredentialsForIdentityCommand, GetIdCommand, GetOpenIdTokenCommand } = awsSdk();
 
 export interface IdentityPoolClientOptions {
   readonly identityPoolId: string;

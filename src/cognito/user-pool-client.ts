@@ -1,6 +1,6 @@
 import type { AuthenticationResultType, ChallengeNameType, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { LoginRequiredError, UpstreamMalformedError } from '../errors.js';
-import { cognitoSdk } from './aws-sdk.js';
+import { awsSdk } from './aws-sdk.js';
 import { readIdTokenClaims } from './jwt-claims.js';
 import { secretHash } from './secret-hash.js';
 import { type CognitoOperation, isUnknownOperation, translateAwsError } from './translate-aws-error.js';
@@ -16,7 +16,7 @@ const {
   RevokeTokenCommand,
   UpdateDeviceStatusCommand,
   VerifySoftwareTokenCommand,
-} = cognitoSdk();
+} = awsSdk();
 
 /** A challenge the user pool asked us to answer before it hands out tokens. */
 export interface AuthChallenge {

@@ -1,12 +1,13 @@
 import t from 'tap';
+import { awsSdk } from '../../src/cognito/aws-sdk.js';
 import { loginsKey } from '../../src/cognito/jwt-claims.js';
 import { createSdkClients } from '../../src/cognito/create-cognito-clients.js';
 import { listRoles } from '../../src/cli/roles.js';
 import type { Config, ProfileConfig } from '../../src/config/config.js';
-import { GetIdCommand } from '@aws-sdk/client-cognito-identity';
-import { GetUserCommand } from '@aws-sdk/client-cognito-identity-provider';
-import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { openIdIssuer } from '../../testkit/emulators/identity-pool-openid.js';
+
+// The commands of the clients createSdkClients makes: the build's bundle of the SDK.
+const { AssumeRoleWithWebIdentityCommand, GetIdCommand, InitiateAuthCommand } = awsSdk();
 
 function profile(region: string): ProfileConfig {
   return {
@@ -47,8 +48,8 @@ for (const region of ['cn-north-1', 'cn-northwest-1']) {
       clients.sts?.destroy();
     });
     t.equal(await resolvedHost(clients.identity as never, new GetIdCommand({ IdentityPoolId: profile(region).identityPoolId })), `https://cognito-identity.${region}.amazonaws.com.cn`);
-    t.equal(await resolvedHost(clients.idp as never, new GetUserCommand({ AccessToken: 'x' })), `https://cognito-idp.${region}.amazonaws.com.cn`);
-    t.equal(await resolvedHost(clients.sts as never, new GetCallerIdentityCommand({})), `https://sts.${region}.amazonaws.com.cn`);
+    t.equal(await resolvedHost(clients.idp as never, new InitiateAuthCommand({ AuthFlow: 'REFRESH_TOKEN_AUTH', ClientId: 'x', AuthParameters: { REFRESH_TOKEN: 'x' } })), `https://cognito-idp.${region}.amazonaws.com.cn`);
+    t.equal(await resolvedHost(clients.sts as never, new AssumeRoleWithWebIdentityCommand({ RoleArn: 'arn:aws-cn:iam::123456789012:role/R', RoleSessionName: 's', WebIdentityToken: 'x' })), `https://sts.${region}.amazonaws.com.cn`);
   });
 }
 
@@ -60,7 +61,7 @@ t.test('other regions stay at amazonaws.com; endpoints in the config win', async
     clients.sts?.destroy();
   });
   t.equal(await resolvedHost(clients.identity as never, new GetIdCommand({ IdentityPoolId: 'eu-west-1:x' })), 'https://cognito-identity.eu-west-1.amazonaws.com');
-  t.equal(await resolvedHost(clients.sts as never, new GetCallerIdentityCommand({})), 'http://127.0.0.1');
+  t.equal(await resolvedHost(clients.sts as never, new AssumeRoleWithWebIdentityCommand({ RoleArn: 'arn:aws-cn:iam::123456789012:role/R', RoleSessionName: 's', WebIdentityToken: 'x' })), 'http://127.0.0.1');
 });
 
 t.test('China issuers: a user pool token\'s Logins key, and the identity pool\'s own OpenID token issuer', async (t) => {

@@ -1,11 +1,11 @@
-import { CognitoIdentityClient } from '@aws-sdk/client-cognito-identity';
 import t from 'tap';
+import { awsSdk } from '../../src/cognito/aws-sdk.js';
 import { IdentityPoolClient } from '../../src/cognito/identity-pool-client.js';
 import { idTokenFor, startScriptedServer } from '../support/scripted-oauth-server.js';
 
 async function setup(t: { teardown: (fn: () => unknown) => void }, loginsKey?: string) {
   const server = await startScriptedServer(() => ({ body: { IdentityId: 'us-east-1:id-1' }, contentType: 'application/x-amz-json-1.1' }));
-  const sdk = new CognitoIdentityClient({ region: 'us-east-1', endpoint: server.url, credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
+  const sdk = new (awsSdk().CognitoIdentityClient)({ region: 'us-east-1', endpoint: server.url, credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
   t.teardown(async () => {
     sdk.destroy();
     await server.close();

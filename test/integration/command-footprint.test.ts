@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import { type BrokerEnv, requireSecretService, startBrokerEnv } from '../support/broker-env.js';
 import { freshNewSpaceBytes, heapAtExit, modulesLoaded, packagesIn } from '../support/recorded-runs.js';
 import { CLI_BIN, startServe } from '../support/cli.js';
+import { compiledPath } from '../support/paths.js';
 
 // What a command loads and keeps is start-up time and memory for every user of it. Each check
 // is paired with one that shows the recorder saw the command's real work, so that an empty
@@ -32,16 +34,20 @@ async function packagesLoaded(t: Test, be: BrokerEnv): Promise<void> {
   for (const name of ['ajv', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler', '@aws-sdk/client-sts', '@inquirer/input', 'qrcode']) {
     t.notOk(servePackages.has(name), `serve did not load ${name}`);
   }
-  // The parts of the Cognito clients the broker uses are bundled into one file, without the
-  // SDK's default credential chain (src/cognito/cognito-sdk-subset.cts).
+  // The parts of the SDK the broker uses are bundled into one file (src/cognito/aws-sdk-subset.cts).
   for (const [name, packages] of [['login', loginPackages], ['serve', servePackages]] as const) {
     for (const pkg of ['@aws-sdk/client-cognito-identity-provider', '@aws-sdk/client-cognito-identity', '@smithy/core', '@aws-sdk/credential-provider-node']) {
       t.notOk(packages.has(pkg), `${name} loaded no file of ${pkg}`);
     }
   }
+  // Without the SDK's default credential chain, which would search the machine for AWS
+  // credentials and bring the SSO and sign-in clients: the build's stand-in is there instead.
+  const bundle = readFileSync(compiledPath('src/cognito/aws-sdk-subset.cjs'), 'utf8');
+  t.ok(bundle.includes('the default credential chain is not in the bundle'), "the SDK bundle has the stand-in for the default chain");
+  for (const part of ['fromIni', 'fromSSO', 'fromTokenFile', 'SSOClient']) t.notOk(bundle.includes(part), `the SDK bundle has no ${part}`);
 }
 
-const SDK_SUBSET = '/dist/src/cognito/cognito-sdk-subset.cjs';
+const SDK_SUBSET = '/dist/src/cognito/aws-sdk-subset.cjs';
 
 function loadedSdkSubset(urls: readonly string[]): boolean {
   return urls.some((url) => url.endsWith(SDK_SUBSET));
