@@ -63,8 +63,6 @@ await build({
   // no side effects); their CommonJS files are one per package.
   mainFields: ['module', 'main'],
   minifyWhitespace: true,
-  // Class names as the SDK wrote them (logs name an error's class), not esbuild's renamings.
-  keepNames: true,
   // import() as require(): @smithy/node-http-handler's ES build imports node:http on first use,
   // and from Node 22 on an import of node:http loads Node's undici for good (src/node-http.ts).
   supported: { 'dynamic-import': false },

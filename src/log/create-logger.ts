@@ -47,7 +47,10 @@ const ERROR_CAUSE_DEPTH = 3;
 export function serializeError(error: unknown, depth = 0): Record<string, unknown> {
   if (error === null || typeof error !== 'object') return { type: typeof error, message: String(error) };
   const fields = error as Record<string, unknown>;
-  const out: Record<string, unknown> = { type: error instanceof Error ? error.constructor.name : 'object' };
+  // The error's own name before its class's: the build's SDK bundle renames some classes
+  // (`_NotAuthorizedException`), and keeping every name there would cost each start ~5 ms.
+  const type = error instanceof Error ? (typeof fields.name === 'string' && fields.name !== '' ? fields.name : error.constructor.name) : 'object';
+  const out: Record<string, unknown> = { type };
   for (const field of ERROR_FIELDS) {
     const value = fields[field];
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[field] = value;

@@ -73,6 +73,20 @@ t.test('errors are logged by a short list of fields: no raw packets, no SDK resp
   t.notOk(JSON.stringify(serializeError({ name: 'X', extra: SECRET })).includes(SECRET));
 });
 
+// The build's bundle of the SDK renames some of its classes (two clients define the same
+// exception): the log says what the error is by its own name.
+t.test("an error is logged as its name says, whatever its class is called", async (t) => {
+  class _NotAuthorizedException extends Error {
+    override name = 'NotAuthorizedException';
+  }
+  t.match(serializeError(new _NotAuthorizedException('Invalid login token.')), { type: 'NotAuthorizedException', name: 'NotAuthorizedException' });
+  t.match(serializeError(new TypeError('x')), { type: 'TypeError' });
+  class Nameless extends Error {
+    override name = '';
+  }
+  t.match(serializeError(new Nameless('x')), { type: 'Nameless' }, 'an empty name: the class');
+});
+
 t.test('a malformed request carrying the token leaves no trace of it in a trace-level log', async (t) => {
   // Fastify's own handler for what Node's parser refuses logs the error with its rawPacket:
   // the request's bytes, token included.
