@@ -35,42 +35,22 @@ const common = {
   logLevel: 'warning',
 };
 
-// tsc's map describes the re-export, not the bundle.
-const zodSubset = join(dist, 'config', 'zod-subset.js');
-rmSync(`${zodSubset}.map`, { force: true });
-await build({
-  ...common,
-  entryPoints: ['src/config/zod-subset.ts'],
-  outfile: zodSubset,
-  format: 'esm',
-  sourcemap: false,
-  // Without zod's comments: one of them holds a character beyond Latin-1, which would make V8
-  // keep the whole source as two bytes a character in every daemon (~370 KB, not ~145).
-  minifyWhitespace: true,
-  banner: { js: '/* c8 ignore start */' },
-  footer: { js: '/* c8 ignore stop */' },
-});
+// Without zod's comments (minifyWhitespace): one of them holds a character beyond Latin-1,
+// which would make V8 keep the whole source as two bytes a character in every daemon (~370 KB,
+// not ~145).
+await bundleOfPackages('src/config/zod-subset.ts', join(dist, 'config', 'zod-subset.js'), { format: 'esm' });
 
-const awsSubset = join(dist, 'cognito', 'aws-sdk-subset.cjs');
-rmSync(`${awsSubset}.map`, { force: true });
-await build({
-  ...common,
-  entryPoints: ['src/cognito/aws-sdk-subset.cts'],
-  outfile: awsSubset,
+await bundleOfPackages('src/cognito/aws-sdk-subset.cts', join(dist, 'cognito', 'aws-sdk-subset.cjs'), {
   format: 'cjs',
-  sourcemap: false,
   // The packages' ES modules, which esbuild can tree-shake (their package.json says they have
   // no side effects); their CommonJS files are one per package.
   mainFields: ['module', 'main'],
-  minifyWhitespace: true,
   // import() as require(): @smithy/node-http-handler's ES build imports node:http on first use,
   // and from Node 22 on an import of node:http loads Node's undici for good (src/node-http.ts).
   supported: { 'dynamic-import': false },
   // The broker gives every client credentials of its own (see there): the default chain, which
   // would bring the SSO and sign-in clients and their own STS into the bundle, is never asked.
   alias: { '@aws-sdk/credential-provider-node': './scripts/no-default-credentials.mjs' },
-  banner: { js: '/* c8 ignore start */' },
-  footer: { js: '/* c8 ignore stop */' },
 });
 
 const bin = join(dist, 'cli', 'bin.cjs');
@@ -88,6 +68,25 @@ await build({
 chmodSync(bin, 0o755);
 // main.js runs on its own too (the bin of earlier builds, which links npm made may still name).
 chmodSync(join(dist, 'cli', 'main.js'), 0o755);
+
+/**
+ * The parts of packages that one of our modules re-exports, bundled in place of tsc's output of
+ * that module: no source map (tsc's describes the re-export; see above for why not the
+ * packages'), kept out of the coverage report, no whitespace.
+ */
+async function bundleOfPackages(entry, outfile, options) {
+  rmSync(`${outfile}.map`, { force: true });
+  await build({
+    ...common,
+    entryPoints: [entry],
+    outfile,
+    sourcemap: false,
+    minifyWhitespace: true,
+    banner: { js: '/* c8 ignore start */' },
+    footer: { js: '/* c8 ignore stop */' },
+    ...options,
+  });
+}
 
 /**
  * Leaves every dynamic import of one of our modules out of the bundle, as an import of tsc's
