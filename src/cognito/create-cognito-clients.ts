@@ -64,10 +64,11 @@ export function createSdkClients(profile: ProfileConfig, onRequest?: () => void)
     requestHandler: { connectionTimeout: UPSTREAM_CONNECT_TIMEOUT_MS, requestTimeout: UPSTREAM_REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true },
     credentials: { accessKeyId: 'unused', secretAccessKey: 'unused' },
   };
+  const sdk = awsSdk();
   const clients = {
-    idp: new (awsSdk().CognitoIdentityProviderClient)({ ...common, ...endpoint(profile.endpoints?.cognitoIdp) }),
-    identity: new (awsSdk().CognitoIdentityClient)({ ...common, ...endpoint(profile.endpoints?.cognitoIdentity) }),
-    sts: profile.flow === 'basic' ? new (awsSdk().STSClient)({ ...common, ...endpoint(profile.endpoints?.sts) }) : undefined,
+    idp: new sdk.CognitoIdentityProviderClient({ ...common, ...endpoint(profile.endpoints?.cognitoIdp) }),
+    identity: new sdk.CognitoIdentityClient({ ...common, ...endpoint(profile.endpoints?.cognitoIdentity) }),
+    sts: profile.flow === 'basic' ? new sdk.STSClient({ ...common, ...endpoint(profile.endpoints?.sts) }) : undefined,
   };
   if (onRequest) {
     clients.idp.middlewareStack.add(told(onRequest), TOLD_AT);
