@@ -55,6 +55,8 @@ export interface DaemonDeps {
   readonly containerPollMs?: number;
   /** How long listen() waits for each session's first request to begin, at most (default FIRST_REQUESTS_WAIT_MS). */
   readonly firstRequestsWaitMs?: number;
+  /** Loads fastify (default: build-app's loadFastify); tests make it take as long as a first load does. */
+  readonly loadFastify?: () => void;
   /** Told of every session's changes and notices (serve's prompt file and notifications); default: none. */
   readonly watcher?: SessionWatcher;
 }
@@ -146,13 +148,14 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       containerListeners?.state() ?? { address: containersConfig.address, port: containersConfig.port, listening: false, relativeUri: { listening: false } }, () => clock.now())
     : undefined;
 
-  // The HTTP side loads in two parts. The server's modules (build-app) from the start of
+  // The HTTP side loads in three parts. The server's modules (build-app) from the start of
   // listen(), while the first refreshes wait on the keychain and Cognito. fastify itself, which
   // blocks the event loop for some tens of milliseconds, only once each session's first
   // request is written (firstRequestsWritten): begun while a refresh still waits on the
   // keychain, the SDK's first read of ~/.aws/config, a DNS lookup or a TLS handshake, it
-  // would hold that request back instead of overlapping its round trip. The AWS SDK clients
-  // stay static imports: the refresh needs them at once.
+  // would hold that request back instead of overlapping its round trip. The app's build and
+  // listen only once an answer that came in during that load has been handled
+  // (answersHandled). The AWS SDK clients stay static imports: the refresh needs them at once.
   let serverModule: Promise<typeof import('../server/build-app.js')> | undefined;
   const server = () => (serverModule ??= import('../server/build-app.js'));
   const apps: FastifyInstance[] = [];
@@ -191,6 +194,10 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       server().catch(() => undefined);
       try {
         await firstRequestsWritten(firstRequests, unwritten, deps.firstRequestsWaitMs ?? FIRST_REQUESTS_WAIT_MS);
+        (deps.loadFastify ?? (await server()).loadFastify)();
+        await answersHandled(unwritten);
+      } catch {
+        // A module that failed to load fails again where the app is built, below, which stops the sessions.
       } finally {
         unwritten.stop();
       }
@@ -249,6 +256,19 @@ export const REQUESTS_WRITTEN_WAIT_MS = 1_000;
  */
 async function firstRequestsWritten(firstRequests: ReadonlyMap<ProfileSession, Promise<void>>, unwritten: UnwrittenRequests, waitMs: number): Promise<void> {
   await within(waitMs, Promise.all([...firstRequests].map(([session, request]) => Promise.race([request, session.firstRefresh()]))));
+  await within(REQUESTS_WRITTEN_WAIT_MS, unwritten.drained());
+}
+
+/**
+ * After fastify's load: a Cognito answer that came in meanwhile (a refresh's, whose round trip
+ * is about as long as the load) is read and handled, and the request it sets off
+ * (GetCredentialsForIdentity) written, before the app is built, so that the build and listen
+ * overlap that request's round trip rather than hold it back. Two turns of the event loop:
+ * the first ends the loop's current pass, the second comes after a poll for I/O, which reads
+ * the answer; what its handling sends without more I/O of its own has begun by then.
+ */
+async function answersHandled(unwritten: UnwrittenRequests): Promise<void> {
+  await new Promise(setImmediate);
   await within(REQUESTS_WRITTEN_WAIT_MS, unwritten.drained());
 }
 

@@ -17,12 +17,17 @@ import { JSON_TYPE, sendJson } from './send-json.js';
 import { registerStatusRoute } from './status-route.js';
 
 /**
- * fastify, required when the first app is built rather than when this module loads: loading
- * it blocks the event loop for some tens of milliseconds, which serve places itself (see
- * createDaemon's listen).
+ * fastify, required when the first app is built (or loadFastify is called) rather than when
+ * this module loads: loading it blocks the event loop for some tens of milliseconds, which
+ * serve places itself (see createDaemon's listen).
  */
 function fastify(): typeof FastifyModule.default {
   return requireCommonJs<typeof FastifyModule>('fastify').default;
+}
+
+/** Loads fastify now, apart from building an app (once loaded, this costs nothing). */
+export function loadFastify(): void {
+  fastify();
 }
 
 export interface AppDeps {

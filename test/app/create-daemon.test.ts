@@ -65,6 +65,7 @@ interface DaemonOptions {
   /** More profiles beside PROFILE (the default). */
   readonly profiles?: Record<string, ProfileConfig>;
   readonly firstRequestsWaitMs?: number;
+  readonly loadFastify?: () => void;
 }
 
 async function daemonOn(t: Test, port = 0, server: DaemonOptions = {}) {
@@ -98,6 +99,7 @@ async function daemonOn(t: Test, port = 0, server: DaemonOptions = {}) {
     },
     ...(server.resolveHost ? { resolveHost: server.resolveHost } : {}),
     ...(server.firstRequestsWaitMs !== undefined ? { firstRequestsWaitMs: server.firstRequestsWaitMs } : {}),
+    ...(server.loadFastify ? { loadFastify: server.loadFastify } : {}),
   });
   secrets.daemon = daemon;
   t.teardown(() => daemon.close());
@@ -136,6 +138,17 @@ t.test('listen() builds the HTTP app once the first request to Cognito is out, n
   t.same(appBuiltAtRequests, [false], 'fastify was not loaded yet when the refresh went out');
   t.equal(daemon.broker.session().phase, 'refreshing', 'listening while the refresh waits for its answer: the load overlapped the round trip');
   roundTrip.open();
+  t.equal((await fetch(`${url}/credentials`, { headers: { authorization: TOKEN } })).status, 200);
+});
+
+t.test('an answer that comes in while fastify loads is handled before the app is built: the requests it sets off go out first', async (t) => {
+  const roundTrip = gate();
+  // The refresh's answer arrives during the load (a first load takes about a round trip).
+  const { daemon, appBuiltAtRequests, refreshes } = await daemonOn(t, 0, { firstRequestsWaitMs: NO_BOUND_MS, loadFastify: roundTrip.open });
+  refreshes.answer = () => roundTrip.opened;
+  t.teardown(roundTrip.open);
+  const url = await daemon.listen();
+  t.same(appBuiltAtRequests, [false, false, false], 'the refresh, GetId and GetCredentialsForIdentity all went out before the app was built');
   t.equal((await fetch(`${url}/credentials`, { headers: { authorization: TOKEN } })).status, 200);
 });
 
