@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { DockerFailedError, DockerNetworkConflictError } from '../errors.js';
 import type { CliIo } from './cli-io.js';
+import { packageRoot } from './package-root.js';
 
 /** The Docker network containers join to reach the daemon, and the host bridge's name. */
 export const DOCKER_NETWORK = 'cognito-broker';
@@ -116,11 +117,8 @@ async function startRelay(address: string, port: number, relayPort: number, rela
 
 /** The relay's Dockerfile directory in this installation (docker/relay at the package root). */
 export function relayDirectory(): string {
-  // dist/src/cli/ when built, src/cli/ when run from source (tests).
-  for (const up of ['../../../docker/relay', '../../docker/relay']) {
-    const dir = fileURLToPath(new URL(up, import.meta.url));
-    if (existsSync(`${dir}/Dockerfile`)) return dir;
-  }
+  const root = packageRoot();
+  if (root && existsSync(join(root, 'docker', 'relay', 'Dockerfile'))) return join(root, 'docker', 'relay');
   throw new DockerFailedError('docker build', 'docker/relay/Dockerfile is missing from this installation of cognito-broker');
 }
 

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { isBrokerError, UsageError } from '../errors.js';
 import { type CliIo, processIo } from './cli-io.js';
+import { packageVersion } from './package-root.js';
 
 const HELP = `cognito-broker: sign in to Amazon Cognito once, serve fresh AWS credentials and ID tokens on loopback.
 
@@ -82,7 +82,7 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
   if (name === '--version' || name === '-v') {
-    io.stdout(`${version()}\n`);
+    io.stdout(`${packageVersion()}\n`);
     return EXIT.ok;
   }
   const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
@@ -98,19 +98,6 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   return (await command.run(rest, io)) ?? EXIT.ok;
-}
-
-function version(): string {
-  // dist/src/cli/ when built, src/cli/ when run from source (tests).
-  for (const up of ['../../../package.json', '../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version: string };
-      if (pkg.name === 'cognito-broker') return pkg.version;
-    } catch {
-      // not there; try the next
-    }
-  }
-  return 'unknown';
 }
 
 /** Our errors print their message and code, nothing more: no stack traces for users. */

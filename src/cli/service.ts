@@ -2,14 +2,14 @@ import { execFile } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/config.js';
 import { loginCommand, ServiceUnsupportedError, UsageError } from '../errors.js';
 import { loadCliConfig } from './cli-context.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { findDaemon } from './daemon-client.js';
+import { packageRoot } from './package-root.js';
 import { listenAddresses } from '../app/listen-addresses.js';
 import {
   LAUNCHD_LABEL,
@@ -274,8 +274,9 @@ function describePhase(profile: string, phase: string): string {
 
 /** The CLI's bin, by its real path (not the npm bin symlink, which may move). */
 function cliBinPath(): string {
-  const beside = fileURLToPath(new URL('./bin.cjs', import.meta.url));
-  const path = existsSync(beside) ? beside : (process.argv[1] ?? beside);
+  const root = packageRoot();
+  const built = root && join(root, 'dist', 'src', 'cli', 'bin.cjs');
+  const path = built && existsSync(built) ? built : (process.argv[1] ?? 'cognito-broker');
   try {
     return realpathSync(path);
   } catch {

@@ -13,7 +13,7 @@ t.test('what login and serve load and keep', async (t) => {
   const be = await startBrokerEnv();
   t.teardown(() => be.stop());
   await t.test('login with the password on stdin and serve load no prompt, QR-code, schema-compiler or STS package', (t) => packagesLoaded(t, be));
-  await t.test('login and serve load CommonJS packages with require() and the parts of zod they use', (t) => howPackagesLoad(t, be));
+  await t.test('login and serve run the bundle of our modules, load CommonJS packages with require() and the parts of zod they use', (t) => howPackagesLoad(t, be));
   await t.test("serve keeps V8's young generation within twice a fresh process's size, and optimizes hot code once its start-up is over", (t) => youngGeneration(t, be));
   await t.test("with the daemon running, the bin answers token and credential-process itself: nothing of main.js's loads, nor node:http or crypto", (t) => binAnswers(t, be));
 });
@@ -47,7 +47,13 @@ async function packagesLoaded(t: Test, be: BrokerEnv): Promise<void> {
   for (const part of ['fromIni', 'fromSSO', 'fromTokenFile', 'SSOClient']) t.notOk(bundle.includes(part), `the SDK bundle has no ${part}`);
 }
 
-const SDK_SUBSET = '/dist/src/cognito/aws-sdk-subset.cjs';
+// The bin's bundle requires its copy (scripts/bundle.mjs).
+/** Our files a run loaded, by their paths in dist/src/. */
+function ours(urls: readonly string[]): string[] {
+  return urls.filter((url) => url.includes('/dist/src/')).map((url) => url.slice(url.indexOf('/dist/src/') + 10));
+}
+
+const SDK_SUBSET = '/dist/src/bundle/aws-sdk-subset.cjs';
 
 function loadedSdkSubset(urls: readonly string[]): boolean {
   return urls.some((url) => url.endsWith(SDK_SUBSET));
@@ -65,13 +71,17 @@ async function howPackagesLoad(t: Test, be: BrokerEnv): Promise<void> {
   for (const [name, run] of [['login', login], ['serve', serve]] as const) {
     const loaded = packagesIn(run.urls);
     const imported = packagesIn(run.imported);
-    t.ok(run.imported.some((url) => url.endsWith('/dist/src/cli/run-cli.js')), `the recorder saw ${name}'s ES modules`);
+    t.ok(run.imported.some((url) => url.endsWith('/dist/src/bundle/main.js')), `the recorder saw ${name}'s ES modules`);
     for (const pkg of COMMONJS_PACKAGES[name]) {
       t.ok(loaded.has(pkg) && !imported.has(pkg), `${name} loaded ${pkg} with require(), not through the ES module loader`, { imported: [...imported] });
     }
     t.ok(loadedSdkSubset(run.urls) && !run.imported.some((url) => url.endsWith(SDK_SUBSET)), `${name} loaded the Cognito clients' bundle with require(), not through the ES module loader`);
-    t.ok(run.urls.some((url) => url.endsWith('/dist/src/config/zod-subset.js')), `${name} loaded the config schema's parts of zod`);
+    t.ok(run.urls.some((url) => url.endsWith('/dist/src/bundle/zod-subset.js')), `${name} loaded the config schema's parts of zod`);
     t.notOk(loaded.has('zod'), `${name} loaded no file of the zod package (the parts it uses are bundled into zod-subset.js, one locale)`);
+    // Users run the bin's bundle of our modules (scripts/bundle.mjs), and so do these runs:
+    // none of tsc's output of each module, which the unit tests import.
+    const notBundled = ours(run.urls).filter((file) => file !== 'cli/bin.cjs' && !file.startsWith('bundle/'));
+    t.same(notBundled, [], `${name} ran our code from the bundle alone`, { ours: ours(run.urls) });
   }
 }
 
@@ -95,10 +105,9 @@ async function youngGeneration(t: Test, be: BrokerEnv): Promise<void> {
 // credential-process runs for every new AWS client, token in scripts: the bin (src/cli/bin.ts)
 // answers them from the daemon as one CommonJS file, without the ES module graph of main.js.
 async function binAnswers(t: Test, be: BrokerEnv): Promise<void> {
-  const ours = (urls: readonly string[]) => urls.filter((url) => url.includes('/dist/src/')).map((url) => url.slice(url.indexOf('/dist/src/') + 10));
   const alone = await modulesLoaded(['token'], be.env);
   t.equal(alone.code, 0, 'token without a daemon: the keychain and Cognito, in-process');
-  t.ok(ours(alone.urls).includes('cli/main.js'), 'without a daemon, main.js runs the whole command (so the checks below can fail)');
+  t.ok(ours(alone.urls).includes('bundle/main.js'), 'without a daemon, main.js runs the whole command (so the checks below can fail)');
   const serve = await startServe([], be.env);
   t.teardown(() => serve.stop());
   for (const [command, printed] of [['token', /^eyJ[\w-]+\.[\w-]+\.[\w-]+\n$/], ['credential-process', /^\{"Version":1,"AccessKeyId":/]] as const) {
