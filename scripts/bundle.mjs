@@ -44,16 +44,17 @@ const common = {
 
 /**
  * Our modules that are bundles of packages (above), each by its source and its file in
- * dist/src/: the main bundle imports (or requires) the copy beside it.
+ * dist/src/, where bundleOfPackages writes it; the main bundle imports (or requires) a copy
+ * beside it.
  */
 const PACKAGE_BUNDLES = { 'config/zod-subset.ts': 'config/zod-subset.js', 'cognito/aws-sdk-subset.cts': 'cognito/aws-sdk-subset.cjs' };
 
 // Without zod's comments (minifyWhitespace): one of them holds a character beyond Latin-1,
 // which would make V8 keep the whole source as two bytes a character in every daemon (~370 KB,
 // not ~145).
-await bundleOfPackages('src/config/zod-subset.ts', join(dist, 'config', 'zod-subset.js'), { format: 'esm' });
+await bundleOfPackages('config/zod-subset.ts', { format: 'esm' });
 
-await bundleOfPackages('src/cognito/aws-sdk-subset.cts', join(dist, 'cognito', 'aws-sdk-subset.cjs'), {
+await bundleOfPackages('cognito/aws-sdk-subset.cts', {
   format: 'cjs',
   // The packages' ES modules, which esbuild can tree-shake (their package.json says they have
   // no side effects); their CommonJS files are one per package.
@@ -99,7 +100,7 @@ chmodSync(bin, 0o755);
 // main.js runs on its own too: the bin of earlier builds, which a service unit installed then
 // still names. tsc's main.js, in place of which it now runs the bundle's.
 const main = join(dist, 'cli', 'main.js');
-writeFileSync(main, "#!/usr/bin/env node\n// The bin's bundle (scripts/bundle.mjs): the bin of earlier builds runs it too.\nimport '../bundle/main.js';\n", { mode: 0o755 });
+writeFileSync(main, "#!/usr/bin/env node\n// The bin's bundle (scripts/bundle.mjs): the bin of earlier builds runs it too.\nimport '../bundle/main.js';\n");
 chmodSync(main, 0o755);
 rmSync(`${main}.map`, { force: true });
 
@@ -108,11 +109,12 @@ rmSync(`${main}.map`, { force: true });
  * that module: no source map (tsc's describes the re-export; see above for why not the
  * packages'), kept out of the coverage report, no whitespace.
  */
-async function bundleOfPackages(entry, outfile, options) {
+async function bundleOfPackages(source, options) {
+  const outfile = join(dist, PACKAGE_BUNDLES[source]);
   rmSync(`${outfile}.map`, { force: true });
   await build({
     ...common,
-    entryPoints: [entry],
+    entryPoints: [`src/${source}`],
     outfile,
     sourcemap: false,
     minifyWhitespace: true,
