@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { promptLine, timeLeft } from '../../src/cli/status-prompt.js';
 import type { PromptFile } from '../../src/store/prompt-file.js';
-import { modulesLoaded } from '../support/recorded-runs.js';
+import { modulesLoaded, ourFiles } from '../support/recorded-runs.js';
 
 const NOW = Date.UTC(2026, 11, 2, 12, 0, 0);
 const HOUR = 3_600_000;
@@ -53,7 +53,7 @@ t.test('status --prompt loads none of the AWS SDK, zod, fastify or pino: only a 
   const prompt = await modulesLoaded(['status', '--prompt'], env);
   t.match(prompt.stdout, /^work (59|60)m\n$/, 'it answered from the file');
   t.same(prompt.urls.filter((url) => !url.startsWith('node:') && !url.includes('/dist/src/')), [], 'no module from node_modules, nothing else');
-  const ours = prompt.urls.filter((url) => url.includes('/dist/src/')).map((url) => url.slice(url.indexOf('/dist/src/') + 10)).sort();
+  const ours = ourFiles(prompt.urls).sort();
   t.same(ours, ['cli/bin.cjs'], 'of ours, the bin alone (src/cli/bin.ts): the line is answered before main.js loads');
 
   // The recorder sees what a full status loads: the check above can fail.

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import { type BrokerEnv, requireSecretService, startBrokerEnv } from '../support/broker-env.js';
-import { freshNewSpaceBytes, heapAtExit, modulesLoaded, packagesIn } from '../support/recorded-runs.js';
+import { freshNewSpaceBytes, heapAtExit, modulesLoaded, ourFiles, packagesIn } from '../support/recorded-runs.js';
 import { CLI_BIN, startServe } from '../support/cli.js';
 import { compiledPath } from '../support/paths.js';
 
@@ -48,11 +48,6 @@ async function packagesLoaded(t: Test, be: BrokerEnv): Promise<void> {
 }
 
 // The bin's bundle requires its copy (scripts/bundle.mjs).
-/** Our files a run loaded, by their paths in dist/src/. */
-function ours(urls: readonly string[]): string[] {
-  return urls.filter((url) => url.includes('/dist/src/')).map((url) => url.slice(url.indexOf('/dist/src/') + 10));
-}
-
 const SDK_SUBSET = '/dist/src/bundle/aws-sdk-subset.cjs';
 
 function loadedSdkSubset(urls: readonly string[]): boolean {
@@ -80,8 +75,8 @@ async function howPackagesLoad(t: Test, be: BrokerEnv): Promise<void> {
     t.notOk(loaded.has('zod'), `${name} loaded no file of the zod package (the parts it uses are bundled into zod-subset.js, one locale)`);
     // Users run the bin's bundle of our modules (scripts/bundle.mjs), and so do these runs:
     // none of tsc's output of each module, which the unit tests import.
-    const notBundled = ours(run.urls).filter((file) => file !== 'cli/bin.cjs' && !file.startsWith('bundle/'));
-    t.same(notBundled, [], `${name} ran our code from the bundle alone`, { ours: ours(run.urls) });
+    const notBundled = ourFiles(run.urls).filter((file) => file !== 'cli/bin.cjs' && !file.startsWith('bundle/'));
+    t.same(notBundled, [], `${name} ran our code from the bundle alone`, { ours: ourFiles(run.urls) });
   }
 }
 
@@ -107,14 +102,14 @@ async function youngGeneration(t: Test, be: BrokerEnv): Promise<void> {
 async function binAnswers(t: Test, be: BrokerEnv): Promise<void> {
   const alone = await modulesLoaded(['token'], be.env);
   t.equal(alone.code, 0, 'token without a daemon: the keychain and Cognito, in-process');
-  t.ok(ours(alone.urls).includes('bundle/main.js'), 'without a daemon, main.js runs the whole command (so the checks below can fail)');
+  t.ok(ourFiles(alone.urls).includes('bundle/main.js'), 'without a daemon, main.js runs the whole command (so the checks below can fail)');
   const serve = await startServe([], be.env);
   t.teardown(() => serve.stop());
   for (const [command, printed] of [['token', /^eyJ[\w-]+\.[\w-]+\.[\w-]+\n$/], ['credential-process', /^\{"Version":1,"AccessKeyId":/]] as const) {
     const run = await modulesLoaded([command], be.env);
     t.equal(run.code, 0, `${command} answered`);
     t.match(run.stdout, printed, `${command} printed what it prints`);
-    t.same(ours(run.urls), ['cli/bin.cjs'], `${command}: of ours, the bin alone`);
+    t.same(ourFiles(run.urls), ['cli/bin.cjs'], `${command}: of ours, the bin alone`);
     // Through the daemon's command socket, in one request of its own: neither Node's HTTP
     // client nor crypto (the proof a loopback listener must give), a third of a bare node's start.
     t.same(run.urls.filter((url) => url === 'node:http' || url === 'node:crypto'), [], `${command}: neither node:http nor node:crypto loaded`);

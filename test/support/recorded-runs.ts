@@ -109,6 +109,11 @@ async function recordedRun(recorder: string, recordVariable: string, nodeArgs: r
   }
 }
 
+/** Our files among `urls`, by their paths in dist/src/ ('cli/bin.cjs', 'bundle/main.js'). */
+export function ourFiles(urls: readonly string[]): string[] {
+  return urls.filter((url) => url.includes('/dist/src/')).map((url) => url.slice(url.indexOf('/dist/src/') + '/dist/src/'.length));
+}
+
 /** The package names among `urls` (node_modules/<name>/ or node_modules/@scope/<name>/). */
 export function packagesIn(urls: readonly string[]): Set<string> {
   const names = urls.map((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1]).filter((name): name is string => name !== undefined);
