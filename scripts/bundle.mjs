@@ -1,27 +1,32 @@
 /**
- * The build's last step (package.json's build, test and test:node, after tsc), four bundles
- * made with esbuild beside tsc's output in dist/src:
+ * The build's last step (package.json's build, test and test:node, after tsc): bundles made
+ * with esbuild beside tsc's output in dist/src.
  *
- * - config/zod-subset.js: tsc's re-export of zod replaced with the parts of zod it names,
- *   tree-shaken. zod 4 loads all of its locales from every entry point; the bundle has the
- *   English one the config's errors use (see src/config/zod-subset.ts).
- * - cognito/aws-sdk-subset.cjs: tsc's re-export of the AWS SDK clients replaced with the
- *   clients and commands it names, tree-shaken from their ES modules (see
- *   src/cognito/aws-sdk-subset.cts).
+ * - Packages, each as one file in place of tsc's output of the module of ours that re-exports
+ *   it (PACKAGE_BUNDLES): Node's loaders resolve, read and compile a package's files one by
+ *   one, which costs every command's start-up tens of milliseconds a package.
+ *   - config/zod-subset.js: the parts of zod the config names, tree-shaken. zod 4 loads all of
+ *     its locales from every entry point; the bundle has the English one the config's errors
+ *     use (see src/config/zod-subset.ts).
+ *   - cognito/aws-sdk-subset.cjs: the AWS SDK clients and commands it names, tree-shaken from
+ *     their ES modules (see src/cognito/aws-sdk-subset.cts).
+ *   - server/fastify-subset.cjs: fastify and what it requires on load (see there).
+ *   - log/pino-subset.cjs: pino and its dependencies.
  * - bundle/: src/cli/main.ts and the ES modules it imports, as one ES module bundle split at
  *   each dynamic import (what a command loads on use stays loaded on use): ~40 ms less of every
- *   command's start-up than Node's loader resolving and reading ~150 files one by one. The two
- *   bundles above are copied beside it and stay outside it (their imports are rewritten to the
- *   copies), as do packages from node_modules. The folder sits at the depth of src/'s own, and
+ *   command's start-up than Node's loader resolving and reading ~150 files one by one. The
+ *   package bundles above are copied beside it and stay outside it (an import of one is
+ *   rewritten to the copy; a require() by a path relative to the module names the copy as
+ *   it is), as do packages from node_modules. The folder sits at the depth of src/'s own, and
  *   a module that finds files by its own URL walks up to the package root (src/cli/package-root.ts).
  * - cli/bin.cjs, the bin: src/cli/bin.ts and what it imports, as one CommonJS file (see
  *   there). Its one dynamic import, main.js, is the bundle's above.
  *
  * Unit tests import tsc's output of each module; the tests that spawn the bin run the bundle, as
  * users do (npm ships only the bin and the bundle: package.json's files). The bin and the bundle
- * get source maps to our src/, so that coverage and stack traces point there. The zod and SDK
- * bundles get none, and the coverage report leaves them out (`c8 ignore`): they are zod's and
- * the SDK's code, and a map to their files would bring them into the report (tap leaves out
+ * get source maps to our src/, so that coverage and stack traces point there. The package
+ * bundles get none, and the coverage report leaves them out (`c8 ignore`): they are the
+ * packages' code, and a map to their files would bring them into the report (tap leaves out
  * node_modules only by the path of the file that ran).
  * Plain JavaScript, not TypeScript: it runs where only tsc's output and node_modules exist.
  */
@@ -47,7 +52,12 @@ const common = {
  * dist/src/, where bundleOfPackages writes it; the main bundle imports (or requires) a copy
  * beside it.
  */
-const PACKAGE_BUNDLES = { 'config/zod-subset.ts': 'config/zod-subset.js', 'cognito/aws-sdk-subset.cts': 'cognito/aws-sdk-subset.cjs' };
+const PACKAGE_BUNDLES = {
+  'config/zod-subset.ts': 'config/zod-subset.js',
+  'cognito/aws-sdk-subset.cts': 'cognito/aws-sdk-subset.cjs',
+  'server/fastify-subset.cts': 'server/fastify-subset.cjs',
+  'log/pino-subset.cts': 'log/pino-subset.cjs',
+};
 
 // Without zod's comments (minifyWhitespace): one of them holds a character beyond Latin-1,
 // which would make V8 keep the whole source as two bytes a character in every daemon (~370 KB,
@@ -66,6 +76,16 @@ await bundleOfPackages('cognito/aws-sdk-subset.cts', {
   // would bring the SSO and sign-in clients and their own STS into the bundle, is never asked.
   alias: { '@aws-sdk/credential-provider-node': './scripts/no-default-credentials.mjs' },
 });
+
+await bundleOfPackages('server/fastify-subset.cts', {
+  format: 'cjs',
+  // What fastify requires only on use stays a require() of the package: its schema compilers
+  // and their ajv (routes without schemas never compile one), inject's light-my-request, and
+  // pino, which it loads only for a logger of its own (build-app gives it none).
+  external: ['@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler', 'light-my-request', 'pino'],
+});
+
+await bundleOfPackages('log/pino-subset.cts', { format: 'cjs' });
 
 // Built from scratch: chunk names carry hashes, and old chunks would pile up.
 const bundleDir = join(dist, 'bundle');

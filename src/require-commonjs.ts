@@ -3,8 +3,9 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 
 /**
- * A CommonJS package, loaded with require() rather than import: fastify, pino and the keyring
- * addon (and, by path, the AWS SDK's bundle: src/cognito/aws-sdk.ts). Node 20
+ * A CommonJS package, loaded with require() rather than import: the keyring addon and
+ * pino-pretty (and, by path, our bundles of packages: the AWS SDK's in src/cognito/aws-sdk.ts,
+ * fastify's in src/server/build-app.ts, pino's in src/log/create-logger.ts). Node 20
  * reads a CommonJS file that an ES module imports three times (it compiles it to tell its
  * format, lexes it for its export names, then compiles it to run); require() compiles it once.
  * The two Cognito clients, each one file of a few hundred kilobytes, loaded in half the time

@@ -1,9 +1,11 @@
-import type * as Pino from 'pino';
+import { createRequire } from 'node:module';
 import type { DestinationStream, Logger, LevelWithSilent } from 'pino';
 import type PinoPretty from 'pino-pretty';
 import { requireCommonJs } from '../require-commonjs.js';
+import type * as PinoSubset from './pino-subset.cjs';
 
-const { pino } = requireCommonJs<typeof Pino>('pino');
+// require(), not import: see src/require-commonjs.ts.
+const { pino } = createRequire(import.meta.url)('./pino-subset.cjs') as typeof PinoSubset;
 
 // pino-pretty (and its colorette, dateformat, ...) costs ~55 ms of start-up and is used only
 // when stderr is a terminal; `serve` under a supervisor or a bench never needs it. It is

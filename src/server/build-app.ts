@@ -1,10 +1,9 @@
+import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
-import type * as FastifyModule from 'fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
 import { nodeHttp } from '../node-http.js';
-import { requireCommonJs } from '../require-commonjs.js';
 import { BadRequestError, type BrokerError, InternalError, isBrokerError, RouteNotFoundError, UnauthorizedError } from '../errors.js';
 import { AuthFailureThrottle } from './auth-failure-throttle.js';
 import { registerChildTokenRoute } from './child-token-route.js';
@@ -12,17 +11,21 @@ import { type ContainerAdmin, registerContainerRoutes } from './container-routes
 import type { EndpointAuth, TokenKind, TokenScope } from './endpoint-auth.js';
 import { registerProfileRoutes, registerRelativeUriRoute } from './profile-routes.js';
 import { registerPublicRoutes } from './public-routes.js';
+import type * as FastifySubset from './fastify-subset.cjs';
 import { createRequestGuard } from './request-guard.js';
 import { JSON_TYPE, sendJson } from './send-json.js';
 import { registerStatusRoute } from './status-route.js';
+
+const require = createRequire(import.meta.url);
 
 /**
  * fastify, required when the first app is built (or loadFastify is called) rather than when
  * this module loads: loading it blocks the event loop for some tens of milliseconds, which
  * serve places itself (see createDaemon's listen).
  */
-function fastify(): typeof FastifyModule.default {
-  return requireCommonJs<typeof FastifyModule>('fastify').default;
+function fastify(): typeof FastifySubset.default {
+  // require(), not import: see src/require-commonjs.ts.
+  return require('./fastify-subset.cjs').default as typeof FastifySubset.default;
 }
 
 /** Loads fastify now, apart from building an app (once loaded, this costs nothing). */

@@ -24,22 +24,23 @@ async function packagesLoaded(t: Test, be: BrokerEnv): Promise<void> {
   const login = await modulesLoaded(['login', '--password-stdin'], be.env, { input: `${be.stack.password}\n` });
   t.equal(login.code, 0, 'login signed in');
   const loginPackages = packagesIn(login.urls);
-  t.ok(loginPackages.has('cognito-srp-helper') && loadedSdkSubset(login.urls), 'login loaded SRP and the Cognito clients', { loaded: [...loginPackages] });
+  t.ok(loginPackages.has('cognito-srp-helper') && loadedBundle(login.urls, 'aws-sdk-subset.cjs'), 'login loaded SRP and the Cognito clients', { loaded: [...loginPackages] });
   for (const name of ['@inquirer/input', '@inquirer/password', 'qrcode']) t.notOk(loginPackages.has(name), `login did not load ${name}: it showed no prompt`);
 
   const serve = await modulesLoaded(['serve'], be.env, { stopWhen: /AWS_CONTAINER_CREDENTIALS_FULL_URI=/ });
   const servePackages = packagesIn(serve.urls);
-  t.ok(servePackages.has('fastify') && loadedSdkSubset(serve.urls), 'serve loaded fastify and the Cognito clients', { loaded: [...servePackages] });
-  // (fast-json-stringify's runtime stays: fastify's error serializer loads it.)
+  t.ok(loadedBundle(serve.urls, 'fastify-subset.cjs') && loadedBundle(serve.urls, 'aws-sdk-subset.cjs'), 'serve loaded fastify and the Cognito clients', { ours: ourFiles(serve.urls) });
   for (const name of ['ajv', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler', '@aws-sdk/client-sts', '@inquirer/input', 'qrcode']) {
     t.notOk(servePackages.has(name), `serve did not load ${name}`);
   }
-  // The parts of the SDK the broker uses are bundled into one file (src/cognito/aws-sdk-subset.cts).
+  // The parts of the SDK the broker uses are bundled into one file (src/cognito/aws-sdk-subset.cts),
+  // and so are fastify and pino (src/server/fastify-subset.cts, src/log/pino-subset.cts).
   for (const [name, packages] of [['login', loginPackages], ['serve', servePackages]] as const) {
     for (const pkg of ['@aws-sdk/client-cognito-identity-provider', '@aws-sdk/client-cognito-identity', '@smithy/core', '@aws-sdk/credential-provider-node']) {
       t.notOk(packages.has(pkg), `${name} loaded no file of ${pkg}`);
     }
   }
+  for (const pkg of ['fastify', 'avvio', 'find-my-way', 'pino', 'sonic-boom']) t.notOk(servePackages.has(pkg), `serve loaded no file of ${pkg}`);
   // Without the SDK's default credential chain, which would search the machine for AWS
   // credentials and bring the SSO and sign-in clients: the build's stand-in is there instead.
   const bundle = readFileSync(compiledPath('src/cognito/aws-sdk-subset.cjs'), 'utf8');
@@ -47,17 +48,18 @@ async function packagesLoaded(t: Test, be: BrokerEnv): Promise<void> {
   for (const part of ['fromIni', 'fromSSO', 'fromTokenFile', 'SSOClient']) t.notOk(bundle.includes(part), `the SDK bundle has no ${part}`);
 }
 
-// The bin's bundle requires its copy (scripts/bundle.mjs).
-const SDK_SUBSET = '/dist/src/bundle/aws-sdk-subset.cjs';
+// The bin's bundle requires the copies of the package bundles beside it (scripts/bundle.mjs).
+const PACKAGE_BUNDLES = { login: ['aws-sdk-subset.cjs'], serve: ['aws-sdk-subset.cjs', 'fastify-subset.cjs', 'pino-subset.cjs'] };
 
-function loadedSdkSubset(urls: readonly string[]): boolean {
-  return urls.some((url) => url.endsWith(SDK_SUBSET));
+function loadedBundle(urls: readonly string[], file: string): boolean {
+  return urls.some((url) => url.endsWith(`/dist/src/bundle/${file}`));
 }
+
 
 // Node 20's ES module loader reads a CommonJS file it imports three times (src/require-commonjs.ts),
 // and every entry point of zod loads all its locales (src/config/zod-subset.ts): about 200 ms of
 // serve's and login's start-up together.
-const COMMONJS_PACKAGES = { login: ['@napi-rs/keyring'], serve: ['@napi-rs/keyring', 'fastify', 'pino'] };
+const COMMONJS_PACKAGES = { login: ['@napi-rs/keyring'], serve: ['@napi-rs/keyring'] };
 
 async function howPackagesLoad(t: Test, be: BrokerEnv): Promise<void> {
   const login = await modulesLoaded(['login', '--password-stdin'], be.env, { input: `${be.stack.password}\n` });
@@ -70,7 +72,9 @@ async function howPackagesLoad(t: Test, be: BrokerEnv): Promise<void> {
     for (const pkg of COMMONJS_PACKAGES[name]) {
       t.ok(loaded.has(pkg) && !imported.has(pkg), `${name} loaded ${pkg} with require(), not through the ES module loader`, { imported: [...imported] });
     }
-    t.ok(loadedSdkSubset(run.urls) && !run.imported.some((url) => url.endsWith(SDK_SUBSET)), `${name} loaded the Cognito clients' bundle with require(), not through the ES module loader`);
+    for (const file of PACKAGE_BUNDLES[name]) {
+      t.ok(loadedBundle(run.urls, file) && !loadedBundle(run.imported, file), `${name} loaded ${file} with require(), not through the ES module loader`);
+    }
     t.ok(run.urls.some((url) => url.endsWith('/dist/src/bundle/zod-subset.js')), `${name} loaded the config schema's parts of zod`);
     t.notOk(loaded.has('zod'), `${name} loaded no file of the zod package (the parts it uses are bundled into zod-subset.js, one locale)`);
     // Users run the bin's bundle of our modules (scripts/bundle.mjs), and so do these runs:
