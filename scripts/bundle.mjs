@@ -2,12 +2,14 @@
  * The build's last step (package.json's build, test and test:node, after tsc): bundles made
  * with esbuild beside tsc's output in dist/src.
  *
- * - Packages, each as one file in place of tsc's output of the module of ours that re-exports
- *   it (PACKAGE_BUNDLES): Node's loaders resolve, read and compile a package's files one by
- *   one, which costs every command's start-up tens of milliseconds a package.
- *   - config/zod-subset.js: the parts of zod the config names, tree-shaken. zod 4 loads all of
- *     its locales from every entry point; the bundle has the English one the config's errors
- *     use (see src/config/zod-subset.ts).
+ * - Packages, each as one CommonJS file in place of tsc's output of the module of ours that
+ *   re-exports it (PACKAGE_BUNDLES): Node's loaders resolve, read and compile a package's
+ *   files one by one, which costs every command's start-up tens of milliseconds a package.
+ *   Our modules require them through src/require-bundle.ts, which keeps V8's code cache of
+ *   each on Node 20.
+ *   - config/zod-subset.cjs: the parts of zod the config names, tree-shaken. zod 4 loads all
+ *     of its locales from every entry point; the bundle has the English one the config's
+ *     errors use (see src/config/zod-subset.cts).
  *   - cognito/aws-sdk-subset.cjs: the AWS SDK clients and commands it names, tree-shaken from
  *     their ES modules (see src/cognito/aws-sdk-subset.cts).
  *   - server/fastify-subset.cjs: fastify and what it requires on load (see there).
@@ -15,9 +17,8 @@
  * - bundle/: src/cli/main.ts and the ES modules it imports, as one ES module bundle split at
  *   each dynamic import (what a command loads on use stays loaded on use): ~40 ms less of every
  *   command's start-up than Node's loader resolving and reading ~150 files one by one. The
- *   package bundles above are copied beside it and stay outside it (an import of one is
- *   rewritten to the copy; a require() by a path relative to the module names the copy as
- *   it is), as do packages from node_modules. The folder sits at the depth of src/'s own, and
+ *   package bundles above are copied beside it and stay outside it (each module requires one
+ *   by a path relative to its own, which names the copy), as do packages from node_modules. The folder sits at the depth of src/'s own, and
  *   a module that finds files by its own URL walks up to the package root (src/cli/package-root.ts).
  * - cli/bin.cjs, the bin: src/cli/bin.ts and what it imports, as one CommonJS file (see
  *   there). Its one dynamic import, main.js, is the bundle's above.
@@ -48,24 +49,19 @@ const common = {
 };
 
 /**
- * Our modules that are bundles of packages (above), each by its source and its file in
- * dist/src/, where bundleOfPackages writes it; the main bundle imports (or requires) a copy
- * beside it.
+ * Our modules that are bundles of packages (above), by their source in src/; bundleOfPackages
+ * writes each where tsc wrote the module (the .cjs beside in dist/src/), and the main bundle
+ * gets a copy beside it.
  */
-const PACKAGE_BUNDLES = {
-  'config/zod-subset.ts': 'config/zod-subset.js',
-  'cognito/aws-sdk-subset.cts': 'cognito/aws-sdk-subset.cjs',
-  'server/fastify-subset.cts': 'server/fastify-subset.cjs',
-  'log/pino-subset.cts': 'log/pino-subset.cjs',
-};
+const PACKAGE_BUNDLES = ['config/zod-subset.cts', 'cognito/aws-sdk-subset.cts', 'server/fastify-subset.cts', 'log/pino-subset.cts'];
+const compiledFile = (source) => join(dist, source.replace(/\.cts$/, '.cjs'));
 
 // Without zod's comments (minifyWhitespace): one of them holds a character beyond Latin-1,
 // which would make V8 keep the whole source as two bytes a character in every daemon (~370 KB,
 // not ~145).
-await bundleOfPackages('config/zod-subset.ts', { format: 'esm' });
+await bundleOfPackages('config/zod-subset.cts');
 
 await bundleOfPackages('cognito/aws-sdk-subset.cts', {
-  format: 'cjs',
   // The packages' ES modules, which esbuild can tree-shake (their package.json says they have
   // no side effects); their CommonJS files are one per package.
   mainFields: ['module', 'main'],
@@ -78,14 +74,13 @@ await bundleOfPackages('cognito/aws-sdk-subset.cts', {
 });
 
 await bundleOfPackages('server/fastify-subset.cts', {
-  format: 'cjs',
   // What fastify requires only on use stays a require() of the package: its schema compilers
   // and their ajv (routes without schemas never compile one), inject's light-my-request, and
   // pino, which it loads only for a logger of its own (build-app gives it none).
   external: ['@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler', 'light-my-request', 'pino'],
 });
 
-await bundleOfPackages('log/pino-subset.cts', { format: 'cjs' });
+await bundleOfPackages('log/pino-subset.cts');
 
 // Built from scratch: chunk names carry hashes, and old chunks would pile up.
 const bundleDir = join(dist, 'bundle');
@@ -97,9 +92,8 @@ await build({
   format: 'esm',
   splitting: true,
   packages: 'external',
-  plugins: [packageBundlesBeside()],
 });
-for (const file of Object.values(PACKAGE_BUNDLES)) copyFileSync(join(dist, file), join(bundleDir, basename(file)));
+for (const source of PACKAGE_BUNDLES) copyFileSync(compiledFile(source), join(bundleDir, basename(compiledFile(source))));
 
 const bin = join(dist, 'cli', 'bin.cjs');
 const UNREACHABLE = 'unreachable: not in the bin';
@@ -129,33 +123,20 @@ rmSync(`${main}.map`, { force: true });
  * that module: no source map (tsc's describes the re-export; see above for why not the
  * packages'), kept out of the coverage report, no whitespace.
  */
-async function bundleOfPackages(source, options) {
-  const outfile = join(dist, PACKAGE_BUNDLES[source]);
+async function bundleOfPackages(source, options = {}) {
+  const outfile = compiledFile(source);
   rmSync(`${outfile}.map`, { force: true });
   await build({
     ...common,
     entryPoints: [`src/${source}`],
     outfile,
+    format: 'cjs',
     sourcemap: false,
     minifyWhitespace: true,
     banner: { js: '/* c8 ignore start */' },
     footer: { js: '/* c8 ignore stop */' },
     ...options,
   });
-}
-
-function packageBundlesBeside() {
-  const sources = new Map(Object.entries(PACKAGE_BUNDLES).map(([source, file]) => [join(root, 'src', source), `./${basename(file)}`]));
-  return {
-    name: 'package-bundles-beside',
-    setup(b) {
-      b.onResolve({ filter: /-subset\.c?js$/, namespace: 'file' }, (args) => {
-        const source = resolve(args.resolveDir, args.path).replace(/\.(c?)js$/, '.$1ts');
-        const beside = sources.get(source);
-        return beside && { path: beside, external: true };
-      });
-    },
-  };
 }
 
 /**

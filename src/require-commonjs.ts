@@ -4,8 +4,7 @@ const require = createRequire(import.meta.url);
 
 /**
  * A CommonJS package, loaded with require() rather than import: the keyring addon and
- * pino-pretty (and, by path, our bundles of packages: the AWS SDK's in src/cognito/aws-sdk.ts,
- * fastify's in src/server/build-app.ts, pino's in src/log/create-logger.ts). Node 20
+ * pino-pretty (and our bundles of packages, through src/require-bundle.ts). Node 20
  * reads a CommonJS file that an ES module imports three times (it compiles it to tell its
  * format, lexes it for its export names, then compiles it to run); require() compiles it once.
  * The two Cognito clients, each one file of a few hundred kilobytes, loaded in half the time

@@ -1,6 +1,6 @@
 /**
  * The layering rule, kept by a test rather than by memory (ARCHITECTURE.md):
- *   cli → app → server | broker → cognito | store → config → errors, log, require-commonjs, node-http
+ *   cli → app → server | broker → cognito | store → config → errors, log, require-commonjs, require-bundle, node-http
  * Arrows point down only; server never loads cognito or store (it may name their data types),
  * broker never imports server; and no file imports itself back through any chain.
  * Around src/, the trees of the repository point one way too: src/ imports nothing outside
@@ -16,10 +16,11 @@ const SRC = join(REPO, 'src');
 
 /**
  * Folder → the folders its files may import at run time. `errors.ts` at the top is "errors",
- * `require-commonjs.ts` "require-commonjs", `node-http.ts` "node-http": like errors, a bottom
+ * `require-commonjs.ts` "require-commonjs", `require-bundle.ts` "require-bundle", `node-http.ts`
+ * "node-http": like errors, a bottom
  * every layer may use.
  */
-const BOTTOM = ['errors', 'require-commonjs', 'node-http'];
+const BOTTOM = ['errors', 'require-commonjs', 'require-bundle', 'node-http'];
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   cli: ['app', 'server', 'broker', 'cognito', 'store', 'config', 'log', ...BOTTOM],
   app: ['server', 'broker', 'cognito', 'store', 'config', 'log', ...BOTTOM],
@@ -31,6 +32,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   log: BOTTOM,
   errors: [],
   'require-commonjs': [],
+  'require-bundle': [],
   'node-http': [],
 };
 /** Type-only imports load nothing: server may name the shapes cognito and store define. */

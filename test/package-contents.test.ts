@@ -70,7 +70,7 @@ t.test('npm pack lists the bin and its bundle, README, LICENSE, the config examp
   const { stdout } = await run(...withoutTapHooks('npm', ['pack', '--dry-run', '--json', '--ignore-scripts']), { cwd: REPO, maxBuffer: 16 * 1024 * 1024 });
   const [report] = JSON.parse(stdout) as [{ files: { path: string }[] }];
   const files = report.files.map((f) => f.path).sort();
-  for (const wanted of ['package.json', 'README.md', 'LICENSE', 'config.example.json', 'config.local.example.json', pkg.bin['cognito-broker'] as string, 'dist/src/cli/main.js', 'dist/src/bundle/main.js', 'dist/src/bundle/zod-subset.js', 'dist/src/bundle/aws-sdk-subset.cjs', 'dist/src/bundle/fastify-subset.cjs', 'dist/src/bundle/pino-subset.cjs', 'docs/commands.md', 'docker/relay/Dockerfile']) {
+  for (const wanted of ['package.json', 'README.md', 'LICENSE', 'config.example.json', 'config.local.example.json', pkg.bin['cognito-broker'] as string, 'dist/src/cli/main.js', 'dist/src/bundle/main.js', 'dist/src/bundle/zod-subset.cjs', 'dist/src/bundle/aws-sdk-subset.cjs', 'dist/src/bundle/fastify-subset.cjs', 'dist/src/bundle/pino-subset.cjs', 'docs/commands.md', 'docker/relay/Dockerfile']) {
     t.ok(files.includes(wanted), `ships ${wanted}`);
   }
   const unwanted = files.filter((f) => /^(test|testkit|bench|scripts|src)\/|^dist\/(?!src\/)|\.(ts|map)$|^\.|^tsconfig|^package-lock/.test(f));

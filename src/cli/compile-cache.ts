@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import nodeModule from 'node:module';
 import { join } from 'node:path';
 import { cacheDir } from '../config/platform-paths.js';
+import { enableBundleCodeCache } from '../require-bundle.js';
 import { ownPrivateDir } from '../store/private-paths.js';
 
 /** node:module's enableCompileCache: Node >= 22.1 only (and not in @types/node 20). */
@@ -10,13 +11,14 @@ export type EnableCompileCache = (dir: string) => unknown;
 const nodeEnableCompileCache = (nodeModule as { enableCompileCache?: EnableCompileCache }).enableCompileCache;
 
 /**
- * Most of `serve`'s start-up is compiling modules; Node >= 22.1 can keep the compiled code
- * on disk. In a directory of the user's own (0700), not Node's default in the shared temp
- * directory, where another user could plant entries. Any failure only means no cache; on
- * Node 20 this does nothing.
+ * Most of `serve`'s start-up is compiling modules, which can be kept on disk: Node >= 22.1
+ * keeps its compile cache of every module; on Node 20, V8's code cache of our bundles of
+ * packages is kept by src/require-bundle.ts (`flags` names the V8 flags the process runs
+ * with: see there). In a directory of the user's own (0700), not Node's default in the shared
+ * temp directory, where another user could plant entries: the code read from it runs. Any
+ * failure only means no cache.
  */
-export function enableCompileCache(dir = join(cacheDir(), 'compile-cache'), enable = nodeEnableCompileCache): void {
-  if (!enable) return;
+export function enableCompileCache(flags: string, dir = join(cacheDir(), 'compile-cache'), enable: EnableCompileCache = nodeEnableCompileCache ?? ((d) => enableBundleCodeCache(d, flags))): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (!ownPrivateDir(dir)) return;

@@ -2,10 +2,11 @@ import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 import { startDaemon, takeInheritedSockets } from '../app/start-daemon.js';
 import { createLogger } from '../log/create-logger.js';
+import { bundleCodeCacheUse, saveBundleCodeCache } from '../require-bundle.js';
 import { loadCliConfig } from './cli-context.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { profileUrl } from './announced-daemon.js';
-import { COMPACT_AFTER_START_UP_MS, compactAfterStartUp, resumeOptimizationAfter } from './daemon-heap.js';
+import { COMPACT_AFTER_START_UP_MS, compactAfterStartUp, resumeOptimization, resumeOptimizationAfter, START_UP_LIMIT_MS } from './daemon-heap.js';
 import { shellExports } from './shell-exports.js';
 
 export const SERVE_HELP = `Usage: cognito-broker serve [--config PATH] [--log-level LEVEL]
@@ -34,9 +35,13 @@ export async function serve(argv: string[], io: CliIo = processIo, stdoutIsTermi
   const logger = createLogger({ level, pretty: process.stderr.isTTY === true });
   const started = await startDaemon(config, logger, { inheritedFds: takeInheritedSockets() });
   // Started with the optimizing compiler off (main.ts): on again for the requests to come, once
-  // the first refreshes, which run once, are over too; what start-up ran once, given back soon after.
-  void resumeOptimizationAfter(started.daemon.broker.firstRefreshes()).then(() => {
-    logger.debug('start-up over: V8 optimizes from here on');
+  // the first refreshes, which run once, are over too; what start-up ran once, given back soon
+  // after. The code cache first, under the flags the next start compiles with (require-bundle.ts).
+  void resumeOptimizationAfter(started.daemon.broker.firstRefreshes(), START_UP_LIMIT_MS, () => {
+    saveBundleCodeCache();
+    resumeOptimization();
+  }).then(() => {
+    logger.debug({ codeCache: bundleCodeCacheUse() }, 'start-up over: V8 optimizes from here on');
     setTimeout(() => {
       const began = performance.now();
       try {

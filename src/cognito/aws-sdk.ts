@@ -1,10 +1,7 @@
-import { createRequire } from 'node:module';
 import type * as AwsSdk from './aws-sdk-subset.cjs';
-
-const require = createRequire(import.meta.url);
+import { requireBundle } from '../require-bundle.js';
 
 /** The AWS SDK clients and the commands the broker sends (see aws-sdk-subset.cts). */
 export function awsSdk(): typeof AwsSdk {
-  // require(), not import: see src/require-commonjs.ts.
-  return require('./aws-sdk-subset.cjs') as typeof AwsSdk;
+  return requireBundle<typeof AwsSdk>(import.meta.url, './aws-sdk-subset.cjs');
 }

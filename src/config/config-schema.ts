@@ -1,6 +1,10 @@
-import * as z from './zod-subset.js';
+import { requireBundle } from '../require-bundle.js';
 import { isLoopbackHost, isLoopbackUrl, isSecureUrl } from './loopback.js';
 import { partitionOf } from './partition.js';
+import type * as ZodSubset from './zod-subset.cjs';
+import type { RefinementCtx } from './zod-subset.cjs';
+
+const z = requireBundle<typeof ZodSubset>(import.meta.url, './zod-subset.cjs');
 
 // Formats as AWS documents them; checked at load so a typo fails at start, not at the
 // first refresh hours later.
@@ -181,7 +185,7 @@ export const profileSchema = z
   });
 
 /** A role in another partition than the region's is refused by Cognito and STS alike: said at load. */
-function checkPartition(region: string | undefined, roleArn: string | undefined, path: (string | number)[], ctx: z.RefinementCtx): void {
+function checkPartition(region: string | undefined, roleArn: string | undefined, path: (string | number)[], ctx: RefinementCtx): void {
   if (region === undefined || roleArn === undefined || !REGION.test(region)) return;
   const partition = partitionOf(region).name;
   const given = /^arn:([^:]+):/.exec(roleArn)?.[1];
@@ -191,7 +195,7 @@ function checkPartition(region: string | undefined, roleArn: string | undefined,
 }
 
 /** The basic flow needs the role to assume; its options mean nothing in the enhanced flow. */
-function checkFlow(profile: { flow?: 'enhanced' | 'basic' | undefined; customRoleArn?: string | undefined; roleSessionName?: string | undefined; sessionDurationSeconds?: number | undefined }, ctx: z.RefinementCtx): void {
+function checkFlow(profile: { flow?: 'enhanced' | 'basic' | undefined; customRoleArn?: string | undefined; roleSessionName?: string | undefined; sessionDurationSeconds?: number | undefined }, ctx: RefinementCtx): void {
   if (profile.flow === 'basic') {
     if (profile.customRoleArn === undefined) ctx.addIssue({ code: 'custom', path: ['customRoleArn'], message: 'a value (required with "flow": "basic"): the IAM role sts:AssumeRoleWithWebIdentity takes, such as "arn:aws:iam::123456789012:role/Name"' });
     return;

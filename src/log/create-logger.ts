@@ -1,11 +1,10 @@
-import { createRequire } from 'node:module';
 import type { DestinationStream, Logger, LevelWithSilent } from 'pino';
 import type PinoPretty from 'pino-pretty';
+import { requireBundle } from '../require-bundle.js';
 import { requireCommonJs } from '../require-commonjs.js';
 import type * as PinoSubset from './pino-subset.cjs';
 
-// require(), not import: see src/require-commonjs.ts.
-const { pino } = createRequire(import.meta.url)('./pino-subset.cjs') as typeof PinoSubset;
+const { pino } = requireBundle<typeof PinoSubset>(import.meta.url, './pino-subset.cjs');
 
 // pino-pretty (and its colorette, dateformat, ...) costs ~55 ms of start-up and is used only
 // when stderr is a terminal; `serve` under a supervisor or a bench never needs it. It is

@@ -1,9 +1,9 @@
-import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
 import { nodeHttp } from '../node-http.js';
+import { requireBundle } from '../require-bundle.js';
 import { BadRequestError, type BrokerError, InternalError, isBrokerError, RouteNotFoundError, UnauthorizedError } from '../errors.js';
 import { AuthFailureThrottle } from './auth-failure-throttle.js';
 import { registerChildTokenRoute } from './child-token-route.js';
@@ -16,16 +16,13 @@ import { createRequestGuard } from './request-guard.js';
 import { JSON_TYPE, sendJson } from './send-json.js';
 import { registerStatusRoute } from './status-route.js';
 
-const require = createRequire(import.meta.url);
-
 /**
  * fastify, required when the first app is built (or loadFastify is called) rather than when
  * this module loads: loading it blocks the event loop for some tens of milliseconds, which
  * serve places itself (see createDaemon's listen).
  */
 function fastify(): typeof FastifySubset.default {
-  // require(), not import: see src/require-commonjs.ts.
-  return require('./fastify-subset.cjs').default as typeof FastifySubset.default;
+  return requireBundle<typeof FastifySubset>(import.meta.url, './fastify-subset.cjs').default;
 }
 
 /** Loads fastify now, apart from building an app (once loaded, this costs nothing). */

@@ -58,5 +58,5 @@ t.test('status --prompt loads none of the AWS SDK, zod, fastify or pino: only a 
 
   // The recorder sees what a full status loads: the check above can fail.
   const full = await modulesLoaded(['status', '--json'], env);
-  for (const name of ['/dist/src/bundle/zod-subset.js', '/node_modules/@napi-rs/keyring/']) t.ok(full.urls.some((url) => url.includes(name)), `plain status loads ${name}`);
+  for (const name of ['/dist/src/bundle/zod-subset.cjs', '/node_modules/@napi-rs/keyring/']) t.ok(full.urls.some((url) => url.includes(name)), `plain status loads ${name}`);
 });

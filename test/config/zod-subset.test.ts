@@ -15,7 +15,7 @@ const CONFIG = JSON.stringify({
 function codeCompiledForAConfig(jit: boolean): number {
   const url = (source: string) => pathToFileURL(compiledPath(source)).href;
   const script = `
-    const z = await import(${JSON.stringify(url('src/config/zod-subset.ts'))});
+    const z = (await import('node:module')).createRequire(import.meta.url)(${JSON.stringify(compiledPath('src/config/zod-subset.cts').replace(/\.cts$/, '.cjs'))});
     if (${jit}) z.config({ jitless: false });
     let compiled = 0;
     globalThis.Function = new Proxy(Function, { construct(target, args) { compiled += 1; return Reflect.construct(target, args); } });

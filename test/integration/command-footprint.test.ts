@@ -1,8 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import nodeModule from 'node:module';
+import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { type BrokerEnv, requireSecretService, startBrokerEnv } from '../support/broker-env.js';
 import { freshNewSpaceBytes, heapAtExit, modulesLoaded, ourFiles, packagesIn } from '../support/recorded-runs.js';
-import { CLI_BIN, startServe } from '../support/cli.js';
+import { CLI_BIN, runCli, startServe } from '../support/cli.js';
 import { compiledPath } from '../support/paths.js';
 
 // What a command loads and keeps is start-up time and memory for every user of it. Each check
@@ -15,6 +17,7 @@ t.test('what login and serve load and keep', async (t) => {
   await t.test('login with the password on stdin and serve load no prompt, QR-code, schema-compiler or STS package', (t) => packagesLoaded(t, be));
   await t.test('login and serve run the bundle of our modules, load CommonJS packages with require() and the parts of zod they use', (t) => howPackagesLoad(t, be));
   await t.test("serve keeps V8's young generation within twice a fresh process's size, and optimizes hot code once its start-up is over", (t) => youngGeneration(t, be));
+  await t.test("serve and login keep V8's code cache of the bundles they load, and their next start takes the code from it (Node 20; Node's own compile cache from 22.1)", (t) => codeCache(t, be));
   await t.test("with the daemon running, the bin answers token and credential-process itself: nothing of main.js's loads, nor node:http or crypto", (t) => binAnswers(t, be));
 });
 
@@ -49,7 +52,7 @@ async function packagesLoaded(t: Test, be: BrokerEnv): Promise<void> {
 }
 
 // The bin's bundle requires the copies of the package bundles beside it (scripts/bundle.mjs).
-const PACKAGE_BUNDLES = { login: ['aws-sdk-subset.cjs'], serve: ['aws-sdk-subset.cjs', 'fastify-subset.cjs', 'pino-subset.cjs'] };
+const PACKAGE_BUNDLES = { login: ['zod-subset.cjs', 'aws-sdk-subset.cjs'], serve: ['zod-subset.cjs', 'aws-sdk-subset.cjs', 'fastify-subset.cjs', 'pino-subset.cjs'] };
 
 function loadedBundle(urls: readonly string[], file: string): boolean {
   return urls.some((url) => url.endsWith(`/dist/src/bundle/${file}`));
@@ -57,7 +60,7 @@ function loadedBundle(urls: readonly string[], file: string): boolean {
 
 
 // Node 20's ES module loader reads a CommonJS file it imports three times (src/require-commonjs.ts),
-// and every entry point of zod loads all its locales (src/config/zod-subset.ts): about 200 ms of
+// and every entry point of zod loads all its locales (src/config/zod-subset.cts): about 200 ms of
 // serve's and login's start-up together.
 const COMMONJS_PACKAGES = { login: ['@napi-rs/keyring'], serve: ['@napi-rs/keyring'] };
 
@@ -75,8 +78,7 @@ async function howPackagesLoad(t: Test, be: BrokerEnv): Promise<void> {
     for (const file of PACKAGE_BUNDLES[name]) {
       t.ok(loadedBundle(run.urls, file) && !loadedBundle(run.imported, file), `${name} loaded ${file} with require(), not through the ES module loader`);
     }
-    t.ok(run.urls.some((url) => url.endsWith('/dist/src/bundle/zod-subset.js')), `${name} loaded the config schema's parts of zod`);
-    t.notOk(loaded.has('zod'), `${name} loaded no file of the zod package (the parts it uses are bundled into zod-subset.js, one locale)`);
+    t.notOk(loaded.has('zod'), `${name} loaded no file of the zod package (the parts it uses are bundled into zod-subset.cjs, one locale)`);
     // Users run the bin's bundle of our modules (scripts/bundle.mjs), and so do these runs:
     // none of tsc's output of each module, which the unit tests import.
     const notBundled = ourFiles(run.urls).filter((file) => file !== 'cli/bin.cjs' && !file.startsWith('bundle/'));
@@ -99,6 +101,33 @@ async function youngGeneration(t: Test, be: BrokerEnv): Promise<void> {
   // once it listens and its first refreshes are over: the code that serves requests is
   // optimized as ever.
   t.equal(optimized, true, 'once start-up is over, V8 optimizes hot code again');
+}
+
+// Compiling the bundles of packages was half of loading them (src/require-bundle.ts).
+async function codeCache(t: Test, be: BrokerEnv): Promise<void> {
+  const cacheHome = join(be.dir, 'code-cache-test');
+  const env = { ...be.env, XDG_CACHE_HOME: cacheHome };
+  const dir = join(cacheHome, 'cognito-broker', 'compile-cache');
+  const ours = !('enableCompileCache' in nodeModule);
+  const startUp = async () => {
+    const serve = await startServe(['--log-level', 'debug'], env);
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!/start-up over/.test(serve.stderr()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      const line = serve.stderr().split('\n').find((l) => l.includes('start-up over'));
+      return (JSON.parse(line ?? '{}') as { codeCache?: unknown }).codeCache;
+    } finally {
+      await serve.stop();
+    }
+  };
+  const serveBundles = ['aws-sdk-subset.cjs', 'fastify-subset.cjs', 'pino-subset.cjs', 'zod-subset.cjs'];
+  t.same(await startUp(), ours ? { used: 0, compiled: 4 } : { used: 0, compiled: 0 }, ours ? 'the first serve compiled its four bundles' : "Node's compile cache does it: ours is not used");
+  const cached = () => readdirSync(dir).filter((f) => f.endsWith('.v8')).sort();
+  t.same(cached().map((f) => f.split('.serve.')[0]), ours ? serveBundles : [], ours ? "and kept each one's code, under serve's V8 flags" : 'no code cache of ours');
+  t.same(await startUp(), ours ? { used: 4, compiled: 0 } : { used: 0, compiled: 0 }, ours ? 'the next serve took all four from the cache' : '(still none)');
+  const login = await runCli(['login', '--password-stdin'], env, `${be.stack.password}\n`);
+  t.equal(login.code, 0, 'login signed in');
+  t.ok(!ours || ['aws-sdk-subset.cjs', 'zod-subset.cjs'].every((b) => cached().some((f) => f.startsWith(`${b}.command.`))), "login kept the code of the SDK's and zod's bundles under its own flags, as it exited", { cached: cached() });
 }
 
 // credential-process runs for every new AWS client, token in scripts: the bin (src/cli/bin.ts)

@@ -38,6 +38,8 @@ export function cliEnv(secretService: SecretService, configFile: string, dir: st
     COGNITO_BROKER_KEYCHAIN_SERVICE: TEST_KEYCHAIN_SERVICE,
     XDG_STATE_HOME: join(dir, 'state'),
     XDG_CONFIG_HOME: join(dir, 'config'),
+    // The compile cache too (src/cli/compile-cache.ts): each run's own, not the user's.
+    XDG_CACHE_HOME: join(dir, 'cache'),
   };
 }
 
