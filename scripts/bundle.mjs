@@ -18,7 +18,8 @@
  *   each dynamic import (what a command loads on use stays loaded on use): ~40 ms less of every
  *   command's start-up than Node's loader resolving and reading ~150 files one by one. The
  *   package bundles above are copied beside it and stay outside it (each module requires one
- *   by a path relative to its own, which names the copy), as do packages from node_modules. The folder sits at the depth of src/'s own, and
+ *   by a path relative to its own, which names the copy), as do packages from node_modules
+ *   but jose (bundledPackages). The folder sits at the depth of src/'s own, and
  *   a module that finds files by its own URL walks up to the package root (src/cli/package-root.ts).
  * - cli/bin.cjs, the bin: src/cli/bin.ts and what it imports, as one CommonJS file (see
  *   there). Its one dynamic import, main.js, is the bundle's above.
@@ -92,6 +93,7 @@ await build({
   format: 'esm',
   splitting: true,
   packages: 'external',
+  plugins: [bundledPackages(['jose'])],
 });
 for (const source of PACKAGE_BUNDLES) copyFileSync(compiledFile(source), join(bundleDir, basename(compiledFile(source))));
 
@@ -137,6 +139,22 @@ async function bundleOfPackages(source, options = {}) {
     footer: { js: '/* c8 ignore stop */' },
     ...options,
   });
+}
+
+/**
+ * Packages bundled into the main bundle after all (the others stay external): jose, an ES
+ * module package whose one function the broker uses (decodeJwt) Node's loader would otherwise
+ * resolve through its exports map and read as five files.
+ */
+function bundledPackages(names) {
+  const filter = new RegExp(`^(${names.join('|')})(/|$)`);
+  return {
+    name: 'bundled-packages',
+    setup(b) {
+      // As Node would resolve it (the package's exports), from the repository's root.
+      b.onResolve({ filter }, (args) => ({ path: fileURLToPath(import.meta.resolve(args.path)) }));
+    },
+  };
 }
 
 /**

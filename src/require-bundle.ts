@@ -68,7 +68,10 @@ class BundleCodeCache {
     // By content: V8 checks only the source's length, and npm gives every file it installs
     // the same time stamp. And by Node, V8 flags and node options, which V8 checks too.
     const key = createHash('sha256').update(bytes).update(`\0${process.version}\0${process.arch}\0${this.flags}\0${process.execArgv.join(' ')}`).digest('hex').slice(0, 32);
-    const prefix = `${basename(filename)}.${this.flags}.`;
+    // Per file: another install's copy of a bundle keeps its own cache (an older version of
+    // this one's is what save() removes).
+    const where = createHash('sha256').update(filename).digest('hex').slice(0, 8);
+    const prefix = `${basename(filename)}.${where}.${this.flags}.`;
     const file = join(this.dir, `${prefix}${key}.v8`);
     const cachedData = readIfThere(file);
     const script = new Script(nodeModule.wrap(bytes.toString('utf8')), {
@@ -92,7 +95,7 @@ class BundleCodeCache {
         writeFileSync(temporary, script.createCachedData(), { mode: 0o600 });
         renameSync(temporary, file);
         written.push(file);
-        // The bundle's older caches (an earlier version, other node options) go.
+        // This file's older caches (an earlier version of it, other node options) go.
         for (const name of readdirSync(this.dir)) {
           if (name.startsWith(prefix) && name.endsWith('.v8') && name !== basename(file)) rmSync(join(this.dir, name), { force: true });
         }

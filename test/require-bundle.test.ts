@@ -143,3 +143,15 @@ t.test('a bundle that throws while it loads is not left half-loaded: the next re
   t.equal(child.status, 0, child.stderr);
   t.same(JSON.parse(child.stdout), ['cannot load', 'cannot load']);
 });
+
+t.test("another copy of a bundle (another install) keeps a cache of its own, and neither removes the other's", async (t) => {
+  const cache = join(scratch(t), 'cache');
+  mkdirSync(cache, { mode: 0o700 });
+  const one = writeBundle(scratch(t), 'one');
+  const other = writeBundle(scratch(t), 'other');
+  run(t, one, cache);
+  run(t, other, cache);
+  t.same(run(t, one, cache).use, { used: 1, compiled: 0 }, "the first copy's cache is still there");
+  t.same(run(t, other, cache).use, { used: 1, compiled: 0 }, "and the other's");
+  t.equal(readdirSync(cache).length, 2);
+});
