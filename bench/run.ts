@@ -126,6 +126,7 @@ async function main(): Promise<number> {
         results.sections.startup = await timed('startup', async () => ({
           withDelay: await runStartup(bs, options.runs, UPSTREAM_DELAY_MS),
           noDelay: await runStartup(bs, options.runs, 0),
+          cold: await runStartup(bs, options.runs, UPSTREAM_DELAY_MS, undefined, true),
         }));
       }
       if (only.has('memory')) results.sections.memory = await timed('memory', () => runMemory(bs, options.requests, log));

@@ -14,18 +14,25 @@
  *     their ES modules (see src/cognito/aws-sdk-subset.cts).
  *   - server/fastify-subset.cjs: fastify and what it requires on load (see there).
  *   - log/pino-subset.cjs: pino and its dependencies.
- * - bundle/: src/cli/main.ts and the ES modules it imports, as one ES module bundle split at
- *   each dynamic import (what a command loads on use stays loaded on use): ~40 ms less of every
- *   command's start-up than Node's loader resolving and reading ~150 files one by one. The
- *   package bundles above are copied beside it and stay outside it (each module requires one
- *   by a path relative to its own, which names the copy), as do packages from node_modules
- *   but jose (bundledPackages). The folder sits at the depth of src/'s own, and
- *   a module that finds files by its own URL walks up to the package root (src/cli/package-root.ts).
+ * - bundle/main.cjs: src/cli/main.ts and all of our modules it imports, as one CommonJS file.
+ *   What a command imports on use stays unrun until then (esbuild's lazy module init), and
+ *   V8 compiles a function only when it first runs. The bin requires it (src/cli/run-main.ts)
+ *   through src/require-bundle.ts, so that on Node 20 it runs from V8's code cache as the
+ *   package bundles do: ~30 ms less of `serve`'s start-up than Node's ES module loader
+ *   resolving, reading and compiling the ~30 files of an ES module bundle split at each dynamic
+ *   import (which the cache cannot hold on Node 20). Code run by node:vm has no import(): the
+ *   build fails if the bundle keeps one (noImportOnUse; src/cli/import-package.cts imports ES
+ *   module packages for it). The package bundles above are copied beside it and stay outside
+ *   it (each module requires one by a path relative to its own URL, which the bundle defines
+ *   from its own __filename), as do packages from node_modules but jose (bundledPackages). The
+ *   folder sits at the depth of src/'s own, and a module that finds files by its own URL
+ *   walks up to the package root (src/cli/package-root.ts).
  * - cli/bin.cjs, the bin: src/cli/bin.ts and what it imports, as one CommonJS file (see
- *   there). Its one dynamic import, main.js, is the bundle's above.
+ *   there). Its one dynamic import, run-main.js, is bundled with it and requires the bundle
+ *   above.
  *
- * Unit tests import tsc's output of each module; the tests that spawn the bin run the bundle, as
- * users do (npm ships only the bin and the bundle: package.json's files). The bin and the bundle
+ * Unit tests import tsc's output of each module; the tests that spawn the bin run the bundles, as
+ * users do (npm ships only the bin and the bundles: package.json's files). The bin and the bundle
  * get source maps to our src/, so that coverage and stack traces point there. The package
  * bundles get none, and the coverage report leaves them out (`c8 ignore`): they are the
  * packages' code, and a map to their files would bring them into the report (tap leaves out
@@ -57,6 +64,9 @@ const common = {
 const PACKAGE_BUNDLES = ['config/zod-subset.cts', 'cognito/aws-sdk-subset.cts', 'server/fastify-subset.cts', 'log/pino-subset.cts'];
 const compiledFile = (source) => join(dist, source.replace(/\.cts$/, '.cjs'));
 
+/** tsc's output of modules the bundle requires by a path relative to its own, copied beside it. */
+const BESIDE_THE_BUNDLE = ['cli/import-package.cjs'];
+
 // Without zod's comments (minifyWhitespace): one of them holds a character beyond Latin-1,
 // which would make V8 keep the whole source as two bytes a character in every daemon (~370 KB,
 // not ~145).
@@ -83,19 +93,26 @@ await bundleOfPackages('server/fastify-subset.cts', {
 
 await bundleOfPackages('log/pino-subset.cts');
 
-// Built from scratch: chunk names carry hashes, and old chunks would pile up.
+// Built from scratch: no file of an earlier build left beside.
 const bundleDir = join(dist, 'bundle');
 rmSync(bundleDir, { recursive: true, force: true });
-await build({
+const mainBundle = join(bundleDir, 'main.cjs');
+const mainBuild = await build({
   ...common,
   entryPoints: ['src/cli/main.ts'],
-  outdir: bundleDir,
-  format: 'esm',
-  splitting: true,
+  outfile: mainBundle,
+  format: 'cjs',
   packages: 'external',
   plugins: [bundledPackages(['jose'])],
+  // Our modules find files (the bundles beside, the package root) by their own URL: the
+  // bundle's, in CommonJS.
+  define: { 'import.meta.url': 'importMetaUrl' },
+  banner: { js: 'const importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
+  metafile: true,
 });
+noImportOnUse(mainBuild.metafile, mainBundle, 'the CLI bundle runs from V8\'s code cache on Node 20, compiled by node:vm, which runs no import(): import the package through src/cli/import-package.cts');
 for (const source of PACKAGE_BUNDLES) copyFileSync(compiledFile(source), join(bundleDir, basename(compiledFile(source))));
+for (const file of BESIDE_THE_BUNDLE) copyFileSync(join(dist, file), join(bundleDir, basename(file)));
 
 const bin = join(dist, 'cli', 'bin.cjs');
 const UNREACHABLE = 'unreachable: not in the bin';
@@ -106,17 +123,17 @@ const binBuild = await build({
   format: 'cjs',
   // Packages from node_modules as they are (the bin's own code uses none but Node's).
   packages: 'external',
-  plugins: [mainOfTheBundle()],
+  plugins: [onlyRunMainOnUse()],
   // A module that needs import.meta cannot be in a CommonJS bundle: fail the build.
   logOverride: { 'empty-import-meta': 'error' },
   metafile: true,
 });
-onlyMainImportedOnUse(binBuild.metafile);
+noImportOnUse(binBuild.metafile, bin, 'only run-main.js may be imported on use (its graph is bundled with the bin)');
 chmodSync(bin, 0o755);
 // main.js runs on its own too: the bin of earlier builds, which a service unit installed then
-// still names. tsc's main.js, in place of which it now runs the bundle's.
+// still names. tsc's main.js, in place of which it now runs the bin.
 const main = join(dist, 'cli', 'main.js');
-writeFileSync(main, "#!/usr/bin/env node\n// The bin's bundle (scripts/bundle.mjs): the bin of earlier builds runs it too.\nimport '../bundle/main.js';\n");
+writeFileSync(main, "#!/usr/bin/env node\n// The bin (scripts/bundle.mjs): the bin of earlier builds runs it too.\nimport './bin.cjs';\n");
 chmodSync(main, 0o755);
 rmSync(`${main}.map`, { force: true });
 
@@ -158,26 +175,27 @@ function bundledPackages(names) {
 }
 
 /**
- * The bin's dynamic import of main.js, as an import of the bundle's main.js. The bin's code
- * has no other, but modules it takes a few functions from do: those are left out of the bin
- * with the functions that hold them (the build checks, below), marked here as unreachable.
+ * The bin's one dynamic import, run-main.js, bundled with the bin (its code runs only on use).
+ * Modules the bin takes a few functions from have dynamic imports of their own: those are left
+ * out of the bin with the functions that hold them (the build checks: noImportOnUse), marked
+ * here as unreachable.
  */
-function mainOfTheBundle() {
+function onlyRunMainOnUse() {
   return {
-    name: 'main-of-the-bundle',
+    name: 'only-run-main-on-use',
     setup(b) {
       b.onResolve({ filter: /^\.\.?\//, namespace: 'file' }, (args) => {
         if (args.kind !== 'dynamic-import') return undefined;
-        const main = resolve(args.resolveDir, args.path) === join(root, 'src', 'cli', 'main.js');
-        return { path: main ? relative(dirname(bin), join(bundleDir, 'main.js')) : UNREACHABLE, external: true };
+        if (resolve(args.resolveDir, args.path) === join(root, 'src', 'cli', 'run-main.js')) return undefined;
+        return { path: UNREACHABLE, external: true };
       });
     },
   };
 }
 
-/** Fails the build if the bin kept any dynamic import but main.js's (see mainOfTheBundle). */
-function onlyMainImportedOnUse(metafile) {
-  const output = metafile.outputs[relative(root, bin)];
-  const others = output.imports.filter((i) => i.kind === 'dynamic-import' && !i.path.endsWith('/bundle/main.js'));
-  if (others.length > 0) throw new Error(`bin.cjs imports ${others.map((i) => i.path).join(', ')} on use: only main.js may be (import it from main.js's graph)`);
+/** Fails the build if `file`'s bundle kept an import() (of a package, or one marked unreachable). */
+function noImportOnUse(metafile, file, why) {
+  const output = metafile.outputs[relative(root, file)];
+  const kept = output.imports.filter((i) => i.kind === 'dynamic-import');
+  if (kept.length > 0) throw new Error(`${relative(root, file)} imports ${kept.map((i) => i.path).join(', ')} on use: ${why}`);
 }

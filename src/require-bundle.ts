@@ -2,24 +2,32 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import nodeModule, { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
-import { constants, Script } from 'node:vm';
+import { Script } from 'node:vm';
 
 /**
- * One of our bundles of packages (the AWS SDK's, fastify's, pino's: scripts/bundle.mjs),
- * required by a path relative to the module `from` (its import.meta.url), as require() would.
- * Where the CLI has enabled a code cache (enableBundleCodeCache, on Node 20: Node 22.1 and
- * later keep their own compile cache, src/cli/compile-cache.ts), V8 takes the bundle's
- * compiled code from there and skips most of the compiling, half of loading a bundle of a few
- * hundred kilobytes: the SDK's loads in ~20 ms, not ~40, on a 2-core machine.
+ * One of our bundles (the CLI's, main.cjs, and those of packages: zod's parts, the AWS SDK's,
+ * fastify's, pino's; scripts/bundle.mjs), required by a path relative to `from` (a module's
+ * import.meta.url, or a file's path), as require() would. Where the CLI has enabled a code
+ * cache (enableBundleCodeCache, on Node 20: Node 22.1 and later keep their own compile cache,
+ * src/cli/compile-cache.ts), V8 takes the bundle's compiled code from there and skips most of
+ * the compiling, half of loading a bundle of a few hundred kilobytes: the SDK's loads in
+ * ~20 ms, not ~40, on a 2-core machine.
  */
 export function requireBundle<T>(from: string, path: string): T {
   const require = createRequire(from);
   const filename = require.resolve(path);
+  const cache = processCache();
   if (cache === undefined || require.cache[filename] !== undefined) return require(filename) as T;
   return cache.load(filename) as T;
 }
 
-let cache: BundleCodeCache | undefined;
+// The process's, not this module's: the bin and the CLI's bundle each hold a copy of this
+// module (the bin enables the cache before it requires the bundle, whose modules use it).
+const CACHE = Symbol.for('cognito-broker.bundle-code-cache');
+
+function processCache(): BundleCodeCache | undefined {
+  return (globalThis as { [CACHE]?: BundleCodeCache })[CACHE];
+}
 
 /**
  * Keeps V8's code cache of each bundle requireBundle loads in `dir`, which must be the user's
@@ -28,7 +36,7 @@ let cache: BundleCodeCache | undefined;
  * other flags, so each set keeps its own.
  */
 export function enableBundleCodeCache(dir: string, flags: string): void {
-  cache = new BundleCodeCache(dir, flags);
+  (globalThis as { [CACHE]?: BundleCodeCache })[CACHE] = new BundleCodeCache(dir, flags);
 }
 
 /**
@@ -39,11 +47,12 @@ export function enableBundleCodeCache(dir: string, flags: string): void {
  * cache a start is only slower. Returns the files written.
  */
 export function saveBundleCodeCache(): string[] {
-  return cache?.save() ?? [];
+  return processCache()?.save() ?? [];
 }
 
 /** What the code cache did for the bundles loaded so far (`serve --log-level debug` logs it). */
 export function bundleCodeCacheUse(): { readonly used: number; readonly compiled: number } {
+  const cache = processCache();
   return { used: cache?.used ?? 0, compiled: cache?.compiled ?? 0 };
 }
 
@@ -74,11 +83,9 @@ class BundleCodeCache {
     const prefix = `${basename(filename)}.${where}.${this.flags}.`;
     const file = join(this.dir, `${prefix}${key}.v8`);
     const cachedData = readIfThere(file);
-    const script = new Script(nodeModule.wrap(bytes.toString('utf8')), {
-      filename,
-      cachedData,
-      importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-    });
+    // Without import(): node:vm runs one only with an experimental option, which warns when
+    // used; the build checks that no bundle has one (src/cli/import-package.cts).
+    const script = new Script(nodeModule.wrap(bytes.toString('utf8')), { filename, cachedData });
     if (cachedData !== undefined && script.cachedDataRejected !== true) this.used += 1;
     else {
       this.compiled += 1;

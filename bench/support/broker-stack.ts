@@ -101,6 +101,8 @@ export async function startBrokerStack(options: BrokerStackOptions = {}): Promis
       COGNITO_BROKER_KEYCHAIN_SERVICE: BENCH_KEYCHAIN_SERVICE,
       XDG_STATE_HOME: join(dir, 'state'),
       XDG_CONFIG_HOME: join(dir, 'config'),
+      // The CLI's compile cache (src/cli/compile-cache.ts): the run's own, made by its first serve.
+      XDG_CACHE_HOME: join(dir, 'cache'),
       NODE_NO_WARNINGS: '1',
     };
 

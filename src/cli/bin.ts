@@ -8,15 +8,16 @@ import { tokenLine, tokenOptions } from './token.js';
 // The bin (package.json): this file and what it imports, bundled by the build into one
 // CommonJS file, bin.cjs (scripts/bundle.mjs). Other tools run three commands many times a
 // day: credential-process for every new AWS client, token in scripts, status --prompt at
-// every shell prompt. With the daemon running, they are answered here, before Node's ES module
-// loader starts and before any of main.js's graph loads. Every other command, and these
-// three whenever they need more than the daemon's answer (no daemon, an error to report,
-// --help, options to reject), is main.js's, which runs the whole command as if this file had
-// not looked.
+// every shell prompt. With the daemon running, they are answered here, before any of the CLI's
+// bundle loads. Every other command, and these three whenever they need more than the
+// daemon's answer (no daemon, an error to report, --help, options to reject), is the CLI
+// bundle's (run-main.ts), which runs the whole command as if this file had not looked.
 
 void answer(process.argv.slice(2)).then(async (answered) => {
   if (answered === undefined) {
-    await import('./main.js');
+    // Loaded on use: the three commands above never need it. (__filename: the bin runs only
+    // as the build's CommonJS bundle, bin.cjs.)
+    (await import('./run-main.js')).runMain(process.argv.slice(2), __filename);
     return;
   }
   process.stdout.write(answered.text);

@@ -1,10 +1,14 @@
 import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { cacheDir } from '../config/platform-paths.js';
 import type { CliIo } from './cli-io.js';
+import type * as ImportPackage from './import-package.cjs';
 import { ownPrivateDir } from '../store/private-paths.js';
+
+const { importPackage } = createRequire(import.meta.url)('./import-package.cjs') as typeof ImportPackage;
 
 /**
  * Starts the user's browser on a file. It is given only what every local user may read:
@@ -17,7 +21,7 @@ export type Opener = (target: string, onFailure: (why: string) => void) => Promi
 /** The platform's opener through `open`: xdg-open on Linux, `open` on macOS, PowerShell's Start on Windows and WSL. */
 export const systemOpener: Opener = async (target, onFailure) => {
   // Loaded on use: only a browser login needs it.
-  const { default: open } = await import('open');
+  const { default: open } = await importPackage<typeof import('open')>('open');
   const child = await open(target);
   child.once('error', (error) => onFailure(error.message));
   // xdg-open exits 3 or 4 when nothing can open the file (no browser, no display).

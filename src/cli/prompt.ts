@@ -1,6 +1,12 @@
+import { createRequire } from 'node:module';
+import type * as QRCodeModule from 'qrcode';
 import type { AskUser, MfaMethod, SignInQuestion } from '../cognito/sign-in.js';
 import { MfaCodeMismatchError, NoTerminalError } from '../errors.js';
+import { requireCommonJs } from '../require-commonjs.js';
 import type { CliIo } from './cli-io.js';
+import type * as ImportPackage from './import-package.cjs';
+
+const { importPackage } = createRequire(import.meta.url)('./import-package.cjs') as typeof ImportPackage;
 
 /** Never waits on a closed or piped stdin: without a terminal there is nobody to answer. */
 function requireTerminal(what: string, alternative?: string): void {
@@ -13,12 +19,12 @@ const output = { output: process.stderr };
 // on stdin, a stored device) never show one, and they were about 90 of the 310 modules
 // `login --password-stdin` loaded.
 async function input(...args: Parameters<typeof import('@inquirer/input').default>): Promise<string> {
-  const { default: ask } = await import('@inquirer/input');
+  const { default: ask } = await importPackage<typeof import('@inquirer/input')>('@inquirer/input');
   return ask(...args);
 }
 
 async function password(...args: Parameters<typeof import('@inquirer/password').default>): Promise<string> {
-  const { default: ask } = await import('@inquirer/password');
+  const { default: ask } = await importPackage<typeof import('@inquirer/password')>('@inquirer/password');
   return ask(...args);
 }
 
@@ -215,8 +221,7 @@ async function chooseMfaMethod(offered: readonly MfaMethod[], options: Challenge
  * the otpauth:// URI and key to type in. It is shown, not stored: the app keeps it.
  */
 async function showTotpSetup(uri: string, secretCode: string, io: CliIo): Promise<void> {
-  const { default: QRCode } = await import('qrcode');
-  const qr = await QRCode.toString(uri, { type: 'terminal', small: true });
+  const qr = await requireCommonJs<typeof QRCodeModule>('qrcode').toString(uri, { type: 'terminal', small: true });
   io.stderr(
     [
       'The user pool requires an authenticator app (TOTP). Scan this QR code with it,',

@@ -54,7 +54,7 @@ t.test('status --prompt loads none of the AWS SDK, zod, fastify or pino: only a 
   t.match(prompt.stdout, /^work (59|60)m\n$/, 'it answered from the file');
   t.same(prompt.urls.filter((url) => !url.startsWith('node:') && !url.includes('/dist/src/')), [], 'no module from node_modules, nothing else');
   const ours = ourFiles(prompt.urls).sort();
-  t.same(ours, ['cli/bin.cjs'], 'of ours, the bin alone (src/cli/bin.ts): the line is answered before main.js loads');
+  t.same(ours, ['cli/bin.cjs'], 'of ours, the bin alone (src/cli/bin.ts): the line is answered before the CLI bundle loads');
 
   // The recorder sees what a full status loads: the check above can fail.
   const full = await modulesLoaded(['status', '--json'], env);

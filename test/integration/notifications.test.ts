@@ -142,7 +142,10 @@ t.test('a short refreshTokenLifetime: the sign-in ends soon, told once, and stat
   const serve = await startServe([], be.env);
   t.teardown(() => serve.stop());
   t.ok(await until(async () => (await serve.phase()) === 'ready', 15_000), 'the daemon is ready');
-  const early = await prompt(be);
+  // The daemon writes prompt.json as each change happens, without waiting for the write: it
+  // may trail /status by a moment.
+  let early = await prompt(be);
+  await until(async () => (early = await prompt(be)).line !== 'default starting\n', 2_000);
   if (Date.now() - loggedInAt < 13_000) t.match(early, { line: /^default 1?\ds\n$/, code: 0 }, 'the sign-in\'s time left, not yet ending');
 
   t.ok(await until(() => recorded(record).length > 0, 25_000), 'notify.command ran');

@@ -78,7 +78,7 @@ t.test('npm pack, npm install -g into a temporary prefix, then login, serve and 
   const tree = listTree(installed);
   for (const absent of ['test/', 'bench/', 'scripts/', 'src/', 'dist/test/', 'dist/scripts/', 'dist/bench/']) t.notOk(tree.includes(absent), `no ${absent} in the installed package`);
   t.same(tree.filter((f) => f.endsWith('.ts') || f.endsWith('.map')), [], 'no TypeScript sources or source maps');
-  for (const present of ['LICENSE', 'README.md', 'config.example.json', 'dist/src/cli/bin.cjs', 'dist/src/cli/main.js', 'dist/src/bundle/main.js']) t.ok(tree.includes(present), `${present} is installed`);
+  for (const present of ['LICENSE', 'README.md', 'config.example.json', 'dist/src/cli/bin.cjs', 'dist/src/cli/main.js', 'dist/src/bundle/main.cjs']) t.ok(tree.includes(present), `${present} is installed`);
   t.notOk(existsSync(join(installed, 'node_modules', 'cognito-local')), 'no development dependency (cognito-local) came along');
 
   const be = await startBrokerEnv();

@@ -109,7 +109,7 @@ async function recordedRun(recorder: string, recordVariable: string, nodeArgs: r
   }
 }
 
-/** Our files among `urls`, by their paths in dist/src/ ('cli/bin.cjs', 'bundle/main.js'). */
+/** Our files among `urls`, by their paths in dist/src/ ('cli/bin.cjs', 'bundle/main.cjs'). */
 export function ourFiles(urls: readonly string[]): string[] {
   return urls.filter((url) => url.includes('/dist/src/')).map((url) => url.slice(url.indexOf('/dist/src/') + '/dist/src/'.length));
 }
