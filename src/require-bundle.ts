@@ -97,8 +97,9 @@ class BundleCodeCache {
   save(): string[] {
     const written: string[] = [];
     for (const { script, file, prefix } of this.unsaved.splice(0)) {
+      // Written whole, then renamed: a start that reads it meanwhile finds the old or the new.
+      const temporary = `${file}.${process.pid}.tmp`;
       try {
-        const temporary = `${file}.${process.pid}.tmp`;
         writeFileSync(temporary, script.createCachedData(), { mode: 0o600 });
         renameSync(temporary, file);
         written.push(file);
@@ -108,6 +109,7 @@ class BundleCodeCache {
         }
       } catch {
         // No cache: the next start compiles, as without one.
+        rmSync(temporary, { force: true });
       }
     }
     return written;

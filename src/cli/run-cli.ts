@@ -65,7 +65,7 @@ const COMMANDS: Record<string, (argv: readonly string[]) => Promise<Command>> = 
 /**
  * The whole CLI as a function: parses argv, runs the command, reports any error as one
  * message with its code (never a stack trace) and resolves with the exit code. Never rejects.
- * The bin (main.ts) only calls this; tests call it in-process.
+ * The CLI's bundle (main.ts) only calls this; tests call it in-process.
  */
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   try {

@@ -1,4 +1,4 @@
-import { saveBundleCodeCache, requireBundle } from '../require-bundle.js';
+import { requireBundle, saveBundleCodeCache } from '../require-bundle.js';
 import { enableCompileCache } from './compile-cache.js';
 import { deferOptimization, limitYoungGeneration } from './daemon-heap.js';
 

@@ -34,7 +34,7 @@ export async function serve(argv: string[], io: CliIo = processIo, stdoutIsTermi
   const level = (values['log-level'] ?? process.env.COGNITO_BROKER_LOG_LEVEL ?? 'info') as LevelWithSilent;
   const logger = createLogger({ level, pretty: process.stderr.isTTY === true });
   const started = await startDaemon(config, logger, { inheritedFds: takeInheritedSockets() });
-  // Started with the optimizing compiler off (main.ts): on again for the requests to come, once
+  // Started with the optimizing compiler off (run-main.ts): on again for the requests to come, once
   // the first refreshes, which run once, are over too; what start-up ran once, given back soon
   // after. The code cache first, under the flags the next start compiles with (require-bundle.ts).
   void resumeOptimizationAfter(started.daemon.broker.firstRefreshes(), START_UP_LIMIT_MS, () => {
