@@ -106,13 +106,16 @@ const mainBuild = await build({
   plugins: [bundledPackages(['jose'])],
   // Our modules find files (the bundles beside, the package root) by their own URL: the
   // bundle's, in CommonJS.
+  // "use strict" first: esbuild's own comes after the banner, where it is no directive.
   define: { 'import.meta.url': 'importMetaUrl' },
-  banner: { js: 'const importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
+  banner: { js: '"use strict";\nconst importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
   metafile: true,
 });
 noImportOnUse(mainBuild.metafile, mainBundle, 'the CLI bundle runs from V8\'s code cache on Node 20, compiled by node:vm, which runs no import(): import the package through src/cli/import-package.cts');
 for (const source of PACKAGE_BUNDLES) copyFileSync(compiledFile(source), join(bundleDir, basename(compiledFile(source))));
-for (const file of BESIDE_THE_BUNDLE) copyFileSync(join(dist, file), join(bundleDir, basename(file)));
+for (const file of BESIDE_THE_BUNDLE) {
+  for (const copy of [file, `${file}.map`]) copyFileSync(join(dist, copy), join(bundleDir, basename(copy)));
+}
 
 const bin = join(dist, 'cli', 'bin.cjs');
 const UNREACHABLE = 'unreachable: not in the bin';
@@ -145,7 +148,7 @@ rmSync(`${main}.map`, { force: true });
 async function bundleOfPackages(source, options = {}) {
   const outfile = compiledFile(source);
   rmSync(`${outfile}.map`, { force: true });
-  await build({
+  const built = await build({
     ...common,
     entryPoints: [`src/${source}`],
     outfile,
@@ -154,8 +157,10 @@ async function bundleOfPackages(source, options = {}) {
     minifyWhitespace: true,
     banner: { js: '/* c8 ignore start */' },
     footer: { js: '/* c8 ignore stop */' },
+    metafile: true,
     ...options,
   });
+  noImportOnUse(built.metafile, outfile, 'on Node 20 the bundles run from V8\'s code cache, compiled by node:vm, which runs no import()');
 }
 
 /**

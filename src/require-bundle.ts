@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import nodeModule, { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
@@ -17,7 +17,9 @@ export function requireBundle<T>(from: string, path: string): T {
   const require = createRequire(from);
   const filename = require.resolve(path);
   const cache = processCache();
-  if (cache === undefined || require.cache[filename] !== undefined) return require(filename) as T;
+  // With --enable-source-maps, Node's loader: it maps the stack traces of what it compiles,
+  // not of what node:vm does.
+  if (cache === undefined || require.cache[filename] !== undefined || process.sourceMapsEnabled) return require(filename) as T;
   return cache.load(filename) as T;
 }
 
@@ -76,7 +78,8 @@ class BundleCodeCache {
     const bytes = readFileSync(filename);
     // By content: V8 checks only the source's length, and npm gives every file it installs
     // the same time stamp. And by Node, V8 flags and node options, which V8 checks too.
-    const key = createHash('sha256').update(bytes).update(`\0${process.version}\0${process.arch}\0${this.flags}\0${process.execArgv.join(' ')}`).digest('hex').slice(0, 32);
+    const options = `${process.execArgv.join(' ')}\0${process.env.NODE_OPTIONS ?? ''}`;
+    const key = createHash('sha256').update(bytes).update(`\0${process.version}\0${process.arch}\0${this.flags}\0${options}`).digest('hex').slice(0, 32);
     // Per file: another install's copy of a bundle keeps its own cache (an older version of
     // this one's is what save() removes).
     const where = createHash('sha256').update(filename).digest('hex').slice(0, 8);
@@ -98,14 +101,16 @@ class BundleCodeCache {
     const written: string[] = [];
     for (const { script, file, prefix } of this.unsaved.splice(0)) {
       // Written whole, then renamed: a start that reads it meanwhile finds the old or the new.
-      const temporary = `${file}.${process.pid}.tmp`;
+      // (Not by pid alone: containers that share a home directory reuse pids.)
+      const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
       try {
         writeFileSync(temporary, script.createCachedData(), { mode: 0o600 });
         renameSync(temporary, file);
         written.push(file);
-        // This file's older caches (an earlier version of it, other node options) go.
+        // This file's older caches (an earlier version of it, other node options) go, and
+        // what a writer that stopped half-way left.
         for (const name of readdirSync(this.dir)) {
-          if (name.startsWith(prefix) && name.endsWith('.v8') && name !== basename(file)) rmSync(join(this.dir, name), { force: true });
+          if (name.startsWith(prefix) && /\.(v8|tmp)$/.test(name) && name !== basename(file)) rmSync(join(this.dir, name), { force: true });
         }
       } catch {
         // No cache: the next start compiles, as without one.

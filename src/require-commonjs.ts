@@ -3,8 +3,8 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 
 /**
- * A CommonJS package, loaded with require() rather than import: the keyring addon and
- * pino-pretty (and our bundles of packages, through src/require-bundle.ts). Node 20
+ * A CommonJS package, loaded with require() rather than import: the keyring addon,
+ * pino-pretty and qrcode (and our bundles, through src/require-bundle.ts). Node 20
  * reads a CommonJS file that an ES module imports three times (it compiles it to tell its
  * format, lexes it for its export names, then compiles it to run); require() compiles it once.
  * The two Cognito clients, each one file of a few hundred kilobytes, loaded in half the time

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import t, { type Test } from 'tap';
 import { requireBundle } from '../src/require-bundle.js';
@@ -38,7 +38,7 @@ interface Run {
 }
 
 /** One process: the code cache enabled in `cacheDir`, the bundle required twice, the cache saved. */
-function run(t: Test, bundle: string, cacheDir: string, flags = 'command'): Run {
+function run(t: Test, bundle: string, cacheDir: string, flags = 'command', nodeArgs: readonly string[] = []): Run {
   const module = pathToFileURL(compiledPath('src/require-bundle.ts')).href;
   const code = `
     import { bundleCodeCacheUse, enableBundleCodeCache, requireBundle, saveBundleCodeCache } from ${JSON.stringify(module)};
@@ -48,7 +48,7 @@ function run(t: Test, bundle: string, cacheDir: string, flags = 'command'): Run 
     const again = requireBundle(from, './bundle.cjs') === first;
     const use = bundleCodeCacheUse();
     console.log(JSON.stringify({ ...first, answer: first.answer(), cached: first.cached(), again, use, written: saveBundleCodeCache() }));`;
-  const child = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
+  const child = spawnSync(process.execPath, [...nodeArgs, '--input-type=module', '-e', code], { encoding: 'utf8' });
   t.equal(child.status, 0, child.stderr);
   return JSON.parse(child.stdout) as Run;
 }
@@ -89,18 +89,22 @@ t.test('a bundle that changed is compiled anew, even at the same length (V8 chec
   const changed = run(t, bundle, cache);
   t.equal(changed.answer, 'two', "the new code runs, not the cache's");
   t.same(changed.use, { used: 0, compiled: 1 });
-  t.same(readdirSync(cache), [(changed.written[0] as string).split('/').pop()], 'one cache left, the new one');
+  t.same(readdirSync(cache), [basename(changed.written[0] as string)], 'one cache left, the new one');
 });
 
-t.test('each set of V8 flags keeps its own cache (V8 rejects code cached under other flags)', async (t) => {
+// V8 rejects code cached under other flags: serve's (its label) and node's own options each
+// keep a cache of their own, rather than replace one another's at every start.
+t.test("each set of V8 flags keeps its own cache: serve's and a command's, and node's own options", async (t) => {
   const dir = scratch(t);
   const cache = join(dir, 'cache');
   mkdirSync(cache, { mode: 0o700 });
   const bundle = writeBundle(dir, 'one');
   run(t, bundle, cache, 'command');
   t.same(run(t, bundle, cache, 'serve').use, { used: 0, compiled: 1 }, "serve's flags: not the command's cache");
-  t.same(run(t, bundle, cache, 'command').use, { used: 1, compiled: 0 }, "the command's is still there");
-  t.equal(readdirSync(cache).length, 2);
+  t.same(run(t, bundle, cache, 'command', ['--max-semi-space-size=2']).use, { used: 0, compiled: 1 }, "a node option: not the plain command's");
+  t.same(run(t, bundle, cache, 'command', ['--max-semi-space-size=2']).use, { used: 1, compiled: 0 }, 'its own, the next time');
+  t.same(run(t, bundle, cache, 'serve').use, { used: 1, compiled: 0 }, "serve's is still there");
+  t.equal(readdirSync(cache).length, 2, "the option's cache replaced the plain command's (the same file, other options)");
 });
 
 t.test('a damaged cache is rejected by V8 and written anew; the bundle runs as ever', async (t) => {

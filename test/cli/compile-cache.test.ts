@@ -46,8 +46,8 @@ t.test('errors are ignored: no cache is only slower', async (t) => {
   t.ok(existsSync(join(base, 'c')));
 });
 
-// The CLI sets its cache up on every Node (src/cli/main.ts): Node's own compile cache from
-// 22.1 on, before that V8's code cache of the bundles of packages (src/require-bundle.ts),
+// The CLI sets its cache up on every Node (src/cli/run-main.ts): Node's own compile cache from
+// 22.1 on, before that V8's code cache of its bundles (src/require-bundle.ts),
 // which serve and login use and write (test/integration/command-footprint.test.ts).
 t.test('the CLI makes its private cache directory before any command runs', async (t) => {
   const home = scratch(t);
