@@ -33,10 +33,11 @@
  *
  * Unit tests import tsc's output of each module; the tests that spawn the bin run the bundles, as
  * users do (npm ships only the bin and the bundles: package.json's files). The bin and the bundle
- * get source maps to our src/, so that coverage and stack traces point there. The package
- * bundles get none, and the coverage report leaves them out (`c8 ignore`): they are the
- * packages' code, and a map to their files would bring them into the report (tap leaves out
- * node_modules only by the path of the file that ran).
+ * get source maps to our src/, so that coverage points there, and stack traces under
+ * --enable-source-maps (requireBundle then leaves the bundle to Node's loader, which maps
+ * them). The package bundles get none, and the coverage report leaves them out (`c8 ignore`):
+ * they are the packages' code, and a map to their files would bring them into the report (tap
+ * leaves out node_modules only by the path of the file that ran).
  * Plain JavaScript, not TypeScript: it runs where only tsc's output and node_modules exist.
  */
 import { chmodSync, copyFileSync, rmSync, writeFileSync } from 'node:fs';
