@@ -13,8 +13,8 @@ const nodeEnableCompileCache = (nodeModule as { enableCompileCache?: EnableCompi
 /**
  * Most of `serve`'s start-up is compiling modules, which can be kept on disk: Node >= 22.1
  * keeps its compile cache of every module; on Node 20, V8's code cache of our bundles (the
- * CLI's and those of packages) is kept by src/require-bundle.ts (`flags` names the V8 flags the process runs
- * with: see there). In a directory of the user's own (0700), not Node's default in the shared
+ * CLI's and those of packages) is kept by src/require-bundle.ts (`flags` names the V8 flags
+ * the process runs with: see there). In a directory of the user's own (0700), not Node's default in the shared
  * temp directory, where another user could plant entries: the code read from it runs. Any
  * failure only means no cache.
  */
